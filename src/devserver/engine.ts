@@ -1,0 +1,2064 @@
+/**
+ * The embedded Temporal engine: runs, histories, task queues, activities, timers, child workflows, queries and
+ * visibility, driven by the RPC handlers in `handlers.ts`. All state changes are synchronous; every change marks the
+ * run dirty in the store, and handlers await `store.commit()` before answering.
+ *
+ * History rules follow `temporal-devserver.md` §8: one outstanding workflow task per run; events arriving while a
+ * task is started are buffered and flushed after its completion; ActivityTaskStarted is written lazily together with
+ * the activity's terminal event; workflow-task attempts after the first are transient.
+ */
+import { randomUUID } from 'node:crypto';
+import { VirtualClock } from './clock.js';
+import { RpcError, alreadyExists, invalidArgument, notFound } from './errors.js';
+import {
+  durationToMs,
+  eventAttrField,
+  eventTypeName,
+  jsonPayload,
+  msToDuration,
+  msToTimestamp,
+  type Msg,
+} from './proto-util.js';
+import {
+  Run,
+  type ActivityState,
+  type BufferedEvent,
+  type RetryPolicyState,
+  type RunMeta,
+  type RunStatus,
+} from './run.js';
+import type { GlobalState, LoadedState, Store } from './store.js';
+import {
+  DEFAULT_CUSTOM_ATTRIBUTES,
+  STATUS_NAMES,
+  SYSTEM_ATTRIBUTES,
+  decodeSearchAttributes,
+  evaluate,
+  parseQuery,
+  sortRows,
+  type Row,
+  type SaType,
+} from './visibility.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+export interface Logger {
+  debug(msg: string, extra?: Record<string, unknown>): void;
+  info(msg: string, extra?: Record<string, unknown>): void;
+  warn(msg: string, extra?: Record<string, unknown>): void;
+  error(msg: string, extra?: Record<string, unknown>): void;
+}
+
+export interface EngineOptions {
+  /** Skip to the next timer whenever nothing is running, regardless of the test-service lock. */
+  autoSkip: boolean;
+  /** Allow the test service (TestWorkflowEnvironment) to enable time skipping while it awaits results. */
+  testService: boolean;
+  store: Store;
+  log: Logger;
+  defaultRetentionMs: number;
+  /** How long a task poll parks before answering empty (sdk-core's own deadline is 70 s). */
+  pollTimeoutMs: number;
+  /** How long a `result()` history long-poll waits before answering empty. */
+  historyLongPollMs: number;
+}
+
+const DEFAULT_WFT_TIMEOUT_MS = 10_000;
+const CLOSE_COMMANDS = new Set([
+  'COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION',
+  'COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION',
+  'COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION',
+  'COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION',
+]);
+
+type TaskRef =
+  | { kind: 'wft'; run: Run; seq: number }
+  | { kind: 'act'; run: Run; scheduledId: number; attempt: number }
+  | { kind: 'query'; queryId: string };
+
+interface Poller {
+  identity: string;
+  deliver: (resp: Msg) => void;
+  isCancelled: () => boolean;
+}
+
+interface TaskQueue {
+  tasks: TaskRef[];
+  pollers: Poller[];
+}
+
+interface PendingQuery {
+  id: string;
+  run: Run;
+  query: Msg;
+  dispatched: boolean;
+  resolve: (r: Msg) => void;
+  reject: (e: unknown) => void;
+}
+
+type Token =
+  | { k: 'w'; r: string; q: number }
+  | { k: 'a'; r: string; s: number; a: number }
+  | { k: 'q'; id: string };
+
+export function encodeToken(t: Token): Buffer {
+  return Buffer.from(JSON.stringify(t));
+}
+
+export function decodeToken(buf: Buffer | Uint8Array | undefined): Token {
+  if (!buf || buf.length === 0) throw invalidArgument('taskToken is required');
+  try {
+    const t = JSON.parse(Buffer.from(buf).toString()) as Token;
+    if (!t || typeof t !== 'object' || !['w', 'a', 'q'].includes(t.k)) throw new Error('bad token');
+    return t;
+  } catch {
+    throw invalidArgument('malformed task token');
+  }
+}
+
+const STATUS_ENUM = (s: RunStatus) => `WORKFLOW_EXECUTION_STATUS_${s === 'CANCELED' ? 'CANCELED' : s}`;
+
+export class Engine {
+  readonly clock: VirtualClock;
+  readonly runs = new Map<string, Run>();
+  /** `${namespace}\n${workflowId}` → runs of that id in start order (the last is the current run). */
+  private byWorkflow = new Map<string, Run[]>();
+  private queues = new Map<string, TaskQueue>();
+  private queries = new Map<string, PendingQuery>();
+  private busyRuns = new Set<Run>();
+  private runSeq = 0;
+  readonly namespaces = new Map<string, { id: string; retentionMs: number }>();
+  /** Custom search attributes per namespace. */
+  readonly searchAttributes = new Map<string, Record<string, SaType>>();
+  private closed = false;
+  private retentionTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.clock = new VirtualClock({
+      autoSkip: opts.autoSkip,
+      timeSkipping: opts.testService,
+      isIdle: () => this.isIdle(),
+      onSkip: () => {
+        this.opts.store.markGlobal();
+        void this.commit();
+      },
+      onError: (err) => this.opts.log.error('timer callback failed', { err: String((err as Error)?.stack ?? err) }),
+    });
+    opts.store.attach({ runs: () => this.runs.values(), global: () => this.globalState() });
+    this.ensureNamespace('default');
+  }
+
+  get store(): Store {
+    return this.opts.store;
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Lifecycle, persistence
+
+  /** Rebuilds in-memory state from a recovered store: re-arms timers, re-queues tasks, retries in-flight work. */
+  restore(state: LoadedState): void {
+    if (state.global) {
+      this.clock.offset = state.global.clockOffset;
+      this.runSeq = state.global.runSeq;
+      for (const [name, ns] of Object.entries(state.global.namespaces)) this.namespaces.set(name, ns);
+      for (const [ns, attrs] of Object.entries(state.global.searchAttributes)) {
+        this.searchAttributes.set(ns, attrs as Record<string, SaType>);
+      }
+    }
+    const loaded = state.runs.map(({ meta, history }) => {
+      const run = new Run(meta);
+      run.history = history;
+      run.persistedEvents = history.length;
+      return run;
+    });
+    loaded.sort((a, b) => a.m.seq - b.m.seq);
+    for (const run of loaded) this.index(run);
+    for (const run of loaded) {
+      if (!run.running) continue;
+      this.recoverRun(run);
+    }
+    this.opts.log.info('recovered state', {
+      runs: loaded.length,
+      running: loaded.filter((r) => r.running).length,
+    });
+  }
+
+  private recoverRun(run: Run): void {
+    const m = run.m;
+    // A workflow task handed out before the crash is lost with its worker: time it out now.
+    if (m.wft?.state === 'started') {
+      this.wftTimedOut(run, m.wft.seq);
+    } else if (m.wft?.state === 'scheduled') {
+      this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq: m.wft.seq });
+    } else if (m.wftRetryAt !== undefined) {
+      this.armWftRetry(run);
+    } else if (m.startDelayUntil !== undefined) {
+      this.armStartDelay(run);
+    } else if (m.needWft) {
+      this.scheduleWft(run);
+    }
+    for (const t of Object.values(m.timers)) this.armTimer(run, t.timerId, t.fireAt);
+    for (const a of Object.values(m.activities)) {
+      this.armActivityTimers(run, a);
+      if (a.state === 'started') {
+        // Nobody holds this attempt any more: count it as a start-to-close timeout of the attempt.
+        this.activityAttemptTimedOut(run, a.scheduledId, a.attempt, 'TIMEOUT_TYPE_START_TO_CLOSE', true);
+      } else if (a.state === 'scheduled') {
+        this.enqueue(this.actQueueKey(run, a.taskQueue), {
+          kind: 'act',
+          run,
+          scheduledId: a.scheduledId,
+          attempt: a.attempt,
+        });
+      } else {
+        this.armActivityRetry(run, a);
+      }
+    }
+    this.armWorkflowTimeout(run);
+    this.touch(run);
+  }
+
+  private globalState(): GlobalState {
+    return {
+      clockOffset: this.clock.offset,
+      runSeq: this.runSeq,
+      namespaces: Object.fromEntries(this.namespaces),
+      searchAttributes: Object.fromEntries(this.searchAttributes),
+    };
+  }
+
+  startRetentionSweeper(intervalMs = 60_000): void {
+    this.sweepRetention();
+    this.retentionTimer = setInterval(() => this.sweepRetention(), intervalMs);
+    this.retentionTimer.unref();
+  }
+
+  /** Deletes closed runs older than their namespace's retention period, as a Temporal server does. */
+  sweepRetention(): number {
+    const now = this.now();
+    let removed = 0;
+    for (const run of [...this.runs.values()]) {
+      if (run.running || run.m.closeTime === undefined) continue;
+      const retention = this.namespaces.get(run.m.namespace)?.retentionMs ?? this.opts.defaultRetentionMs;
+      if (run.m.closeTime + retention > now) continue;
+      this.deleteRun(run);
+      removed++;
+    }
+    if (removed > 0) void this.commit();
+    return removed;
+  }
+
+  private deleteRun(run: Run): void {
+    this.runs.delete(run.runId);
+    const key = this.wfKey(run.m.namespace, run.m.workflowId);
+    const list = (this.byWorkflow.get(key) ?? []).filter((r) => r !== run);
+    if (list.length > 0) this.byWorkflow.set(key, list);
+    else this.byWorkflow.delete(key);
+    this.busyRuns.delete(run);
+    this.clock.cancelPrefix(`${run.runId}|`);
+    this.opts.store.markDeleted(run.runId);
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    for (const q of this.queues.values()) {
+      for (const p of q.pollers.splice(0)) p.deliver({});
+    }
+    for (const run of this.runs.values()) run.wakeHistoryWaiters();
+    for (const q of this.queries.values()) q.reject(new RpcError(GrpcStatus.UNAVAILABLE, 'server shutting down'));
+    this.queries.clear();
+    this.clock.close();
+    await this.opts.store.close();
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  commit(): Promise<void> {
+    return this.opts.store.commit().catch((err: unknown) => {
+      this.opts.log.error('persisting state failed', { err: String(err) });
+      throw new RpcError(GrpcStatus.UNAVAILABLE, 'persisting state failed');
+    });
+  }
+
+  /** Marks a run changed: persistence and the idle tracking used by time skipping. */
+  private touch(run: Run): void {
+    this.opts.store.markRun(run);
+    if (run.busy) this.busyRuns.add(run);
+    else this.busyRuns.delete(run);
+    this.clock.requestSkipCheck();
+  }
+
+  private isIdle(): boolean {
+    return this.busyRuns.size === 0 && this.queries.size === 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Namespaces and search attributes
+
+  ensureNamespace(name: string, retentionMs = this.opts.defaultRetentionMs): void {
+    if (this.namespaces.has(name)) return;
+    this.namespaces.set(name, { id: randomUUID(), retentionMs });
+    this.searchAttributes.set(name, { ...DEFAULT_CUSTOM_ATTRIBUTES });
+    this.opts.store.markGlobal();
+  }
+
+  requireNamespace(name: string | undefined): string {
+    if (!name) throw invalidArgument('namespace is required');
+    if (!this.namespaces.has(name)) throw notFound(`namespace ${name} is not found`);
+    return name;
+  }
+
+  customAttributes(ns: string): Record<string, SaType> {
+    return this.searchAttributes.get(ns) ?? {};
+  }
+
+  addSearchAttributes(ns: string, attrs: Record<string, SaType>): void {
+    const cur = { ...this.customAttributes(ns) };
+    for (const [name, type] of Object.entries(attrs)) {
+      if (SYSTEM_ATTRIBUTES[name]) throw invalidArgument(`search attribute ${name} is reserved by system`);
+      if (cur[name] && cur[name] !== type) {
+        throw alreadyExists(`search attribute ${name} already exists with type ${cur[name]}`);
+      }
+      cur[name] = type;
+    }
+    this.searchAttributes.set(ns, cur);
+    this.opts.store.markGlobal();
+  }
+
+  removeSearchAttributes(ns: string, names: string[]): void {
+    const cur = { ...this.customAttributes(ns) };
+    for (const n of names) {
+      if (!cur[n]) throw notFound(`search attribute ${n} doesn't exist`);
+      delete cur[n];
+    }
+    this.searchAttributes.set(ns, cur);
+    this.opts.store.markGlobal();
+  }
+
+  private fieldType(ns: string, name: string): SaType | undefined {
+    return SYSTEM_ATTRIBUTES[name] ?? this.customAttributes(ns)[name];
+  }
+
+  /** Search attributes a workflow may set: the custom ones plus the SDK-maintained system lists. */
+  private writableAttributes(ns: string): Record<string, SaType> {
+    return { ...this.customAttributes(ns), TemporalChangeVersion: 'KeywordList', BuildIds: 'KeywordList' };
+  }
+
+  encodeSearchAttributes(ns: string, values: Record<string, unknown>): Msg {
+    const indexedFields: Msg = {};
+    for (const [name, v] of Object.entries(values)) {
+      indexedFields[name] = jsonPayload(v, this.fieldType(ns, name) ?? 'Keyword');
+    }
+    return { indexedFields };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Runs: lookup and indexing
+
+  private wfKey(ns: string, workflowId: string): string {
+    return `${ns}\n${workflowId}`;
+  }
+
+  private index(run: Run): void {
+    this.runs.set(run.runId, run);
+    const key = this.wfKey(run.m.namespace, run.m.workflowId);
+    const list = this.byWorkflow.get(key);
+    if (list) list.push(run);
+    else this.byWorkflow.set(key, [run]);
+    this.runSeq = Math.max(this.runSeq, run.m.seq);
+  }
+
+  currentRun(ns: string, workflowId: string): Run | undefined {
+    const list = this.byWorkflow.get(this.wfKey(ns, workflowId));
+    return list?.[list.length - 1];
+  }
+
+  /** Resolves `{workflowId, runId?}`; without a run id, the current run. */
+  findRun(ns: string, execution: Msg | undefined): Run {
+    const workflowId = execution?.workflowId as string | undefined;
+    if (!workflowId) throw invalidArgument('workflowId is required');
+    const runId = execution?.runId as string | undefined;
+    if (runId) {
+      const run = this.runs.get(runId);
+      if (!run || run.m.workflowId !== workflowId || run.m.namespace !== ns) {
+        throw notFound(`workflow execution not found for workflowId ${workflowId} and runId ${runId}`);
+      }
+      return run;
+    }
+    const run = this.currentRun(ns, workflowId);
+    if (!run) throw notFound(`workflow execution not found for workflowId ${workflowId}`);
+    return run;
+  }
+
+  findRunningRun(ns: string, execution: Msg | undefined): Run {
+    const run = this.findRun(ns, execution);
+    if (!run.running) throw notFound('workflow execution already completed');
+    return run;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // History
+
+  private makeEvent(run: Run, type: string, attrs: Msg): Msg {
+    return {
+      eventId: run.history.length + 1,
+      eventTime: msToTimestamp(this.now()),
+      eventType: eventTypeName(type),
+      taskId: run.history.length + 1,
+      [eventAttrField(type)]: attrs,
+    };
+  }
+
+  /** Appends straight to history (events the server itself orders: commands, task events). */
+  private append(run: Run, type: string, attrs: Msg): number {
+    const ev = this.makeEvent(run, type, attrs);
+    run.history.push(ev);
+    run.m.historySizeBytes += 64;
+    run.wakeHistoryWaiters();
+    return ev.eventId as number;
+  }
+
+  /**
+   * Adds an event that comes from outside the workflow (signal, activity result, timer, child result). While a
+   * workflow task is started it is buffered until that task completes; otherwise it goes into history and a workflow
+   * task is scheduled.
+   */
+  private addExternal(run: Run, events: BufferedEvent[]): void {
+    if (!run.running) return;
+    if (run.m.wft?.state === 'started') {
+      run.m.buffered.push(...events);
+      run.m.needWft = true;
+    } else {
+      this.appendBuffered(run, events);
+      this.scheduleWft(run);
+    }
+    this.touch(run);
+  }
+
+  private appendBuffered(run: Run, events: BufferedEvent[]): void {
+    let prev = 0;
+    for (const e of events) {
+      const attrs = e.linkStarted ? { ...e.attrs, startedEventId: prev } : e.attrs;
+      prev = this.append(run, e.type, attrs);
+      if (e.type === 'ChildWorkflowExecutionStarted') {
+        const child = run.m.children[attrs.initiatedEventId as number];
+        if (child) child.startedId = prev;
+      }
+    }
+  }
+
+  private flushBuffer(run: Run): number {
+    const buf = run.m.buffered;
+    if (buf.length === 0) return 0;
+    run.m.buffered = [];
+    this.appendBuffered(run, buf);
+    return buf.length;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Starting workflows
+
+  startWorkflow(
+    req: Msg,
+    opts: {
+      signal?: Msg;
+      parent?: RunMeta['parent'];
+      continued?: { from: Run; initiator: string; runId: string };
+    } = {},
+  ): { run: Run; started: boolean } {
+    const ns = this.requireNamespace(req.namespace);
+    const workflowId = req.workflowId as string | undefined;
+    if (!workflowId) throw invalidArgument('workflowId is required');
+    if (!req.workflowType?.name) throw invalidArgument('workflowType is required');
+    if (!req.taskQueue?.name) throw invalidArgument('taskQueue is required');
+    const requestId = (req.requestId as string | undefined) || randomUUID();
+    const sa = decodeSearchAttributes(req.searchAttributes?.indexedFields, this.writableAttributes(ns));
+
+    const existing = this.currentRun(ns, workflowId);
+    if (existing && !opts.continued) {
+      if (existing.m.startRequestId === requestId) return { run: existing, started: true };
+      if (existing.running) {
+        const conflict = req.workflowIdConflictPolicy as string | undefined;
+        const reuse = req.workflowIdReusePolicy as string | undefined;
+        if (conflict === 'WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING') return { run: existing, started: false };
+        if (
+          conflict === 'WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING' ||
+          reuse === 'WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING'
+        ) {
+          this.terminate(existing, 'terminated by a new start with the same workflow id', undefined, 'server');
+        } else {
+          throw alreadyExists(`workflow execution already started: workflowId ${workflowId}, runId ${existing.runId}`);
+        }
+      } else {
+        const reuse = req.workflowIdReusePolicy as string | undefined;
+        if (reuse === 'WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE') {
+          throw alreadyExists(`workflow execution already finished and the reuse policy rejects duplicates: ${workflowId}`);
+        }
+        if (reuse === 'WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY' && existing.m.status === 'COMPLETED') {
+          throw alreadyExists(`workflow execution already completed successfully: ${workflowId}`);
+        }
+      }
+    }
+
+    const now = this.now();
+    const runId = opts.continued?.runId ?? randomUUID();
+    const executionTimeoutMs = durationToMs(req.workflowExecutionTimeout);
+    const runTimeoutMs = durationToMs(req.workflowRunTimeout);
+    const wftTimeoutMs = durationToMs(req.workflowTaskTimeout) || DEFAULT_WFT_TIMEOUT_MS;
+    const delayMs = durationToMs(req.workflowStartDelay) || durationToMs(req.backoffStartInterval);
+    const from = opts.continued?.from;
+    const meta: RunMeta = {
+      seq: ++this.runSeq,
+      namespace: ns,
+      workflowId,
+      runId,
+      firstRunId: from ? from.m.firstRunId : runId,
+      workflowType: req.workflowType.name,
+      taskQueue: req.taskQueue.name,
+      status: 'RUNNING',
+      startRequestId: requestId,
+      startTime: now,
+      executionTime: now + delayMs,
+      memo: req.memo?.fields ?? {},
+      searchAttributes: Object.fromEntries(Object.entries(sa).filter(([, v]) => v !== null)),
+      wftTimeoutMs,
+      runTimeoutMs,
+      executionTimeoutMs,
+      executionDeadline: from ? from.m.executionDeadline : executionTimeoutMs ? now + executionTimeoutMs : undefined,
+      runDeadline: runTimeoutMs ? now + runTimeoutMs : undefined,
+      startDelayUntil: delayMs > 0 ? now + delayMs : undefined,
+      attempt: (req.attempt as number | undefined) ?? 1,
+      parent: opts.parent ?? from?.m.parent,
+      continuedFromRunId: from?.runId,
+      wftSeq: 0,
+      wftAttempt: 1,
+      needWft: false,
+      buffered: [],
+      lastStartedId: 0,
+      activities: {},
+      timers: {},
+      children: {},
+      signalRequestIds: [],
+      cancelRequested: false,
+      historySizeBytes: 0,
+    };
+    const run = new Run(meta);
+    this.index(run);
+    const parent = meta.parent;
+    this.append(run, 'WorkflowExecutionStarted', {
+      workflowType: req.workflowType,
+      taskQueue: { name: meta.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      input: req.input,
+      workflowExecutionTimeout: req.workflowExecutionTimeout,
+      workflowRunTimeout: req.workflowRunTimeout,
+      workflowTaskTimeout: msToDuration(wftTimeoutMs),
+      continuedExecutionRunId: from?.runId,
+      initiator: opts.continued?.initiator,
+      continuedFailure: req.continuedFailure,
+      lastCompletionResult: req.lastCompletionResult,
+      originalExecutionRunId: runId,
+      identity: req.identity,
+      firstExecutionRunId: meta.firstRunId,
+      retryPolicy: req.retryPolicy,
+      attempt: meta.attempt,
+      workflowExecutionExpirationTime: meta.executionDeadline ? msToTimestamp(meta.executionDeadline) : undefined,
+      cronSchedule: req.cronSchedule,
+      firstWorkflowTaskBackoff: delayMs > 0 ? msToDuration(delayMs) : undefined,
+      memo: req.memo,
+      searchAttributes: req.searchAttributes,
+      header: req.header,
+      workflowId,
+      parentWorkflowNamespace: parent?.namespace,
+      parentWorkflowExecution: parent ? { workflowId: parent.workflowId, runId: parent.runId } : undefined,
+      parentInitiatedEventId: parent?.initiatedId,
+      rootWorkflowExecution: undefined,
+      priority: req.priority,
+    });
+    if (opts.signal) {
+      this.append(run, 'WorkflowExecutionSignaled', opts.signal);
+      // A signal starts the workflow at once, whatever its start delay (as signal-with-start does in Temporal).
+      meta.startDelayUntil = undefined;
+      meta.executionTime = now;
+    }
+    if (meta.startDelayUntil !== undefined) this.armStartDelay(run);
+    else this.scheduleWft(run);
+    this.armWorkflowTimeout(run);
+    this.touch(run);
+    return { run, started: true };
+  }
+
+  private armStartDelay(run: Run): void {
+    const at = run.m.startDelayUntil!;
+    this.clock.set(`${run.runId}|delay`, at, () => {
+      run.m.startDelayUntil = undefined;
+      this.scheduleWft(run);
+      this.touch(run);
+      void this.commit();
+    });
+  }
+
+  private armWorkflowTimeout(run: Run): void {
+    const deadlines = [run.m.runDeadline, run.m.executionDeadline].filter((d): d is number => d !== undefined);
+    if (deadlines.length === 0) return;
+    this.clock.set(`${run.runId}|wfTimeout`, Math.min(...deadlines), () => {
+      if (!run.running) return;
+      this.closeRun(run, 'TIMED_OUT', 'WorkflowExecutionTimedOut', { retryState: 'RETRY_STATE_TIMEOUT' });
+      void this.commit();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Signals, cancellation, termination
+
+  signal(run: Run, signal: Msg, requestId?: string): void {
+    if (!run.running) throw notFound('workflow execution already completed');
+    if (requestId) {
+      if (run.m.signalRequestIds.includes(requestId)) return;
+      run.m.signalRequestIds.push(requestId);
+      if (run.m.signalRequestIds.length > 1000) run.m.signalRequestIds.shift();
+    }
+    if (run.m.startDelayUntil !== undefined) {
+      this.clock.cancel(`${run.runId}|delay`);
+      run.m.startDelayUntil = undefined;
+    }
+    this.addExternal(run, [{ type: 'WorkflowExecutionSignaled', attrs: signal }]);
+  }
+
+  requestCancel(run: Run, attrs: Msg): void {
+    if (!run.running) throw notFound('workflow execution already completed');
+    if (run.m.cancelRequested) return;
+    run.m.cancelRequested = true;
+    if (run.m.startDelayUntil !== undefined) {
+      this.clock.cancel(`${run.runId}|delay`);
+      run.m.startDelayUntil = undefined;
+    }
+    this.addExternal(run, [{ type: 'WorkflowExecutionCancelRequested', attrs }]);
+  }
+
+  terminate(run: Run, reason: string | undefined, details: Msg | undefined, identity: string | undefined): void {
+    if (!run.running) throw notFound('workflow execution already completed');
+    this.closeRun(run, 'TERMINATED', 'WorkflowExecutionTerminated', { reason, details, identity });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Workflow tasks
+
+  private wfQueueKey(run: Run): string {
+    return `wf|${run.m.namespace}|${run.m.taskQueue}`;
+  }
+
+  private actQueueKey(run: Run, taskQueue: string): string {
+    return `act|${run.m.namespace}|${taskQueue}`;
+  }
+
+  private scheduleWft(run: Run): void {
+    const m = run.m;
+    if (!run.running) return;
+    if (m.wft) {
+      if (m.wft.state === 'started') m.needWft = true;
+      return;
+    }
+    if (m.startDelayUntil !== undefined || m.wftRetryAt !== undefined) {
+      m.needWft = true;
+      return;
+    }
+    m.needWft = false;
+    const attempt = m.wftAttempt;
+    const transient = attempt > 1;
+    const seq = ++m.wftSeq;
+    m.wft = {
+      seq,
+      state: 'scheduled',
+      attempt,
+      transient,
+      scheduledId: 0,
+      startedId: 0,
+      scheduledTime: this.now(),
+    };
+    if (!transient) {
+      m.wft.scheduledId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
+    }
+    this.touch(run);
+    this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
+  }
+
+  private wftScheduledAttrs(run: Run, attempt: number): Msg {
+    return {
+      taskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      startToCloseTimeout: msToDuration(run.m.wftTimeoutMs),
+      attempt,
+    };
+  }
+
+  private wftStartedAttrs(run: Run): Msg {
+    const w = run.m.wft!;
+    return {
+      scheduledEventId: w.scheduledId,
+      identity: w.identity,
+      requestId: w.requestId,
+      historySizeBytes: run.m.historySizeBytes,
+    };
+  }
+
+  /** Hands a scheduled workflow task to a poller: writes WorkflowTaskStarted and builds the poll response. */
+  private deliverWft(run: Run, seq: number, identity: string): Msg | undefined {
+    const w = run.m.wft;
+    if (!run.running || !w || w.seq !== seq || w.state !== 'scheduled') return undefined;
+    const now = this.now();
+    w.state = 'started';
+    w.startedTime = now;
+    w.identity = identity;
+    w.requestId = randomUUID();
+    let events: Msg[];
+    if (w.transient) {
+      w.scheduledId = run.history.length + 1;
+      w.startedId = run.history.length + 2;
+      const scheduled = { ...this.makeEvent(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt)) };
+      scheduled.eventTime = msToTimestamp(w.scheduledTime);
+      const started = this.makeEvent(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
+      started.eventId = w.startedId;
+      started.taskId = w.startedId;
+      events = [...run.history, scheduled, started];
+    } else {
+      w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
+      events = run.history;
+    }
+    this.clock.set(`${run.runId}|wft`, now + run.m.wftTimeoutMs, () => {
+      this.wftTimedOut(run, seq);
+      void this.commit();
+    });
+    this.touch(run);
+    return {
+      taskToken: encodeToken({ k: 'w', r: run.runId, q: seq }),
+      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
+      workflowType: { name: run.m.workflowType },
+      previousStartedEventId: run.m.lastStartedId,
+      startedEventId: w.startedId,
+      attempt: w.attempt,
+      backlogCountHint: 0,
+      history: { events },
+      workflowExecutionTaskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      scheduledTime: msToTimestamp(w.scheduledTime),
+      startedTime: msToTimestamp(now),
+      queries: {},
+      messages: [],
+    };
+  }
+
+  private startedWft(token: Buffer): { run: Run; seq: number } {
+    const t = decodeToken(token);
+    if (t.k !== 'w') throw invalidArgument('not a workflow task token');
+    const run = this.runs.get(t.r);
+    const w = run?.m.wft;
+    if (!run || !run.running || !w || w.seq !== t.q || w.state !== 'started') {
+      throw notFound('workflow task not found');
+    }
+    return { run, seq: t.q };
+  }
+
+  /** Writes the transient task's scheduled/started events, which reach history only once the task resolves. */
+  private materializeTransient(run: Run): void {
+    const w = run.m.wft!;
+    if (!w.transient) return;
+    const sid = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt));
+    run.history[sid - 1]!.eventTime = msToTimestamp(w.scheduledTime);
+    w.scheduledId = sid;
+    w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
+    run.history[w.startedId - 1]!.eventTime = msToTimestamp(w.startedTime ?? this.now());
+    w.transient = false;
+  }
+
+  completeWorkflowTask(req: Msg): void {
+    const { run } = this.startedWft(req.taskToken);
+    const m = run.m;
+    const w = m.wft!;
+    const commands = (req.commands ?? []) as Msg[];
+    this.clock.cancel(`${run.runId}|wft`);
+    try {
+      this.validateCommands(run, commands);
+    } catch (err) {
+      // Recorded like a Temporal server does, then reported to the worker; the task is retried.
+      const message = err instanceof Error ? err.message : String(err);
+      if (!w.transient) {
+        this.append(run, 'WorkflowTaskFailed', {
+          scheduledEventId: w.scheduledId,
+          startedEventId: w.startedId,
+          cause: message.startsWith('BadScheduleActivity')
+            ? 'WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES'
+            : 'WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES',
+          failure: { message, source: 'Server' },
+          identity: req.identity,
+        });
+      }
+      this.retryWorkflowTask(run);
+      throw err;
+    }
+
+    if (m.buffered.length > 0 && commands.some((c) => CLOSE_COMMANDS.has(c.commandType))) {
+      // New events arrived while the workflow decided to close: it must see them first.
+      this.materializeTransient(run);
+      this.append(run, 'WorkflowTaskFailed', {
+        scheduledEventId: w.scheduledId,
+        startedEventId: w.startedId,
+        cause: 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND',
+        identity: req.identity,
+      });
+      m.wft = undefined;
+      m.wftAttempt = 1;
+      this.flushBuffer(run);
+      this.scheduleWft(run);
+      this.afterWorkflowTask(run);
+      return;
+    }
+
+    this.materializeTransient(run);
+    const completedId = this.append(run, 'WorkflowTaskCompleted', {
+      scheduledEventId: w.scheduledId,
+      startedEventId: w.startedId,
+      identity: req.identity,
+      binaryChecksum: req.binaryChecksum,
+      workerVersion: req.workerVersionStamp,
+      sdkMetadata: req.sdkMetadata,
+      meteringMetadata: req.meteringMetadata,
+    });
+    m.lastStartedId = w.startedId;
+    m.wft = undefined;
+    m.wftAttempt = 1;
+    m.needWft = m.needWft || Boolean(req.forceCreateNewWorkflowTask);
+    const deferred: (() => void)[] = [];
+    for (const cmd of commands) {
+      if (!run.running) break;
+      this.applyCommand(run, cmd, completedId, deferred, req.identity as string | undefined);
+    }
+    if (run.running) {
+      const flushed = this.flushBuffer(run);
+      if (flushed > 0) m.needWft = true;
+    }
+    for (const d of deferred) d();
+    if (run.running && m.needWft) this.scheduleWft(run);
+    this.touch(run);
+    this.afterWorkflowTask(run);
+  }
+
+  /** Rejects commands the server cannot apply before any of them is applied, as a Temporal server does. */
+  private validateCommands(run: Run, commands: Msg[]): void {
+    for (const c of commands) {
+      if (c.commandType === 'COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK') {
+        const a = c.scheduleActivityTaskCommandAttributes ?? {};
+        if (!a.activityId || !a.activityType?.name) {
+          throw invalidArgument('BadScheduleActivityAttributes: activityId and activityType are required');
+        }
+        if (!durationToMs(a.startToCloseTimeout) && !durationToMs(a.scheduleToCloseTimeout)) {
+          throw invalidArgument(
+            'BadScheduleActivityAttributes: a valid StartToClose or ScheduleToCloseTimeout is not set on the command',
+          );
+        }
+      } else if (c.commandType === 'COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES') {
+        decodeSearchAttributes(
+          c.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes?.indexedFields,
+          this.writableAttributes(run.m.namespace),
+        );
+      }
+    }
+  }
+
+  failWorkflowTask(req: Msg): void {
+    const { run } = this.startedWft(req.taskToken);
+    const m = run.m;
+    const w = m.wft!;
+    this.clock.cancel(`${run.runId}|wft`);
+    this.log.warn('workflow task failed', {
+      workflowId: m.workflowId,
+      attempt: w.attempt,
+      cause: req.cause,
+      failure: req.failure?.message,
+    });
+    if (!w.transient) {
+      this.append(run, 'WorkflowTaskFailed', {
+        scheduledEventId: w.scheduledId,
+        startedEventId: w.startedId,
+        cause: req.cause,
+        failure: req.failure,
+        identity: req.identity,
+        binaryChecksum: req.binaryChecksum,
+      });
+    }
+    this.retryWorkflowTask(run);
+  }
+
+  private wftTimedOut(run: Run, seq: number): void {
+    const m = run.m;
+    const w = m.wft;
+    if (!run.running || !w || w.seq !== seq || w.state !== 'started') return;
+    this.clock.cancel(`${run.runId}|wft`);
+    this.log.warn('workflow task timed out', { workflowId: m.workflowId, attempt: w.attempt });
+    if (!w.transient) {
+      this.append(run, 'WorkflowTaskTimedOut', {
+        scheduledEventId: w.scheduledId,
+        startedEventId: w.startedId,
+        timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
+      });
+    }
+    this.retryWorkflowTask(run);
+  }
+
+  private retryWorkflowTask(run: Run): void {
+    const m = run.m;
+    const attempt = m.wft!.attempt;
+    m.wft = undefined;
+    this.flushBuffer(run);
+    m.wftAttempt = attempt + 1;
+    m.needWft = true;
+    m.wftRetryAt = this.now() + Math.min(1000 * attempt, 10_000);
+    this.armWftRetry(run);
+    this.touch(run);
+    this.afterWorkflowTask(run);
+  }
+
+  private armWftRetry(run: Run): void {
+    this.clock.set(`${run.runId}|wftRetry`, run.m.wftRetryAt!, () => {
+      run.m.wftRetryAt = undefined;
+      this.scheduleWft(run);
+      this.touch(run);
+      void this.commit();
+    });
+  }
+
+  /** After a workflow task resolves: hand out queries that waited for it. */
+  private afterWorkflowTask(run: Run): void {
+    if (run.m.wft) return;
+    const ids = run.pendingQueries.splice(0);
+    for (const id of ids) this.dispatchQuery(id);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Commands
+
+  private applyCommand(run: Run, cmd: Msg, completedId: number, deferred: (() => void)[], identity?: string): void {
+    const m = run.m;
+    const type = cmd.commandType as string;
+    switch (type) {
+      case 'COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK':
+        this.scheduleActivity(run, cmd.scheduleActivityTaskCommandAttributes, completedId);
+        return;
+      case 'COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK': {
+        const sid = Number(cmd.requestCancelActivityTaskCommandAttributes?.scheduledEventId);
+        const reqId = this.append(run, 'ActivityTaskCancelRequested', {
+          scheduledEventId: sid,
+          workflowTaskCompletedEventId: completedId,
+        });
+        const act = m.activities[sid];
+        if (!act) return;
+        if (act.state === 'started') {
+          act.cancelRequested = true;
+          act.cancelRequestedId = reqId;
+        } else {
+          this.removeActivity(run, act);
+          this.append(run, 'ActivityTaskCanceled', {
+            scheduledEventId: sid,
+            startedEventId: 0,
+            latestCancelRequestedEventId: reqId,
+            identity,
+          });
+          m.needWft = true;
+        }
+        return;
+      }
+      case 'COMMAND_TYPE_START_TIMER': {
+        const a = cmd.startTimerCommandAttributes ?? {};
+        const ms = durationToMs(a.startToFireTimeout);
+        const startedId = this.append(run, 'TimerStarted', {
+          timerId: a.timerId,
+          startToFireTimeout: a.startToFireTimeout,
+          workflowTaskCompletedEventId: completedId,
+        });
+        const fireAt = this.now() + ms;
+        m.timers[a.timerId] = { timerId: a.timerId, startedId, fireAt };
+        this.armTimer(run, a.timerId, fireAt);
+        return;
+      }
+      case 'COMMAND_TYPE_CANCEL_TIMER': {
+        const timerId = cmd.cancelTimerCommandAttributes?.timerId as string;
+        const t = m.timers[timerId];
+        let startedId = t?.startedId;
+        if (t) {
+          this.clock.cancel(`${run.runId}|timer|${timerId}`);
+          delete m.timers[timerId];
+        } else {
+          // The timer fired while this task ran: drop its buffered TimerFired, the workflow chose to cancel.
+          const i = m.buffered.findIndex((b) => b.type === 'TimerFired' && b.attrs.timerId === timerId);
+          if (i < 0) return;
+          startedId = m.buffered[i]!.attrs.startedEventId as number;
+          m.buffered.splice(i, 1);
+        }
+        this.append(run, 'TimerCanceled', {
+          timerId,
+          startedEventId: startedId,
+          workflowTaskCompletedEventId: completedId,
+          identity,
+        });
+        return;
+      }
+      case 'COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION':
+        this.closeRun(run, 'COMPLETED', 'WorkflowExecutionCompleted', {
+          result: cmd.completeWorkflowExecutionCommandAttributes?.result,
+          workflowTaskCompletedEventId: completedId,
+        });
+        return;
+      case 'COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION':
+        this.closeRun(run, 'FAILED', 'WorkflowExecutionFailed', {
+          failure: cmd.failWorkflowExecutionCommandAttributes?.failure,
+          retryState: 'RETRY_STATE_RETRY_POLICY_NOT_SET',
+          workflowTaskCompletedEventId: completedId,
+        });
+        return;
+      case 'COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION':
+        this.closeRun(run, 'CANCELED', 'WorkflowExecutionCanceled', {
+          details: cmd.cancelWorkflowExecutionCommandAttributes?.details,
+          workflowTaskCompletedEventId: completedId,
+        });
+        return;
+      case 'COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION':
+        this.continueAsNew(run, cmd.continueAsNewWorkflowExecutionCommandAttributes ?? {}, completedId);
+        return;
+      case 'COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION': {
+        const a = cmd.startChildWorkflowExecutionCommandAttributes ?? {};
+        const ns = a.namespace || m.namespace;
+        const initiatedId = this.append(run, 'StartChildWorkflowExecutionInitiated', {
+          ...a,
+          namespace: ns,
+          workflowTaskCompletedEventId: completedId,
+        });
+        m.children[initiatedId] = {
+          initiatedId,
+          namespace: ns,
+          workflowId: a.workflowId,
+          workflowType: a.workflowType?.name,
+          parentClosePolicy: a.parentClosePolicy ?? 'PARENT_CLOSE_POLICY_TERMINATE',
+        };
+        deferred.push(() => this.startChild(run, initiatedId, a, ns));
+        return;
+      }
+      case 'COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION': {
+        const a = cmd.signalExternalWorkflowExecutionCommandAttributes ?? {};
+        const ns = a.namespace || m.namespace;
+        const initiatedId = this.append(run, 'SignalExternalWorkflowExecutionInitiated', {
+          namespace: ns,
+          workflowExecution: a.execution,
+          signalName: a.signalName,
+          input: a.input,
+          control: a.control,
+          childWorkflowOnly: a.childWorkflowOnly,
+          header: a.header,
+          workflowTaskCompletedEventId: completedId,
+        });
+        deferred.push(() => this.signalExternal(run, initiatedId, a, ns));
+        return;
+      }
+      case 'COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION': {
+        const a = cmd.requestCancelExternalWorkflowExecutionCommandAttributes ?? {};
+        const ns = a.namespace || m.namespace;
+        const execution = { workflowId: a.workflowId, runId: a.runId };
+        const initiatedId = this.append(run, 'RequestCancelExternalWorkflowExecutionInitiated', {
+          namespace: ns,
+          workflowExecution: execution,
+          control: a.control,
+          childWorkflowOnly: a.childWorkflowOnly,
+          reason: a.reason,
+          workflowTaskCompletedEventId: completedId,
+        });
+        deferred.push(() => this.cancelExternal(run, initiatedId, execution, ns, a.control));
+        return;
+      }
+      case 'COMMAND_TYPE_RECORD_MARKER': {
+        const a = cmd.recordMarkerCommandAttributes ?? {};
+        this.append(run, 'MarkerRecorded', {
+          markerName: a.markerName,
+          details: a.details,
+          header: a.header,
+          failure: a.failure,
+          workflowTaskCompletedEventId: completedId,
+        });
+        return;
+      }
+      case 'COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES': {
+        const sa = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
+        const values = decodeSearchAttributes(sa?.indexedFields, this.writableAttributes(m.namespace));
+        for (const [k, v] of Object.entries(values)) {
+          if (v === null) delete m.searchAttributes[k];
+          else m.searchAttributes[k] = v;
+        }
+        this.append(run, 'UpsertWorkflowSearchAttributes', {
+          searchAttributes: sa,
+          workflowTaskCompletedEventId: completedId,
+        });
+        return;
+      }
+      case 'COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES': {
+        const memo = cmd.modifyWorkflowPropertiesCommandAttributes?.upsertedMemo;
+        for (const [k, v] of Object.entries((memo?.fields ?? {}) as Record<string, Msg>)) {
+          const empty = !v?.data || Buffer.from(v.data).toString() === 'null';
+          if (empty) delete m.memo[k];
+          else m.memo[k] = v;
+        }
+        this.append(run, 'WorkflowPropertiesModified', {
+          upsertedMemo: memo,
+          workflowTaskCompletedEventId: completedId,
+        });
+        return;
+      }
+      default:
+        this.log.error('unsupported command ignored', { commandType: type, workflowId: m.workflowId });
+    }
+  }
+
+  private armTimer(run: Run, timerId: string, fireAt: number): void {
+    this.clock.set(`${run.runId}|timer|${timerId}`, fireAt, () => {
+      const t = run.m.timers[timerId];
+      if (!run.running || !t) return;
+      delete run.m.timers[timerId];
+      this.addExternal(run, [{ type: 'TimerFired', attrs: { timerId, startedEventId: t.startedId } }]);
+      void this.commit();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Closing runs, continue-as-new, children
+
+  private closeRun(run: Run, status: RunStatus, eventType: string, attrs: Msg): void {
+    const m = run.m;
+    if (!run.running) return;
+    if (m.wft?.state === 'started') {
+      // Events buffered during the interrupted task still belong to history, before the close event.
+      this.flushBuffer(run);
+    }
+    this.clock.cancelPrefix(`${run.runId}|`);
+    m.wft = undefined;
+    m.needWft = false;
+    m.wftRetryAt = undefined;
+    m.startDelayUntil = undefined;
+    m.buffered = [];
+    this.append(run, eventType, attrs);
+    m.status = status;
+    m.closeTime = this.now();
+    m.activities = {};
+    m.timers = {};
+    const children = Object.values(m.children);
+    m.children = {};
+    this.touch(run);
+    run.wakeHistoryWaiters();
+
+    // Parent-close policy for children still running.
+    for (const c of children) {
+      if (!c.runId || c.parentClosePolicy === 'PARENT_CLOSE_POLICY_ABANDON') continue;
+      const child = this.currentRun(c.namespace, c.workflowId);
+      if (!child?.running || child.m.parent?.runId !== run.runId) continue;
+      if (c.parentClosePolicy === 'PARENT_CLOSE_POLICY_REQUEST_CANCEL') {
+        this.requestCancel(child, { cause: 'by parent close policy', identity: 'server' });
+      } else {
+        this.terminate(child, 'by parent close policy', undefined, 'server');
+      }
+    }
+    if (status !== 'CONTINUED_AS_NEW') this.notifyParent(run);
+    // Queries on closed runs are still answered by a worker replaying the full history.
+    this.afterWorkflowTask(run);
+  }
+
+  private notifyParent(run: Run): void {
+    const p = run.m.parent;
+    if (!p) return;
+    const parent = this.runs.get(p.runId);
+    if (!parent?.running) return;
+    const child = parent.m.children[p.initiatedId];
+    if (!child) return;
+    delete parent.m.children[p.initiatedId];
+    const common = {
+      namespace: run.m.namespace,
+      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
+      workflowType: { name: run.m.workflowType },
+      initiatedEventId: p.initiatedId,
+      startedEventId: child.startedId,
+    };
+    const close = run.history[run.history.length - 1]!;
+    const ca = (name: string) => close[eventAttrField(name)] as Msg;
+    let ev: BufferedEvent;
+    switch (run.m.status) {
+      case 'COMPLETED':
+        ev = { type: 'ChildWorkflowExecutionCompleted', attrs: { ...common, result: ca('WorkflowExecutionCompleted').result } };
+        break;
+      case 'FAILED':
+        ev = {
+          type: 'ChildWorkflowExecutionFailed',
+          attrs: { ...common, failure: ca('WorkflowExecutionFailed').failure, retryState: 'RETRY_STATE_RETRY_POLICY_NOT_SET' },
+        };
+        break;
+      case 'CANCELED':
+        ev = { type: 'ChildWorkflowExecutionCanceled', attrs: { ...common, details: ca('WorkflowExecutionCanceled').details } };
+        break;
+      case 'TIMED_OUT':
+        ev = { type: 'ChildWorkflowExecutionTimedOut', attrs: { ...common, retryState: 'RETRY_STATE_TIMEOUT' } };
+        break;
+      default:
+        ev = { type: 'ChildWorkflowExecutionTerminated', attrs: common };
+    }
+    this.addExternal(parent, [ev]);
+  }
+
+  private continueAsNew(run: Run, a: Msg, completedId: number): void {
+    const m = run.m;
+    const newRunId = randomUUID();
+    const taskQueue = a.taskQueue?.name ? a.taskQueue : { name: m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' };
+    const memo = a.memo ?? { fields: m.memo };
+    const searchAttributes = a.searchAttributes ?? this.encodeSearchAttributes(m.namespace, m.searchAttributes);
+    this.closeRun(run, 'CONTINUED_AS_NEW', 'WorkflowExecutionContinuedAsNew', {
+      newExecutionRunId: newRunId,
+      workflowType: a.workflowType,
+      taskQueue,
+      input: a.input,
+      workflowRunTimeout: a.workflowRunTimeout,
+      workflowTaskTimeout: a.workflowTaskTimeout,
+      workflowTaskCompletedEventId: completedId,
+      backoffStartInterval: a.backoffStartInterval,
+      initiator: a.initiator ?? 'CONTINUE_AS_NEW_INITIATOR_WORKFLOW',
+      failure: a.failure,
+      lastCompletionResult: a.lastCompletionResult,
+      header: a.header,
+      memo,
+      searchAttributes,
+    });
+    this.startWorkflow(
+      {
+        namespace: m.namespace,
+        workflowId: m.workflowId,
+        workflowType: a.workflowType ?? { name: m.workflowType },
+        taskQueue,
+        input: a.input,
+        workflowRunTimeout: a.workflowRunTimeout,
+        workflowTaskTimeout: a.workflowTaskTimeout ?? msToDuration(m.wftTimeoutMs),
+        backoffStartInterval: a.backoffStartInterval,
+        header: a.header,
+        memo,
+        searchAttributes,
+        retryPolicy: a.retryPolicy,
+        requestId: randomUUID(),
+        identity: 'continue-as-new',
+      },
+      { continued: { from: run, initiator: a.initiator ?? 'CONTINUE_AS_NEW_INITIATOR_WORKFLOW', runId: newRunId } },
+    );
+    m.newRunId = newRunId;
+    if (m.parent) {
+      const parent = this.runs.get(m.parent.runId);
+      const child = parent?.m.children[m.parent.initiatedId];
+      if (child) {
+        child.runId = newRunId;
+        this.touch(parent!);
+      }
+    }
+  }
+
+  private startChild(parent: Run, initiatedId: number, a: Msg, ns: string): void {
+    if (!parent.running) return;
+    const child = parent.m.children[initiatedId];
+    if (!child) return;
+    let started: Run;
+    try {
+      if (!this.namespaces.has(ns)) throw notFound(`namespace ${ns} is not found`);
+      const existing = this.currentRun(ns, a.workflowId);
+      if (existing?.running) throw alreadyExists('child workflow already running');
+      ({ run: started } = this.startWorkflow(
+        {
+          namespace: ns,
+          workflowId: a.workflowId,
+          workflowType: a.workflowType,
+          taskQueue: a.taskQueue?.name ? a.taskQueue : { name: parent.m.taskQueue },
+          input: a.input,
+          workflowExecutionTimeout: a.workflowExecutionTimeout,
+          workflowRunTimeout: a.workflowRunTimeout,
+          workflowTaskTimeout: a.workflowTaskTimeout,
+          workflowIdReusePolicy: a.workflowIdReusePolicy,
+          retryPolicy: a.retryPolicy,
+          cronSchedule: a.cronSchedule,
+          header: a.header,
+          memo: a.memo,
+          searchAttributes: a.searchAttributes,
+          requestId: randomUUID(),
+          identity: parent.m.workflowId,
+        },
+        { parent: { namespace: parent.m.namespace, workflowId: parent.m.workflowId, runId: parent.runId, initiatedId } },
+      ));
+    } catch (err) {
+      delete parent.m.children[initiatedId];
+      const cause =
+        err instanceof RpcError && err.code === GrpcStatus.ALREADY_EXISTS
+          ? 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS'
+          : err instanceof RpcError && err.code === GrpcStatus.NOT_FOUND
+            ? 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND'
+            : 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED';
+      if (!(err instanceof RpcError)) this.log.error('starting child failed', { err: String(err) });
+      this.addExternal(parent, [
+        {
+          type: 'StartChildWorkflowExecutionFailed',
+          attrs: {
+            namespace: ns,
+            workflowId: a.workflowId,
+            workflowType: a.workflowType,
+            cause,
+            control: a.control,
+            initiatedEventId: initiatedId,
+          },
+        },
+      ]);
+      return;
+    }
+    child.runId = started.runId;
+    this.addExternal(parent, [
+      {
+        type: 'ChildWorkflowExecutionStarted',
+        attrs: {
+          namespace: ns,
+          initiatedEventId: initiatedId,
+          workflowExecution: { workflowId: a.workflowId, runId: started.runId },
+          workflowType: a.workflowType,
+          header: a.header,
+        },
+      },
+    ]);
+  }
+
+  private signalExternal(run: Run, initiatedId: number, a: Msg, ns: string): void {
+    const exec = a.execution ?? {};
+    let target: Run | undefined;
+    try {
+      target = this.findRun(ns, exec);
+    } catch {
+      target = undefined;
+    }
+    if (target?.running && (!a.childWorkflowOnly || target.m.parent?.runId === run.runId)) {
+      this.signal(target, {
+        signalName: a.signalName,
+        input: a.input,
+        identity: run.m.workflowId,
+        header: a.header,
+        externalWorkflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
+      });
+      this.addExternal(run, [
+        {
+          type: 'ExternalWorkflowExecutionSignaled',
+          attrs: { initiatedEventId: initiatedId, namespace: ns, workflowExecution: exec, control: a.control },
+        },
+      ]);
+    } else {
+      this.addExternal(run, [
+        {
+          type: 'SignalExternalWorkflowExecutionFailed',
+          attrs: {
+            cause: 'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND',
+            workflowTaskCompletedEventId: 0,
+            namespace: ns,
+            workflowExecution: exec,
+            initiatedEventId: initiatedId,
+            control: a.control,
+          },
+        },
+      ]);
+    }
+  }
+
+  private cancelExternal(run: Run, initiatedId: number, exec: Msg, ns: string, control: unknown): void {
+    let target: Run | undefined;
+    try {
+      target = this.findRun(ns, exec);
+    } catch {
+      target = undefined;
+    }
+    if (target?.running) {
+      this.requestCancel(target, {
+        cause: 'requested by workflow',
+        externalInitiatedEventId: initiatedId,
+        externalWorkflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
+        identity: run.m.workflowId,
+      });
+      this.addExternal(run, [
+        {
+          type: 'ExternalWorkflowExecutionCancelRequested',
+          attrs: { initiatedEventId: initiatedId, namespace: ns, workflowExecution: exec },
+        },
+      ]);
+    } else {
+      this.addExternal(run, [
+        {
+          type: 'RequestCancelExternalWorkflowExecutionFailed',
+          attrs: {
+            cause: 'CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND',
+            workflowTaskCompletedEventId: 0,
+            namespace: ns,
+            workflowExecution: exec,
+            initiatedEventId: initiatedId,
+            control,
+          },
+        },
+      ]);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Activities
+
+  private scheduleActivity(run: Run, a: Msg, completedId: number): void {
+    const s2c = durationToMs(a.scheduleToCloseTimeout);
+    const st2c = durationToMs(a.startToCloseTimeout) || s2c;
+    const s2s = durationToMs(a.scheduleToStartTimeout);
+    const hb = durationToMs(a.heartbeatTimeout);
+    const rp = a.retryPolicy ?? {};
+    const initial = durationToMs(rp.initialInterval) || 1000;
+    const retry: RetryPolicyState = {
+      initialIntervalMs: initial,
+      backoffCoefficient: rp.backoffCoefficient || 2,
+      maximumIntervalMs: durationToMs(rp.maximumInterval) || 100 * initial,
+      maximumAttempts: rp.maximumAttempts ?? 0,
+      nonRetryableErrorTypes: rp.nonRetryableErrorTypes ?? [],
+    };
+    const taskQueue = a.taskQueue?.name || run.m.taskQueue;
+    const scheduledId = this.append(run, 'ActivityTaskScheduled', {
+      activityId: a.activityId,
+      activityType: a.activityType,
+      taskQueue: { name: taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      header: a.header,
+      input: a.input,
+      scheduleToCloseTimeout: msToDuration(s2c),
+      scheduleToStartTimeout: msToDuration(s2s),
+      startToCloseTimeout: msToDuration(st2c),
+      heartbeatTimeout: msToDuration(hb),
+      workflowTaskCompletedEventId: completedId,
+      retryPolicy: {
+        initialInterval: msToDuration(retry.initialIntervalMs),
+        backoffCoefficient: retry.backoffCoefficient,
+        maximumInterval: msToDuration(retry.maximumIntervalMs),
+        maximumAttempts: retry.maximumAttempts,
+        nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+      },
+      priority: a.priority,
+    });
+    const now = this.now();
+    const act: ActivityState = {
+      scheduledId,
+      activityId: a.activityId,
+      activityType: a.activityType.name,
+      taskQueue,
+      attempt: 1,
+      state: 'scheduled',
+      scheduledTime: now,
+      currentAttemptScheduledTime: now,
+      cancelRequested: false,
+      retry,
+      scheduleToCloseMs: s2c,
+      scheduleToStartMs: s2s,
+      startToCloseMs: st2c,
+      heartbeatMs: hb,
+    };
+    run.m.activities[scheduledId] = act;
+    this.armActivityTimers(run, act);
+    this.enqueue(this.actQueueKey(run, taskQueue), { kind: 'act', run, scheduledId, attempt: 1 });
+  }
+
+  private actKey(run: Run, sid: number, what: string): string {
+    return `${run.runId}|act|${sid}|${what}`;
+  }
+
+  /** Schedule-to-close (whole activity) and schedule-to-start (this attempt) deadlines. */
+  private armActivityTimers(run: Run, act: ActivityState): void {
+    const sid = act.scheduledId;
+    if (act.scheduleToCloseMs > 0) {
+      this.clock.set(this.actKey(run, sid, 's2c'), act.scheduledTime + act.scheduleToCloseMs, () => {
+        this.activityScheduleToCloseTimedOut(run, sid);
+        void this.commit();
+      });
+    }
+    if (act.scheduleToStartMs > 0 && act.state === 'scheduled') {
+      const attempt = act.attempt;
+      this.clock.set(this.actKey(run, sid, 's2s'), act.currentAttemptScheduledTime + act.scheduleToStartMs, () => {
+        this.activityAttemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_SCHEDULE_TO_START', false);
+        void this.commit();
+      });
+    }
+  }
+
+  private armAttemptTimers(run: Run, act: ActivityState): void {
+    const sid = act.scheduledId;
+    const attempt = act.attempt;
+    this.clock.cancel(this.actKey(run, sid, 's2s'));
+    if (act.startToCloseMs > 0) {
+      this.clock.set(this.actKey(run, sid, 'st2c'), act.startedTime! + act.startToCloseMs, () => {
+        this.activityAttemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_START_TO_CLOSE', true);
+        void this.commit();
+      });
+    }
+    this.armHeartbeatTimer(run, act);
+  }
+
+  private armHeartbeatTimer(run: Run, act: ActivityState): void {
+    if (act.heartbeatMs <= 0 || act.state !== 'started') return;
+    const sid = act.scheduledId;
+    const attempt = act.attempt;
+    const base = act.lastHeartbeatTime ?? act.startedTime!;
+    this.clock.set(this.actKey(run, sid, 'hb'), base + act.heartbeatMs, () => {
+      this.activityAttemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_HEARTBEAT', true);
+      void this.commit();
+    });
+  }
+
+  private armActivityRetry(run: Run, act: ActivityState): void {
+    const sid = act.scheduledId;
+    this.clock.set(this.actKey(run, sid, 'retry'), act.retryAt!, () => {
+      const cur = run.m.activities[sid];
+      if (!run.running || cur !== act || act.state !== 'backoff') return;
+      act.state = 'scheduled';
+      act.retryAt = undefined;
+      act.currentAttemptScheduledTime = this.now();
+      this.armActivityTimers(run, act);
+      this.touch(run);
+      this.enqueue(this.actQueueKey(run, act.taskQueue), { kind: 'act', run, scheduledId: sid, attempt: act.attempt });
+      void this.commit();
+    });
+  }
+
+  private deliverActivity(run: Run, sid: number, attempt: number, identity: string): Msg | undefined {
+    const act = run.m.activities[sid];
+    if (!run.running || !act || act.attempt !== attempt || act.state !== 'scheduled') return undefined;
+    const now = this.now();
+    act.state = 'started';
+    act.startedTime = now;
+    act.identity = identity;
+    act.requestId = randomUUID();
+    this.armAttemptTimers(run, act);
+    this.touch(run);
+    const sched = run.history[sid - 1]![eventAttrField('ActivityTaskScheduled')] as Msg;
+    return {
+      taskToken: encodeToken({ k: 'a', r: run.runId, s: sid, a: attempt }),
+      workflowNamespace: run.m.namespace,
+      workflowType: { name: run.m.workflowType },
+      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
+      activityType: sched.activityType,
+      activityId: act.activityId,
+      header: sched.header,
+      input: sched.input,
+      heartbeatDetails: act.heartbeatDetails,
+      scheduledTime: msToTimestamp(act.scheduledTime),
+      currentAttemptScheduledTime: msToTimestamp(act.currentAttemptScheduledTime),
+      startedTime: msToTimestamp(now),
+      attempt,
+      scheduleToCloseTimeout: msToDuration(act.scheduleToCloseMs),
+      startToCloseTimeout: msToDuration(act.startToCloseMs),
+      heartbeatTimeout: msToDuration(act.heartbeatMs),
+      retryPolicy: sched.retryPolicy,
+      priority: sched.priority,
+    };
+  }
+
+  /** Resolves an activity task token (or workflow/activity id) to the started attempt it names. */
+  startedActivity(token: Buffer | undefined, byId?: { ns: string; workflowId: string; runId?: string; activityId: string }) {
+    let run: Run | undefined;
+    let act: ActivityState | undefined;
+    if (byId) {
+      run = this.findRun(byId.ns, { workflowId: byId.workflowId, runId: byId.runId });
+      act = Object.values(run.m.activities).find((a) => a.activityId === byId.activityId);
+    } else {
+      const t = decodeToken(token);
+      if (t.k !== 'a') throw invalidArgument('not an activity task token');
+      run = this.runs.get(t.r);
+      act = run?.m.activities[t.s];
+      if (act && act.attempt !== t.a) act = undefined;
+    }
+    if (!run || !run.running || !act || act.state !== 'started') throw notFound('activity task not found');
+    return { run, act };
+  }
+
+  private removeActivity(run: Run, act: ActivityState): void {
+    this.clock.cancelPrefix(`${run.runId}|act|${act.scheduledId}|`);
+    delete run.m.activities[act.scheduledId];
+  }
+
+  /** Lazy ActivityTaskStarted immediately followed by the terminal event (rule 7). */
+  private activityOutcome(run: Run, act: ActivityState, type: string, attrs: Msg, withStarted = true): void {
+    this.removeActivity(run, act);
+    const events: BufferedEvent[] = [];
+    if (withStarted) {
+      events.push({
+        type: 'ActivityTaskStarted',
+        attrs: {
+          scheduledEventId: act.scheduledId,
+          identity: act.identity,
+          requestId: act.requestId,
+          attempt: act.attempt,
+          lastFailure: act.lastFailure,
+        },
+      });
+    }
+    events.push({
+      type,
+      attrs: { ...attrs, scheduledEventId: act.scheduledId, startedEventId: 0 },
+      linkStarted: withStarted,
+    });
+    this.addExternal(run, events);
+  }
+
+  completeActivity(run: Run, act: ActivityState, result: Msg | undefined, identity?: string): void {
+    this.activityOutcome(run, act, 'ActivityTaskCompleted', { result, identity });
+  }
+
+  cancelActivity(run: Run, act: ActivityState, details: Msg | undefined, identity?: string): void {
+    this.activityOutcome(run, act, 'ActivityTaskCanceled', {
+      details,
+      latestCancelRequestedEventId: act.cancelRequestedId ?? 0,
+      identity,
+    });
+  }
+
+  failActivity(run: Run, act: ActivityState, failure: Msg, identity?: string, lastHeartbeatDetails?: Msg): void {
+    if (lastHeartbeatDetails) act.heartbeatDetails = lastHeartbeatDetails;
+    const info = failure?.applicationFailureInfo;
+    const nonRetryable =
+      Boolean(info?.nonRetryable) || (info?.type && act.retry.nonRetryableErrorTypes.includes(info.type as string));
+    const nextDelay = info?.nextRetryDelay ? durationToMs(info.nextRetryDelay) : undefined;
+    this.retryOrClose(run, act, failure, nonRetryable ? 'RETRY_STATE_NON_RETRYABLE_FAILURE' : undefined, nextDelay, (retryState) =>
+      this.activityOutcome(run, act, 'ActivityTaskFailed', { failure, identity, retryState }),
+    );
+  }
+
+  private retryOrClose(
+    run: Run,
+    act: ActivityState,
+    failure: Msg,
+    forcedState: string | undefined,
+    nextDelayMs: number | undefined,
+    close: (retryState: string) => void,
+  ): void {
+    const r = act.retry;
+    let retryState = forcedState;
+    const delay =
+      nextDelayMs ??
+      Math.min(r.initialIntervalMs * Math.pow(r.backoffCoefficient, act.attempt - 1), r.maximumIntervalMs);
+    if (!retryState && r.maximumAttempts > 0 && act.attempt >= r.maximumAttempts) {
+      retryState = 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED';
+    }
+    if (!retryState && act.scheduleToCloseMs > 0 && this.now() + delay >= act.scheduledTime + act.scheduleToCloseMs) {
+      retryState = 'RETRY_STATE_TIMEOUT';
+    }
+    if (retryState) {
+      close(retryState);
+      return;
+    }
+    this.clock.cancel(this.actKey(run, act.scheduledId, 'st2c'));
+    this.clock.cancel(this.actKey(run, act.scheduledId, 'hb'));
+    this.clock.cancel(this.actKey(run, act.scheduledId, 's2s'));
+    act.state = 'backoff';
+    act.attempt += 1;
+    act.lastFailure = failure;
+    act.lastAttemptCompleteTime = this.now();
+    act.retryAt = this.now() + delay;
+    act.startedTime = undefined;
+    this.armActivityRetry(run, act);
+    this.touch(run);
+  }
+
+  private timeoutFailure(type: string, act: ActivityState): Msg {
+    const name = { TIMEOUT_TYPE_START_TO_CLOSE: 'StartToClose', TIMEOUT_TYPE_HEARTBEAT: 'Heartbeat', TIMEOUT_TYPE_SCHEDULE_TO_START: 'ScheduleToStart', TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: 'ScheduleToClose' }[type];
+    return {
+      message: `activity ${name} timeout`,
+      source: 'Server',
+      timeoutFailureInfo: { timeoutType: type, lastHeartbeatDetails: act.heartbeatDetails },
+      cause: act.lastFailure,
+    };
+  }
+
+  private activityAttemptTimedOut(run: Run, sid: number, attempt: number, type: string, wasStarted: boolean): void {
+    const act = run.m.activities[sid];
+    if (!run.running || !act || act.attempt !== attempt) return;
+    if (wasStarted ? act.state !== 'started' : act.state !== 'scheduled') return;
+    const failure = this.timeoutFailure(type, act);
+    this.log.info('activity attempt timed out', { workflowId: run.m.workflowId, activityId: act.activityId, type, attempt });
+    // Schedule-to-start is not retried (the task never reached a worker), as in Temporal.
+    const forced = type === 'TIMEOUT_TYPE_SCHEDULE_TO_START' ? 'RETRY_STATE_TIMEOUT' : undefined;
+    this.retryOrClose(run, act, failure, forced, undefined, (retryState) =>
+      this.activityOutcome(run, act, 'ActivityTaskTimedOut', { failure, retryState }, wasStarted),
+    );
+  }
+
+  private activityScheduleToCloseTimedOut(run: Run, sid: number): void {
+    const act = run.m.activities[sid];
+    if (!run.running || !act) return;
+    const failure = this.timeoutFailure('TIMEOUT_TYPE_SCHEDULE_TO_CLOSE', act);
+    this.activityOutcome(
+      run,
+      act,
+      'ActivityTaskTimedOut',
+      { failure, retryState: 'RETRY_STATE_TIMEOUT' },
+      act.state !== 'scheduled' || act.attempt > 1,
+    );
+  }
+
+  heartbeat(run: Run, act: ActivityState, details: Msg | undefined): { cancelRequested: boolean } {
+    if (details) act.heartbeatDetails = details;
+    act.lastHeartbeatTime = this.now();
+    this.armHeartbeatTimer(run, act);
+    this.touch(run);
+    return { cancelRequested: act.cancelRequested };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Task queues and polling
+
+  private queue(key: string): TaskQueue {
+    let q = this.queues.get(key);
+    if (!q) {
+      q = { tasks: [], pollers: [] };
+      this.queues.set(key, q);
+    }
+    return q;
+  }
+
+  private materialize(task: TaskRef, identity: string): Msg | undefined {
+    switch (task.kind) {
+      case 'wft':
+        return this.deliverWft(task.run, task.seq, identity);
+      case 'act':
+        return this.deliverActivity(task.run, task.scheduledId, task.attempt, identity);
+      case 'query':
+        return this.deliverQuery(task.queryId);
+    }
+  }
+
+  private enqueue(key: string, task: TaskRef): void {
+    if (this.closed) return;
+    const q = this.queue(key);
+    while (q.pollers.length > 0) {
+      const p = q.pollers.shift()!;
+      if (p.isCancelled()) continue;
+      const resp = this.materialize(task, p.identity);
+      if (!resp) {
+        q.pollers.unshift(p);
+        return;
+      }
+      p.deliver(resp);
+      return;
+    }
+    q.tasks.push(task);
+  }
+
+  /**
+   * Long poll for a task. Resolves with a task, or `{}` after the poll timeout, on shutdown, or when the caller
+   * goes away. Sticky queues are never served: the server always sends full history on the normal queue.
+   */
+  poll(kind: 'wf' | 'act', ns: string, queueName: string, identity: string, signal: PollSignal): Promise<Msg> {
+    const key = `${kind}|${ns}|${queueName}`;
+    const q = this.queue(key);
+    while (q.tasks.length > 0) {
+      const task = q.tasks.shift()!;
+      const resp = this.materialize(task, identity);
+      if (resp) return this.commit().then(() => resp);
+    }
+    if (this.closed) return Promise.resolve({});
+    return new Promise<Msg>((resolve) => {
+      let done = false;
+      const finish = (resp: Msg) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        const i = q.pollers.indexOf(poller);
+        if (i >= 0) q.pollers.splice(i, 1);
+        resolve(resp);
+      };
+      const poller: Poller = {
+        identity,
+        isCancelled: () => done || signal.cancelled(),
+        deliver: (resp) => {
+          done = true;
+          clearTimeout(timer);
+          void this.commit().then(
+            () => resolve(resp),
+            () => resolve({}),
+          );
+        },
+      };
+      const timer = setTimeout(() => finish({}), this.opts.pollTimeoutMs);
+      signal.onCancel(() => finish({}));
+      q.pollers.push(poller);
+      this.clock.requestSkipCheck();
+    });
+  }
+
+  /** Answers the parked polls of a worker that is shutting down. */
+  releasePollers(identity: string | undefined, queueName?: string): void {
+    for (const [key, q] of this.queues) {
+      if (queueName && !key.endsWith(`|${queueName}`)) continue;
+      for (const p of [...q.pollers]) {
+        if (!identity || p.identity === identity) {
+          q.pollers.splice(q.pollers.indexOf(p), 1);
+          p.deliver({});
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Queries
+
+  query(run: Run, query: Msg, signal: PollSignal, timeoutMs: number): Promise<Msg> {
+    const id = randomUUID();
+    return new Promise<Msg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new RpcError(GrpcStatus.DEADLINE_EXCEEDED, 'query timed out: no worker answered'));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.queries.delete(id);
+        const i = run.pendingQueries.indexOf(id);
+        if (i >= 0) run.pendingQueries.splice(i, 1);
+      };
+      this.queries.set(id, {
+        id,
+        run,
+        query,
+        dispatched: false,
+        resolve: (r) => {
+          cleanup();
+          resolve(r);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      });
+      signal.onCancel(() => {
+        cleanup();
+        reject(new RpcError(GrpcStatus.CANCELLED, 'query cancelled'));
+      });
+      if (run.m.wft) run.pendingQueries.push(id);
+      else this.dispatchQuery(id);
+    });
+  }
+
+  private dispatchQuery(id: string): void {
+    const q = this.queries.get(id);
+    if (!q) return;
+    q.dispatched = true;
+    this.enqueue(this.wfQueueKey(q.run), { kind: 'query', queryId: id });
+  }
+
+  private deliverQuery(id: string): Msg | undefined {
+    const q = this.queries.get(id);
+    if (!q) return undefined;
+    const run = q.run;
+    return {
+      taskToken: encodeToken({ k: 'q', id }),
+      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
+      workflowType: { name: run.m.workflowType },
+      previousStartedEventId: run.m.lastStartedId,
+      startedEventId: 0,
+      attempt: 1,
+      backlogCountHint: 0,
+      history: { events: run.history },
+      query: q.query,
+      workflowExecutionTaskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      queries: {},
+      messages: [],
+    };
+  }
+
+  answerQuery(req: Msg): void {
+    const t = decodeToken(req.taskToken);
+    if (t.k !== 'q') throw invalidArgument('not a query task token');
+    const q = this.queries.get(t.id);
+    if (!q) throw notFound('query not found');
+    if (req.completedType === 'QUERY_RESULT_TYPE_ANSWERED') q.resolve({ queryResult: req.queryResult });
+    else q.reject(invalidArgument(req.errorMessage || 'query failed'));
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // History reads
+
+  waitForHistory(run: Run, fromLength: number, maxWaitMs: number, signal: PollSignal): Promise<void> {
+    if (run.history.length > fromLength || !run.running || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        run.historyWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      run.historyWaiters.add(done);
+      signal.onCancel(done);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Describe and visibility
+
+  executionInfo(run: Run): Msg {
+    const m = run.m;
+    const info: Msg = {
+      execution: { workflowId: m.workflowId, runId: m.runId },
+      type: { name: m.workflowType },
+      startTime: msToTimestamp(m.startTime),
+      executionTime: msToTimestamp(m.executionTime),
+      status: STATUS_ENUM(m.status),
+      historyLength: run.history.length,
+      historySizeBytes: m.historySizeBytes,
+      memo: { fields: m.memo },
+      searchAttributes: this.encodeSearchAttributes(m.namespace, m.searchAttributes),
+      taskQueue: m.taskQueue,
+      firstRunId: m.firstRunId,
+      stateTransitionCount: run.history.length,
+    };
+    if (m.closeTime !== undefined) {
+      info.closeTime = msToTimestamp(m.closeTime);
+      info.executionDuration = msToDuration(Math.max(0, m.closeTime - m.executionTime));
+    }
+    if (m.parent) {
+      info.parentNamespaceId = this.namespaces.get(m.parent.namespace)?.id;
+      info.parentExecution = { workflowId: m.parent.workflowId, runId: m.parent.runId };
+    }
+    return info;
+  }
+
+  describe(run: Run): Msg {
+    const m = run.m;
+    const pendingActivities = Object.values(m.activities).map((a) => ({
+      activityId: a.activityId,
+      activityType: { name: a.activityType },
+      state: a.cancelRequested
+        ? 'PENDING_ACTIVITY_STATE_CANCEL_REQUESTED'
+        : a.state === 'started'
+          ? 'PENDING_ACTIVITY_STATE_STARTED'
+          : 'PENDING_ACTIVITY_STATE_SCHEDULED',
+      heartbeatDetails: a.heartbeatDetails,
+      lastHeartbeatTime: a.lastHeartbeatTime ? msToTimestamp(a.lastHeartbeatTime) : undefined,
+      lastStartedTime: a.startedTime ? msToTimestamp(a.startedTime) : undefined,
+      attempt: a.attempt,
+      maximumAttempts: a.retry.maximumAttempts,
+      scheduledTime: msToTimestamp(a.currentAttemptScheduledTime),
+      expirationTime: a.scheduleToCloseMs ? msToTimestamp(a.scheduledTime + a.scheduleToCloseMs) : undefined,
+      lastFailure: a.lastFailure,
+      lastWorkerIdentity: a.identity,
+      lastAttemptCompleteTime: a.lastAttemptCompleteTime ? msToTimestamp(a.lastAttemptCompleteTime) : undefined,
+      nextAttemptScheduleTime: a.retryAt ? msToTimestamp(a.retryAt) : undefined,
+    }));
+    const pendingChildren = Object.values(m.children).map((c) => ({
+      workflowId: c.workflowId,
+      runId: c.runId,
+      workflowTypeName: c.workflowType,
+      initiatedId: c.initiatedId,
+      parentClosePolicy: c.parentClosePolicy,
+    }));
+    const resp: Msg = {
+      executionConfig: {
+        taskQueue: { name: m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+        workflowExecutionTimeout: msToDuration(m.executionTimeoutMs),
+        workflowRunTimeout: msToDuration(m.runTimeoutMs),
+        defaultWorkflowTaskTimeout: msToDuration(m.wftTimeoutMs),
+      },
+      workflowExecutionInfo: this.executionInfo(run),
+      pendingActivities,
+      pendingChildren,
+    };
+    if (m.wft) {
+      resp.pendingWorkflowTask = {
+        state: m.wft.state === 'started' ? 'PENDING_WORKFLOW_TASK_STATE_STARTED' : 'PENDING_WORKFLOW_TASK_STATE_SCHEDULED',
+        scheduledTime: msToTimestamp(m.wft.scheduledTime),
+        startedTime: m.wft.startedTime ? msToTimestamp(m.wft.startedTime) : undefined,
+        attempt: m.wft.attempt,
+      };
+    }
+    return resp;
+  }
+
+  private row(run: Run): Row {
+    const m = run.m;
+    const row: Row = {
+      WorkflowType: m.workflowType,
+      WorkflowId: m.workflowId,
+      RunId: m.runId,
+      ExecutionStatus: STATUS_NAMES[m.status],
+      TaskQueue: m.taskQueue,
+      StartTime: m.startTime,
+      ExecutionTime: m.executionTime,
+      CloseTime: m.closeTime,
+      HistoryLength: run.history.length,
+      ExecutionDuration: m.closeTime !== undefined ? (m.closeTime - m.executionTime) * 1e6 : undefined,
+      ParentWorkflowId: m.parent?.workflowId,
+      ParentRunId: m.parent?.runId,
+    };
+    const custom = this.customAttributes(m.namespace);
+    for (const [k, v] of Object.entries(m.searchAttributes)) {
+      const type = custom[k] ?? SYSTEM_ATTRIBUTES[k];
+      row[k] = type === 'Datetime' && typeof v === 'string' ? Date.parse(v) : v;
+    }
+    return row;
+  }
+
+  list(ns: string, query: string | undefined): Run[] {
+    const parsed = parseQuery(query ?? '', (name) => this.fieldType(ns, name));
+    if (parsed.groupBy) throw invalidArgument('invalid query: GROUP BY is only supported by CountWorkflowExecutions');
+    const items: { run: Run; row: Row }[] = [];
+    for (const run of this.runs.values()) {
+      if (run.m.namespace !== ns) continue;
+      const row = this.row(run);
+      if (evaluate(parsed.where, row)) items.push({ run, row });
+    }
+    return sortRows(items, parsed.orderBy).map((i) => i.run);
+  }
+
+  count(ns: string, query: string | undefined): Msg {
+    const parsed = parseQuery(query ?? '', (name) => this.fieldType(ns, name));
+    if (parsed.orderBy.length > 0) throw invalidArgument('invalid query: ORDER BY is not supported when counting');
+    let count = 0;
+    const groups = new Map<string, number>();
+    for (const run of this.runs.values()) {
+      if (run.m.namespace !== ns) continue;
+      const row = this.row(run);
+      if (!evaluate(parsed.where, row)) continue;
+      count++;
+      if (parsed.groupBy) {
+        const g = String(row[parsed.groupBy]);
+        groups.set(g, (groups.get(g) ?? 0) + 1);
+      }
+    }
+    const resp: Msg = { count };
+    if (parsed.groupBy) {
+      resp.groups = [...groups].map(([value, c]) => ({ groupValues: [jsonPayload(value, 'Keyword')], count: c }));
+    }
+    return resp;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Test service
+
+  testSleep(ms: number, unlock: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const key = `test|sleep|${randomUUID()}`;
+      if (unlock) this.clock.unlock();
+      this.clock.set(key, this.now() + ms, () => {
+        if (unlock) this.clock.lock();
+        resolve();
+      });
+    });
+  }
+
+  deleteWorkflow(run: Run): void {
+    if (run.running) this.terminate(run, 'deleted', undefined, 'server');
+    this.deleteRun(run);
+  }
+}
+
+export interface PollSignal {
+  cancelled(): boolean;
+  onCancel(fn: () => void): void;
+}
+

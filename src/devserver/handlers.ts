@@ -1,0 +1,408 @@
+/**
+ * RPC handlers of the embedded server: WorkflowService, OperatorService and TestService methods mapped onto the
+ * engine. Methods without a handler answer UNIMPLEMENTED (see server.ts), so a new SDK requirement shows at once.
+ */
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { Engine, PollSignal } from './engine.js';
+import { RpcError, failedPrecondition, invalidArgument } from './errors.js';
+import { durationToMs, msToDuration, msToTimestamp, timestampToMs, type Msg } from './proto-util.js';
+import { SYSTEM_ATTRIBUTES, saTypeFromEnum, saTypeToEnum, type SaType } from './visibility.js';
+
+export interface CallContext {
+  signal: PollSignal;
+  /** Absolute wall-clock deadline of the call, if the client set one. */
+  deadline?: number;
+}
+
+export type Handler = (req: Msg, ctx: CallContext) => Msg | Promise<Msg>;
+
+export const SERVER_VERSION = '1.24.0-embedded';
+
+function pageToken(next: number): Buffer {
+  return Buffer.from(JSON.stringify({ next }));
+}
+
+function readPageToken(tok: Buffer | undefined): number {
+  if (!tok || tok.length === 0) return 0;
+  try {
+    const n = (JSON.parse(Buffer.from(tok).toString()) as { next: number }).next;
+    if (!Number.isInteger(n) || n < 0) throw new Error('bad');
+    return n;
+  } catch {
+    throw invalidArgument('malformed nextPageToken');
+  }
+}
+
+export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollMs: number }): Record<string, Handler> {
+  const nsInfo = (name: string): Msg => {
+    const ns = engine.namespaces.get(name)!;
+    return {
+      namespaceInfo: {
+        name,
+        state: 'NAMESPACE_STATE_REGISTERED',
+        id: ns.id,
+        description: name === 'default' ? 'Default namespace of the embedded Temporal server' : '',
+        data: {},
+        // Empty on purpose: advertising capabilities turns on SDK features this server does not implement.
+        capabilities: {},
+      },
+      config: {
+        workflowExecutionRetentionTtl: msToDuration(ns.retentionMs),
+        historyArchivalState: 'ARCHIVAL_STATE_DISABLED',
+        visibilityArchivalState: 'ARCHIVAL_STATE_DISABLED',
+      },
+      replicationConfig: {
+        activeClusterName: 'active',
+        clusters: [{ clusterName: 'active' }],
+        state: 'REPLICATION_STATE_NORMAL',
+      },
+      isGlobalNamespace: false,
+    };
+  };
+
+  const actById = (req: Msg) => {
+    const ns = engine.requireNamespace(req.namespace);
+    if (!req.workflowId || !req.activityId) throw invalidArgument('workflowId and activityId are required');
+    return engine.startedActivity(undefined, {
+      ns,
+      workflowId: req.workflowId,
+      runId: req.runId || undefined,
+      activityId: req.activityId,
+    });
+  };
+
+  const signalAttrs = (req: Msg, name: string, input: Msg | undefined): Msg => {
+    if (!name) throw invalidArgument('signalName is required');
+    return { signalName: name, input, identity: req.identity, header: req.header };
+  };
+
+  return {
+    GetSystemInfo: () => ({
+      serverVersion: SERVER_VERSION,
+      capabilities: {
+        signalAndQueryHeader: true,
+        internalErrorDifferentiation: true,
+        activityFailureIncludeHeartbeat: true,
+        encodedFailureAttributes: true,
+        upsertMemo: true,
+        sdkMetadata: true,
+        countGroupByExecutionStatus: true,
+      },
+    }),
+
+    GetClusterInfo: () => ({
+      supportedClients: {},
+      serverVersion: SERVER_VERSION,
+      clusterId: 'embedded',
+      clusterName: 'active',
+      historyShardCount: 1,
+      persistenceStore: engine.store.persistent ? 'embedded-log' : 'memory',
+      visibilityStore: 'embedded',
+      failoverVersionIncrement: 10,
+      initialFailoverVersion: 1,
+    }),
+
+    DescribeNamespace: (req) => {
+      if (!req.namespace && !req.id) throw invalidArgument('namespace is required');
+      const name = req.namespace || [...engine.namespaces].find(([, v]) => v.id === req.id)?.[0];
+      return nsInfo(engine.requireNamespace(name));
+    },
+
+    ListNamespaces: () => ({ namespaces: [...engine.namespaces.keys()].map(nsInfo) }),
+
+    RegisterNamespace: (req) => {
+      if (!req.namespace) throw invalidArgument('namespace is required');
+      if (engine.namespaces.has(req.namespace)) {
+        throw new RpcError(GrpcStatus.ALREADY_EXISTS, `namespace ${req.namespace} already exists`);
+      }
+      const retention = durationToMs(req.workflowExecutionRetentionPeriod);
+      engine.ensureNamespace(req.namespace, retention || undefined);
+      return {};
+    },
+
+    UpdateNamespace: (req) => {
+      const name = engine.requireNamespace(req.namespace);
+      const retention = durationToMs(req.config?.workflowExecutionRetentionTtl);
+      if (retention > 0) {
+        engine.namespaces.get(name)!.retentionMs = retention;
+        engine.store.markGlobal();
+      }
+      return nsInfo(name);
+    },
+
+    GetSearchAttributes: () => {
+      const keys: Msg = {};
+      for (const [k, t] of Object.entries(SYSTEM_ATTRIBUTES)) keys[k] = saTypeToEnum(t);
+      for (const [k, t] of Object.entries(engine.customAttributes('default'))) keys[k] = saTypeToEnum(t);
+      return { keys };
+    },
+
+    StartWorkflowExecution: (req) => {
+      const { run, started } = engine.startWorkflow(req);
+      return { runId: run.runId, started };
+    },
+
+    SignalWorkflowExecution: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const run = engine.findRunningRun(ns, req.workflowExecution);
+      engine.signal(run, signalAttrs(req, req.signalName, req.input), req.requestId || undefined);
+      return {};
+    },
+
+    SignalWithStartWorkflowExecution: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      if (!req.workflowId) throw invalidArgument('workflowId is required');
+      const signal = signalAttrs(req, req.signalName, req.signalInput);
+      const existing = engine.currentRun(ns, req.workflowId);
+      if (existing?.running && req.workflowIdConflictPolicy !== 'WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING') {
+        engine.signal(existing, signal, req.requestId || undefined);
+        return { runId: existing.runId, started: false };
+      }
+      const { run } = engine.startWorkflow(
+        { ...req, workflowIdConflictPolicy: req.workflowIdConflictPolicy },
+        { signal },
+      );
+      return { runId: run.runId, started: true };
+    },
+
+    QueryWorkflow: (req, ctx) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const run = engine.findRun(ns, req.execution);
+      if (!req.query?.queryType) throw invalidArgument('query.queryType is required');
+      const cond = req.queryRejectCondition as string | undefined;
+      const statusEnum = `WORKFLOW_EXECUTION_STATUS_${run.m.status}`;
+      if (!run.running && cond === 'QUERY_REJECT_CONDITION_NOT_OPEN') return { queryRejected: { status: statusEnum } };
+      if (cond === 'QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY' && !run.running && run.m.status !== 'COMPLETED') {
+        return { queryRejected: { status: statusEnum } };
+      }
+      const timeout = ctx.deadline !== undefined ? Math.max(ctx.deadline - Date.now(), 1) : 60_000;
+      return engine.query(run, req.query, ctx.signal, timeout);
+    },
+
+    GetWorkflowExecutionHistory: async (req, ctx) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const run = engine.findRun(ns, req.execution);
+      const deadline = Date.now() + opts.historyLongPollMs;
+      if (req.historyEventFilterType === 'HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT') {
+        while (run.running && req.waitNewEvent && Date.now() < deadline && !ctx.signal.cancelled()) {
+          await engine.waitForHistory(run, run.history.length, deadline - Date.now(), ctx.signal);
+        }
+        if (run.running) return { history: { events: [] }, nextPageToken: req.waitNewEvent ? pageToken(0) : undefined };
+        return { history: { events: [run.history[run.history.length - 1]] } };
+      }
+      const start = readPageToken(req.nextPageToken);
+      if (start >= run.history.length && req.waitNewEvent && run.running) {
+        await engine.waitForHistory(run, start, opts.historyLongPollMs, ctx.signal);
+      }
+      const pageSize = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
+      const events = run.history.slice(start, start + pageSize);
+      const next = start + events.length;
+      const more = next < run.history.length || (req.waitNewEvent && run.running);
+      return { history: { events }, nextPageToken: more ? pageToken(next) : undefined };
+    },
+
+    GetWorkflowExecutionHistoryReverse: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const run = engine.findRun(ns, req.execution);
+      const tok = req.nextPageToken?.length ? readPageToken(req.nextPageToken) : run.history.length;
+      const pageSize = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
+      const from = Math.max(0, tok - pageSize);
+      const events = run.history.slice(from, tok).reverse();
+      return { history: { events }, nextPageToken: from > 0 ? pageToken(from) : undefined };
+    },
+
+    RequestCancelWorkflowExecution: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const run = engine.findRunningRun(ns, req.workflowExecution);
+      engine.requestCancel(run, { cause: req.reason, identity: req.identity });
+      return {};
+    },
+
+    TerminateWorkflowExecution: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const run = engine.findRunningRun(ns, req.workflowExecution);
+      engine.terminate(run, req.reason, req.details, req.identity);
+      return {};
+    },
+
+    DeleteWorkflowExecution: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      engine.deleteWorkflow(engine.findRun(ns, req.workflowExecution));
+      return {};
+    },
+
+    DescribeWorkflowExecution: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      return engine.describe(engine.findRun(ns, req.execution));
+    },
+
+    ListWorkflowExecutions: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const runs = engine.list(ns, req.query);
+      const start = readPageToken(req.nextPageToken);
+      const size = req.pageSize > 0 ? req.pageSize : 1000;
+      const page = runs.slice(start, start + size);
+      const next = start + page.length;
+      return {
+        executions: page.map((r) => engine.executionInfo(r)),
+        nextPageToken: next < runs.length ? pageToken(next) : undefined,
+      };
+    },
+
+    CountWorkflowExecutions: (req) => engine.count(engine.requireNamespace(req.namespace), req.query),
+
+    PollWorkflowTaskQueue: (req, ctx) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const name = req.taskQueue?.name as string | undefined;
+      if (!name) throw invalidArgument('taskQueue is required');
+      // Sticky queues are never served (full history always goes to the normal queue): park until timeout.
+      const queue = req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY' ? `sticky:${name}` : name;
+      return engine.poll('wf', ns, queue, req.identity ?? '', ctx.signal);
+    },
+
+    RespondWorkflowTaskCompleted: (req) => {
+      engine.completeWorkflowTask(req);
+      return {};
+    },
+
+    RespondWorkflowTaskFailed: (req) => {
+      engine.failWorkflowTask(req);
+      return {};
+    },
+
+    PollActivityTaskQueue: (req, ctx) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const name = req.taskQueue?.name as string | undefined;
+      if (!name) throw invalidArgument('taskQueue is required');
+      return engine.poll('act', ns, name, req.identity ?? '', ctx.signal);
+    },
+
+    PollNexusTaskQueue: (req, ctx) => {
+      const ns = engine.requireNamespace(req.namespace);
+      return engine.poll('act', ns, `nexus:${req.taskQueue?.name ?? ''}`, req.identity ?? '', ctx.signal);
+    },
+
+    RespondActivityTaskCompleted: (req) => {
+      const { run, act } = engine.startedActivity(req.taskToken);
+      engine.completeActivity(run, act, req.result, req.identity);
+      return {};
+    },
+
+    RespondActivityTaskCompletedById: (req) => {
+      const { run, act } = actById(req);
+      engine.completeActivity(run, act, req.result, req.identity);
+      return {};
+    },
+
+    RespondActivityTaskFailed: (req) => {
+      const { run, act } = engine.startedActivity(req.taskToken);
+      engine.failActivity(run, act, req.failure ?? { message: 'activity failed' }, req.identity, req.lastHeartbeatDetails);
+      return {};
+    },
+
+    RespondActivityTaskFailedById: (req) => {
+      const { run, act } = actById(req);
+      engine.failActivity(run, act, req.failure ?? { message: 'activity failed' }, req.identity, req.lastHeartbeatDetails);
+      return {};
+    },
+
+    RespondActivityTaskCanceled: (req) => {
+      const { run, act } = engine.startedActivity(req.taskToken);
+      engine.cancelActivity(run, act, req.details, req.identity);
+      return {};
+    },
+
+    RespondActivityTaskCanceledById: (req) => {
+      const { run, act } = actById(req);
+      engine.cancelActivity(run, act, req.details, req.identity);
+      return {};
+    },
+
+    RecordActivityTaskHeartbeat: (req) => {
+      const { run, act } = engine.startedActivity(req.taskToken);
+      return engine.heartbeat(run, act, req.details);
+    },
+
+    RecordActivityTaskHeartbeatById: (req) => {
+      const { run, act } = actById(req);
+      return engine.heartbeat(run, act, req.details);
+    },
+
+    RespondQueryTaskCompleted: (req) => {
+      engine.answerQuery(req);
+      return {};
+    },
+
+    ShutdownWorker: (req) => {
+      // Only the sticky queue belongs to this one worker; its normal-queue polls are cancelled by the worker itself.
+      if (req.stickyTaskQueue) engine.releasePollers(undefined, `sticky:${req.stickyTaskQueue}`);
+      return {};
+    },
+
+    ResetStickyTaskQueue: () => ({}),
+
+    DescribeTaskQueue: () => ({ pollers: [] }),
+  };
+}
+
+export function operatorServiceHandlers(engine: Engine): Record<string, Handler> {
+  return {
+    AddSearchAttributes: (req) => {
+      const ns = engine.requireNamespace(req.namespace || 'default');
+      const attrs: Record<string, SaType> = {};
+      for (const [name, t] of Object.entries((req.searchAttributes ?? {}) as Record<string, string>)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw invalidArgument(`invalid search attribute name ${name}`);
+        attrs[name] = saTypeFromEnum(t);
+      }
+      engine.addSearchAttributes(ns, attrs);
+      return {};
+    },
+
+    RemoveSearchAttributes: (req) => {
+      engine.removeSearchAttributes(engine.requireNamespace(req.namespace || 'default'), req.searchAttributes ?? []);
+      return {};
+    },
+
+    ListSearchAttributes: (req) => {
+      const ns = engine.requireNamespace(req.namespace || 'default');
+      const customAttributes: Msg = {};
+      for (const [k, t] of Object.entries(engine.customAttributes(ns))) customAttributes[k] = saTypeToEnum(t);
+      const systemAttributes: Msg = {};
+      for (const [k, t] of Object.entries(SYSTEM_ATTRIBUTES)) systemAttributes[k] = saTypeToEnum(t);
+      return { customAttributes, systemAttributes, storageSchema: {} };
+    },
+  };
+}
+
+export function testServiceHandlers(engine: Engine, enabled: boolean): Record<string, Handler> {
+  const requireEnabled = () => {
+    if (!enabled) throw failedPrecondition('time skipping is disabled on this server');
+  };
+  return {
+    LockTimeSkipping: () => {
+      requireEnabled();
+      engine.clock.lock();
+      return {};
+    },
+    UnlockTimeSkipping: () => {
+      requireEnabled();
+      if (!engine.clock.unlock()) throw failedPrecondition('unbalanced call to UnlockTimeSkipping');
+      return {};
+    },
+    UnlockTimeSkippingWithSleep: async (req) => {
+      requireEnabled();
+      if (engine.clock.lockCount <= 0) throw failedPrecondition('unbalanced call to UnlockTimeSkippingWithSleep');
+      await engine.testSleep(durationToMs(req.duration), true);
+      return {};
+    },
+    Sleep: async (req) => {
+      await engine.testSleep(durationToMs(req.duration), false);
+      return {};
+    },
+    SleepUntil: async (req) => {
+      await engine.testSleep(Math.max(0, timestampToMs(req.timestamp) - engine.now()), false);
+      return {};
+    },
+    GetCurrentTime: () => ({ time: msToTimestamp(engine.now()) }),
+  };
+}
