@@ -1506,7 +1506,8 @@ export class Engine {
     if (act.heartbeatMs <= 0 || act.state !== 'started') return;
     const sid = act.scheduledId;
     const attempt = act.attempt;
-    const base = act.lastHeartbeatTime ?? act.startedTime!;
+    // A new attempt gets a full heartbeat period even if the previous one heartbeated recently.
+    const base = Math.max(act.lastHeartbeatTime ?? 0, act.startedTime!);
     this.clock.set(this.actKey(run, sid, 'hb'), base + act.heartbeatMs, () => {
       this.activityAttemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_HEARTBEAT', true);
       void this.commit();
@@ -1673,7 +1674,8 @@ export class Engine {
       message: `activity ${name} timeout`,
       source: 'Server',
       timeoutFailureInfo: { timeoutType: type, lastHeartbeatDetails: act.heartbeatDetails },
-      cause: act.lastFailure,
+      // The last application failure explains the timeout; earlier timeouts do not nest.
+      cause: act.lastFailure?.timeoutFailureInfo ? act.lastFailure.cause : act.lastFailure,
     };
   }
 

@@ -1,0 +1,60 @@
+/** History reads: paging through fetchHistory, the result() long poll and its empty re-polls. */
+import { describe, expect, it } from 'vitest';
+import { uid } from '../helpers/temporal.js';
+import { useHarness } from './harness.js';
+
+// Short long-polls so the empty-answer path (the client re-polls) is exercised within the test.
+const h = useHarness({ historyLongPollMs: 200, pollTimeoutMs: 500 });
+
+describe('history', () => {
+  it('pages through a long history', async () => {
+    const id = uid('many');
+    expect(await h.env.client.workflow.execute('manyEvents', { taskQueue: h.taskQueue, workflowId: id, args: [20] })).toBe(20);
+    const full = await h.env.client.workflow.getHandle(id).fetchHistory();
+    const total = full.events?.length ?? 0;
+    expect(total).toBeGreaterThan(80);
+    let pages = 0;
+    let token: Uint8Array | undefined;
+    const seen: number[] = [];
+    do {
+      const res = await h.env.connection.workflowService.getWorkflowExecutionHistory({
+        namespace: h.env.namespace,
+        execution: { workflowId: id },
+        maximumPageSize: 25,
+        nextPageToken: token,
+      });
+      pages++;
+      for (const e of res.history?.events ?? []) seen.push(Number(e.eventId));
+      token = res.nextPageToken?.length ? res.nextPageToken : undefined;
+    } while (token);
+    expect(pages).toBe(Math.ceil(total / 25));
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  });
+
+  it('keeps result() waiting across empty long-poll answers until the workflow closes', async () => {
+    const handle = await h.env.plainClient.workflow.start('collectSignals', { taskQueue: h.taskQueue, workflowId: uid('lp') });
+    const result = handle.result();
+    await new Promise((r) => setTimeout(r, 1500)); // several 200 ms long polls and 500 ms task polls go by
+    await handle.signal('unblock', 'stop');
+    expect(await result).toEqual(['stop']);
+  });
+
+  it('returns events as they arrive to a waitNewEvent reader', async () => {
+    const handle = await h.env.plainClient.workflow.start('collectSignals', { taskQueue: h.taskQueue, workflowId: uid('wait') });
+    const first = await h.env.connection.workflowService.getWorkflowExecutionHistory({
+      namespace: h.env.namespace,
+      execution: { workflowId: handle.workflowId },
+    });
+    const n = first.history?.events?.length ?? 0;
+    const waiting = h.env.connection.workflowService.getWorkflowExecutionHistory({
+      namespace: h.env.namespace,
+      execution: { workflowId: handle.workflowId },
+      waitNewEvent: true,
+      nextPageToken: Buffer.from(JSON.stringify({ next: n })),
+    });
+    await handle.signal('unblock', 'stop');
+    const next = await waiting;
+    expect(Number(next.history?.events?.[0]?.eventId)).toBe(n + 1);
+    await handle.result();
+  });
+});
