@@ -279,6 +279,10 @@ export class Engine {
     return this.clock.now();
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   commit(): Promise<void> {
     return this.opts.store.commit().catch((err: unknown) => {
       this.opts.log.error('persisting state failed', { err: String(err) });

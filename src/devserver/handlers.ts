@@ -184,7 +184,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
       const run = engine.findRun(ns, req.execution);
       const deadline = Date.now() + opts.historyLongPollMs;
       if (req.historyEventFilterType === 'HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT') {
-        while (run.running && req.waitNewEvent && Date.now() < deadline && !ctx.signal.cancelled()) {
+        while (run.running && req.waitNewEvent && Date.now() < deadline && !ctx.signal.cancelled() && !engine.isClosed) {
           await engine.waitForHistory(run, run.history.length, deadline - Date.now(), ctx.signal);
         }
         if (run.running) return { history: { events: [] }, nextPageToken: req.waitNewEvent ? pageToken(0) : undefined };

@@ -1,7 +1,6 @@
 /** Conversions between proto-loader objects (longs as numbers, bytes as Buffers) and plain values. */
 
 /** A decoded proto message as @grpc/proto-loader hands it over: camelCase fields, enums as strings. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Msg = Record<string, any>;
 
 export interface Duration {

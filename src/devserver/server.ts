@@ -41,6 +41,8 @@ export interface DevServer {
   address: string;
   port: number;
   engine: Engine;
+  /** RPCs called that this server does not implement (method names), for tests that guard SDK compatibility. */
+  unimplementedCalls: string[];
   close(): Promise<void>;
 }
 
@@ -137,6 +139,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     'grpc.max_receive_message_length': 128 * 1024 * 1024,
     'grpc.max_send_message_length': 128 * 1024 * 1024,
   });
+  const unimplementedCalls: string[] = [];
   const bind = (svcName: string, def: grpc.ServiceDefinition, handlers: Record<string, Handler>) => {
     const impl: grpc.UntypedServiceImplementation = {};
     for (const method of Object.keys(def)) {
@@ -147,6 +150,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       ) => {
         if (!handler) {
           log.warn('unimplemented RPC called', { method: `${svcName}/${method}` });
+          unimplementedCalls.push(`${svcName}/${method}`);
           callback({ code: grpc.status.UNIMPLEMENTED, details: `${svcName}/${method} is not implemented by the embedded Temporal server` });
           return;
         }
@@ -205,6 +209,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     address,
     port,
     engine,
+    unimplementedCalls,
     close: () =>
       (closing ??= (async () => {
         await engine.shutdown();

@@ -1,6 +1,6 @@
 /** One embedded server (or real server) and one worker per test file, shared by its tests. */
 import type { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import * as activities from './activities.js';
 import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from '../helpers/temporal.js';
 import type { DevServerOptions } from '../../src/devserver/server.js';
@@ -28,7 +28,10 @@ export function useHarness(opts: Omit<DevServerOptions, 'port'> = {}): Harness {
       h.worker.shutdown();
       await running;
     }
+    // Nothing the SDK did during the suite may have reached an RPC the embedded server lacks.
+    const unimplemented = h.env?.server?.unimplementedCalls ?? [];
     await h.env?.teardown();
+    expect(unimplemented).toEqual([]);
   });
   return h;
 }

@@ -9,6 +9,8 @@ export interface Spawned {
   output: () => string;
   /** Resolves with the value of the first `key: value` line printed. */
   line(key: string, timeoutMs?: number): Promise<string>;
+  /** Resolves with the first match of `re` in the output. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   exited: Promise<number | null>;
 }
 
@@ -31,30 +33,34 @@ export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv =
     child,
     output: () => out,
     exited,
-    line(key, timeoutMs = 20_000) {
+    waitFor(re, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const m = new RegExp(`^${key}: (.+)$`, 'm').exec(out);
+          const m = re.exec(out);
           if (m) {
             listeners.delete(check);
             clearTimeout(timer);
-            resolve(m[1]!.trim());
+            resolve(m);
           }
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`no "${key}:" line within ${timeoutMs} ms; output:\n${out}`));
+          reject(new Error(`no output matching ${re} within ${timeoutMs} ms; output:\n${out}`));
         }, timeoutMs);
         listeners.add(check);
         void exited.then(() => {
           if (listeners.has(check)) {
             listeners.delete(check);
             clearTimeout(timer);
-            reject(new Error(`process exited before printing "${key}:"; output:\n${out}`));
+            reject(new Error(`process exited before printing ${re}; output:\n${out}`));
           }
         });
         check();
       });
+    },
+    async line(key, timeoutMs = 20_000) {
+      const m = await this.waitFor(new RegExp(`^${key}: (.+)$`, 'm'), timeoutMs);
+      return m[1]!.trim();
     },
   };
 }

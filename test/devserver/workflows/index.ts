@@ -2,6 +2,7 @@
 import * as wf from '@temporalio/workflow';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import type * as activities from '../activities.js';
+import { workflowNow } from '../../../src/workflows/time.js';
 
 const acts = wf.proxyActivities<typeof activities>({
   startToCloseTimeout: '10s',
@@ -45,9 +46,9 @@ export async function collectSignals(): Promise<string[]> {
 }
 
 export async function sleeper(duration: string): Promise<number> {
-  const start = Date.now();
+  const start = workflowNow();
   await wf.sleep(duration);
-  return Date.now() - start;
+  return workflowNow() - start;
 }
 
 /** Sleeps 15 days, then needs an activity: the order workflow's typical shape. */

@@ -1,0 +1,101 @@
+/** Bad input never crashes the server: unknown RPCs, undecodable bytes, missing fields; long polls end on shutdown. */
+import * as grpc from '@grpc/grpc-js';
+import { Connection } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { startDevServer } from '../../src/devserver/server.js';
+import { realServerAddress } from '../helpers/temporal.js';
+
+const raw = (address: string) => new grpc.Client(address, grpc.credentials.createInsecure());
+
+function call(client: grpc.Client, method: string, body: Buffer): Promise<{ code: number; details: string }> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      method,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      body,
+      (err) => resolve({ code: err?.code ?? 0, details: err?.details ?? '' }),
+    );
+  });
+}
+
+describe.skipIf(realServerAddress)('robustness', () => {
+  it('answers UNIMPLEMENTED for RPCs it does not implement, and keeps serving', async () => {
+    const server = await startDevServer({ log: 'silent' });
+    const client = raw(server.address);
+    try {
+      const res = await call(client, '/temporal.api.workflowservice.v1.WorkflowService/CreateSchedule', Buffer.alloc(0));
+      expect(res.code).toBe(grpc.status.UNIMPLEMENTED);
+      expect(res.details).toMatch(/CreateSchedule is not implemented/);
+      expect(server.unimplementedCalls).toEqual(['WorkflowService/CreateSchedule']);
+      const unknown = await call(client, '/temporal.api.workflowservice.v1.WorkflowService/NoSuchMethod', Buffer.alloc(0));
+      expect(unknown.code).toBe(grpc.status.UNIMPLEMENTED);
+      const ok = await call(client, '/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo', Buffer.alloc(0));
+      expect(ok.code).toBe(0);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('answers INVALID_ARGUMENT for undecodable requests and missing required fields', async () => {
+    const server = await startDevServer({ log: 'silent' });
+    const client = raw(server.address);
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      const garbage = await call(
+        client,
+        '/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution',
+        Buffer.from([0x08, 0xff]), // a varint cut off mid-way
+      );
+      expect(garbage.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(garbage.details).toMatch(/malformed request/);
+      const noId = await connection.workflowService
+        .startWorkflowExecution({ namespace: 'default', workflowType: { name: 'x' }, taskQueue: { name: 'q' } })
+        .catch((e: { code: number; details: string }) => e);
+      expect(noId).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'workflowId is required' });
+      const noNs = await connection.workflowService
+        .describeWorkflowExecution({ namespace: 'nope', execution: { workflowId: 'x' } })
+        .catch((e: { code: number; details: string }) => e);
+      expect(noNs).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'namespace nope is not found' });
+      const badToken = await connection.workflowService
+        .respondActivityTaskCompleted({ taskToken: Buffer.from('not a token') })
+        .catch((e: { code: number; details: string }) => e);
+      expect(badToken).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed task token' });
+      // Still healthy.
+      const info = await connection.workflowService.getSystemInfo({});
+      expect(info.serverVersion).toMatch(/embedded/);
+    } finally {
+      client.close();
+      await connection.close();
+      await server.close();
+    }
+  });
+
+  it('ends parked long polls promptly on shutdown', async () => {
+    const server = await startDevServer({ log: 'silent' });
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      const poll = connection.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: 'idle' }, identity: 't' });
+      const history = connection.workflowService.getWorkflowExecutionHistory({
+        namespace: 'default',
+        execution: { workflowId: (await connection.workflowService.startWorkflowExecution({
+          namespace: 'default',
+          workflowId: 'w',
+          workflowType: { name: 'x' },
+          taskQueue: { name: 'elsewhere' },
+        })) && 'w' },
+        waitNewEvent: true,
+        historyEventFilterType: 2, // CLOSE_EVENT
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = Date.now();
+      await server.close();
+      const [p] = await Promise.allSettled([poll, history]);
+      expect(p.status).toBe('fulfilled');
+      expect(Date.now() - t0).toBeLessThan(3000);
+    } finally {
+      await connection.close();
+    }
+  });
+});
