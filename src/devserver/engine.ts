@@ -71,7 +71,7 @@ const CLOSE_COMMANDS = new Set([
 ]);
 
 type TaskRef =
-  | { kind: 'wft'; run: Run; seq: number }
+  | { kind: 'wft'; run: Run; seq: number; sticky?: boolean }
   | { kind: 'act'; run: Run; scheduledId: number; attempt: number }
   | { kind: 'query'; queryId: string };
 
@@ -130,6 +130,8 @@ export class Engine {
   /** Custom search attributes per namespace. */
   readonly searchAttributes = new Map<string, Record<string, SaType>>();
   private closed = false;
+  /** Sticky queues whose worker shut down: never dispatch there again. */
+  private deadStickyQueues = new Set<string>();
   private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: EngineOptions) {
@@ -192,6 +194,7 @@ export class Engine {
     if (m.wft?.state === 'started') {
       this.wftTimedOut(run, m.wft.seq);
     } else if (m.wft?.state === 'scheduled') {
+      m.sticky = undefined; // the worker's cache may be gone with the crash: full history on the normal queue
       this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq: m.wft.seq });
     } else if (m.wftRetryAt !== undefined) {
       this.armWftRetry(run);
@@ -689,7 +692,40 @@ export class Engine {
       m.wft.scheduledId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
     }
     this.touch(run);
-    this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
+    const sticky = m.sticky && !this.deadStickyQueues.has(m.sticky.queue) ? m.sticky : undefined;
+    if (sticky) {
+      this.enqueue(this.stickyQueueKey(run, sticky.queue), { kind: 'wft', run, seq, sticky: true });
+      // If the sticky worker does not pick it up in time, any worker may take it with full history.
+      this.clock.set(`${run.runId}|stickyS2S`, this.now() + sticky.scheduleToStartMs, () => {
+        const w = run.m.wft;
+        if (!run.running || !w || w.seq !== seq || w.state !== 'scheduled') return;
+        run.m.sticky = undefined;
+        this.touch(run);
+        this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
+      });
+    } else {
+      m.sticky = undefined;
+      this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
+    }
+  }
+
+  private stickyQueueKey(run: Run, queue: string): string {
+    return `wf|${run.m.namespace}|sticky:${queue}`;
+  }
+
+  /** A worker shut down: its sticky queue is gone, so runs cached there get their tasks on the normal queue. */
+  stickyQueueGone(ns: string, queue: string): void {
+    this.deadStickyQueues.add(queue);
+    const q = this.queues.get(`wf|${ns}|sticky:${queue}`);
+    if (!q) return;
+    for (const t of q.tasks.splice(0)) {
+      if (t.kind !== 'wft') continue;
+      t.run.m.sticky = undefined;
+      this.touch(t.run);
+      this.enqueue(this.wfQueueKey(t.run), { kind: 'wft', run: t.run, seq: t.seq });
+    }
+    for (const p of q.pollers.splice(0)) p.deliver({});
+    this.queues.delete(`wf|${ns}|sticky:${queue}`);
   }
 
   private wftScheduledAttrs(run: Run, attempt: number): Msg {
@@ -711,9 +747,10 @@ export class Engine {
   }
 
   /** Hands a scheduled workflow task to a poller: writes WorkflowTaskStarted and builds the poll response. */
-  private deliverWft(run: Run, seq: number, identity: string): Msg | undefined {
+  private deliverWft(run: Run, seq: number, identity: string, sticky: boolean): Msg | undefined {
     const w = run.m.wft;
     if (!run.running || !w || w.seq !== seq || w.state !== 'scheduled') return undefined;
+    this.clock.cancel(`${run.runId}|stickyS2S`);
     const now = this.now();
     w.state = 'started';
     w.startedTime = now;
@@ -731,7 +768,9 @@ export class Engine {
       events = [...run.history, scheduled, started];
     } else {
       w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
-      events = run.history;
+      // A sticky worker has the run cached: it gets only what happened since its last task, as from a Temporal
+      // server (events after previousStartedEventId). On a cache miss sdk-core fetches the full history itself.
+      events = sticky && run.m.lastStartedId > 0 ? run.history.slice(run.m.lastStartedId) : run.history;
     }
     this.clock.set(`${run.runId}|wft`, now + run.m.wftTimeoutMs, () => {
       this.wftTimedOut(run, seq);
@@ -815,6 +854,7 @@ export class Engine {
       });
       m.wft = undefined;
       m.wftAttempt = 1;
+      m.sticky = undefined;
       this.flushBuffer(run);
       this.scheduleWft(run);
       this.afterWorkflowTask(run);
@@ -835,6 +875,10 @@ export class Engine {
     m.wft = undefined;
     m.wftAttempt = 1;
     m.needWft = m.needWft || Boolean(req.forceCreateNewWorkflowTask);
+    const stickyQueue = req.stickyAttributes?.workerTaskQueue?.name as string | undefined;
+    m.sticky = stickyQueue
+      ? { queue: stickyQueue, scheduleToStartMs: durationToMs(req.stickyAttributes.scheduleToStartTimeout) || 5000 }
+      : undefined;
     const deferred: (() => void)[] = [];
     for (const cmd of commands) {
       if (!run.running) break;
@@ -916,6 +960,7 @@ export class Engine {
     const m = run.m;
     const attempt = m.wft!.attempt;
     m.wft = undefined;
+    m.sticky = undefined;
     this.flushBuffer(run);
     m.wftAttempt = attempt + 1;
     m.needWft = true;
@@ -1732,7 +1777,7 @@ export class Engine {
   private materialize(task: TaskRef, identity: string): Msg | undefined {
     switch (task.kind) {
       case 'wft':
-        return this.deliverWft(task.run, task.seq, identity);
+        return this.deliverWft(task.run, task.seq, identity, task.sticky === true);
       case 'act':
         return this.deliverActivity(task.run, task.scheduledId, task.attempt, identity);
       case 'query':
@@ -1797,19 +1842,6 @@ export class Engine {
       q.pollers.push(poller);
       this.clock.requestSkipCheck();
     });
-  }
-
-  /** Answers the parked polls of a worker that is shutting down. */
-  releasePollers(identity: string | undefined, queueName?: string): void {
-    for (const [key, q] of this.queues) {
-      if (queueName && !key.endsWith(`|${queueName}`)) continue;
-      for (const p of [...q.pollers]) {
-        if (!identity || p.identity === identity) {
-          q.pollers.splice(q.pollers.indexOf(p), 1);
-          p.deliver({});
-        }
-      }
-    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -255,7 +255,6 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
       const ns = engine.requireNamespace(req.namespace);
       const name = req.taskQueue?.name as string | undefined;
       if (!name) throw invalidArgument('taskQueue is required');
-      // Sticky queues are never served (full history always goes to the normal queue): park until timeout.
       const queue = req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY' ? `sticky:${name}` : name;
       return engine.poll('wf', ns, queue, req.identity ?? '', ctx.signal);
     },
@@ -335,7 +334,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
 
     ShutdownWorker: (req) => {
       // Only the sticky queue belongs to this one worker; its normal-queue polls are cancelled by the worker itself.
-      if (req.stickyTaskQueue) engine.releasePollers(undefined, `sticky:${req.stickyTaskQueue}`);
+      if (req.stickyTaskQueue) engine.stickyQueueGone(engine.requireNamespace(req.namespace), req.stickyTaskQueue);
       return {};
     },
 

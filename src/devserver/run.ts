@@ -114,6 +114,8 @@ export interface RunMeta {
   signalRequestIds: string[];
   cancelRequested: boolean;
   historySizeBytes: number;
+  /** The sticky queue of the worker that has this run cached (set by its last completed workflow task). */
+  sticky?: { queue: string; scheduleToStartMs: number };
 }
 
 export class Run {

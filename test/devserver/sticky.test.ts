@@ -1,0 +1,70 @@
+/**
+ * Sticky execution: a worker with the run cached gets only new events; when it shuts down, or vanishes without a
+ * word, the next task goes to any worker with full history. Workers without a cache replay everything each task.
+ */
+import { describe, expect, it } from 'vitest';
+import proto from '@temporalio/proto';
+import * as activities from './activities.js';
+import { uid } from '../helpers/temporal.js';
+import { useHarness, workflowsPath } from './harness.js';
+
+const { temporal } = proto;
+const h = useHarness();
+
+describe('sticky execution', () => {
+  it('moves a cached run to another worker when its worker shuts down', async () => {
+    const taskQueue = uid('handoff');
+    const handle = await h.env.plainClient.workflow.start('collectSignals', { taskQueue, workflowId: uid('handoff') });
+    const a = await h.env.worker({ taskQueue, workflowsPath, activities });
+    await a.runUntil(async () => {
+      await handle.signal('unblock', 'on A');
+      for (let i = 0; i < 200 && (await handle.query('state')) !== 'on A'; i++) await new Promise((r) => setTimeout(r, 10));
+    });
+    const b = await h.env.worker({ taskQueue, workflowsPath, activities });
+    const t0 = Date.now();
+    const result = await b.runUntil(async () => {
+      await handle.signal('unblock', 'stop');
+      return handle.result();
+    });
+    expect(result).toEqual(['on A', 'stop']);
+    expect(Date.now() - t0).toBeLessThan(3000); // no schedule-to-start wait: the shutdown released the sticky queue
+  });
+
+  it('falls back to the normal queue when the sticky worker vanished', async () => {
+    const taskQueue = uid('ghost');
+    const handle = await h.env.plainClient.workflow.start('collectSignals', { taskQueue, workflowId: uid('ghost') });
+    // A worker that completes the first task, asks for stickiness on its own queue, and is never heard from again.
+    const task = await h.env.connection.workflowService.pollWorkflowTaskQueue({
+      namespace: h.env.namespace,
+      taskQueue: { name: taskQueue },
+      identity: 'ghost',
+    });
+    await h.env.connection.workflowService.respondWorkflowTaskCompleted({
+      taskToken: task.taskToken,
+      identity: 'ghost',
+      commands: [],
+      stickyAttributes: {
+        workerTaskQueue: { name: 'ghost-sticky', kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_STICKY },
+        scheduleToStartTimeout: { seconds: 1 },
+      },
+    });
+    await handle.signal('unblock', 'stop');
+    const worker = await h.env.worker({ taskQueue, workflowsPath, activities });
+    const t0 = Date.now();
+    expect(await worker.runUntil(handle.result())).toEqual(['stop']);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500); // it waited for the sticky schedule-to-start timeout
+  });
+
+  it('runs with a worker that caches nothing (full replay on every task, queries included)', async () => {
+    const taskQueue = uid('nocache');
+    const worker = await h.env.worker({ taskQueue, workflowsPath, activities, maxCachedWorkflows: 0 });
+    await worker.runUntil(async () => {
+      const handle = await h.env.client.workflow.start('signalQuery', { taskQueue, workflowId: uid('nocache') });
+      for (let i = 0; i < 200 && (await handle.query('state')) !== 'waiting for signal'; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await handle.signal('unblock', 'replayed');
+      expect(await handle.result()).toBe('got replayed');
+    });
+  });
+});
