@@ -5,7 +5,8 @@
  *   3. server RSS with N open workflows each waiting on a signal.
  * The server runs as its own process (`temporal:dev`), so its memory is measured alone.
  *
- *   npm run bench -- [--workflows 2000] [--signals 500] [--idle 10000] [--data-dir DIR] [--no-fsync]
+ *   npm run bench -- [--workflows 2000] [--signals 500] [--idle 10000] [--data-dir DIR] [--no-fsync] [--gzip]
+ *                    [--workflow-threads 2]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '10000' },
     'data-dir': { type: 'string' },
     'no-fsync': { type: 'boolean', default: false },
+    'workflow-threads': { type: 'string', default: '2' },
+    gzip: { type: 'boolean', default: false },
   },
 });
 
@@ -61,7 +64,9 @@ async function main(): Promise<void> {
 
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
-  const nc = await NativeConnection.connect({ address });
+  // On loopback, gzip only costs CPU on both sides; the daemon's worker turns it off for a local server (--gzip: SDK default).
+  const nc = await NativeConnection.connect({ address, grpcCompression: { codec: values.gzip ? 'gzip' : 'none' } });
+  console.log(`worker gRPC compression: ${values.gzip ? 'gzip (SDK default)' : 'none'}`);
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
     logger: new DefaultLogger('ERROR'),
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentActivityTaskExecutions: 200,
     maxCachedWorkflows: 20_000,
+    workflowThreadPoolSize: Number(values['workflow-threads']),
   });
   const running = worker.run();
   try {

@@ -41,7 +41,12 @@ async function start(argv: string[]): Promise<void> {
   }
   console.log(`temporal: ${address}`);
 
-  const { worker, connection: nativeConnection } = await createWorker({ address, namespace, taskQueue });
+  const { worker, connection: nativeConnection } = await createWorker({
+    address,
+    namespace,
+    taskQueue,
+    compress: server === undefined,
+  });
   const running = worker.run();
   console.log(`Worker started on task queue "${taskQueue}"`);
 

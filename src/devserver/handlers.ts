@@ -76,7 +76,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     return { signalName: name, input, identity: req.identity, header: req.header };
   };
 
-  return {
+  const handlers: Record<string, Handler> = {
     GetSystemInfo: () => ({
       serverVersion: SERVER_VERSION,
       capabilities: {
@@ -249,6 +249,9 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
       };
     },
 
+    // The scan API of older clients: the same listing, unordered in Temporal; here in the default order.
+    ScanWorkflowExecutions: (req, ctx) => handlers.ListWorkflowExecutions!(req, ctx),
+
     CountWorkflowExecutions: (req) => engine.count(engine.requireNamespace(req.namespace), req.query),
 
     PollWorkflowTaskQueue: (req, ctx) => {
@@ -342,6 +345,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
 
     DescribeTaskQueue: () => ({ pollers: [] }),
   };
+  return handlers;
 }
 
 export function operatorServiceHandlers(engine: Engine): Record<string, Handler> {

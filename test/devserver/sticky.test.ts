@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import proto from '@temporalio/proto';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import * as activities from './activities.js';
 import { uid } from '../helpers/temporal.js';
 import { useHarness, workflowsPath } from './harness.js';
@@ -45,7 +46,7 @@ describe('sticky execution', () => {
       commands: [],
       stickyAttributes: {
         workerTaskQueue: { name: 'ghost-sticky', kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_STICKY },
-        scheduleToStartTimeout: { seconds: 1 },
+        scheduleToStartTimeout: msToTs('1s'),
       },
     });
     await handle.signal('unblock', 'stop');

@@ -10,7 +10,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 const { temporal } = proto;
 import { describe, expect, it } from 'vitest';
@@ -284,6 +284,18 @@ describe('describe, cancel, terminate, failure', () => {
     );
     expect((await handle.describe()).status.name).toBe('TERMINATED');
     await expect(handle.terminate('again')).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  });
+
+  it('times out a run that exceeds its run timeout', async () => {
+    const handle = await h.env.client.workflow.start('collectSignals', {
+      taskQueue: h.taskQueue,
+      workflowId: uid('runtimeout'),
+      workflowRunTimeout: '1 hour',
+    });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(TimeoutFailure);
+    expect((await handle.describe()).status.name).toBe('TIMED_OUT');
   });
 
   it('surfaces an ApplicationFailure as WorkflowFailedError', async () => {
