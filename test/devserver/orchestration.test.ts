@@ -181,7 +181,7 @@ describe('continue-as-new', () => {
 });
 
 describe('versioning', () => {
-  it('records a patch marker for new runs and keeps old runs on the old path', async () => {
+  it('records a patch marker for a new run, and its history replays deterministically', async () => {
     const id = uid('patched');
     expect(await h.env.client.workflow.execute('versioned', { taskQueue: h.taskQueue, workflowId: id })).toBe('v2');
     const types = await eventTypes(h.env, id);

@@ -44,6 +44,16 @@ function startServer(dataDir: string, port: number, extra: string[] = []): Spawn
   return p;
 }
 
+/** Client and worker connections to a spawned server; they outlive its restarts on the same port. */
+async function connectTo(server: Spawned) {
+  const address = await server.line('address');
+  const port = Number(address.split(':')[1]);
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const nc = await NativeConnection.connect({ address });
+  return { address, port, connection, client, nc };
+}
+
 async function kill9(p: Spawned): Promise<void> {
   p.child.kill('SIGKILL');
   await p.exited;
@@ -64,11 +74,7 @@ describe.skipIf(realServerAddress)('kill -9 and restart', () => {
       '--search-attribute',
       'Deadline=Datetime',
     ]);
-    const address = await server.line('address');
-    const port = Number(address.split(':')[1]);
-    const connection = await Connection.connect({ address });
-    const client = new Client({ connection });
-    const nc = await NativeConnection.connect({ address });
+    const { port, connection, client, nc } = await connectTo(server);
     const taskQueue = uid('persist');
     const laterQueue = uid('later');
     const worker = await Worker.create({ connection: nc, taskQueue, workflowBundle: await workflowBundle(workflowsPath), activities });
@@ -125,11 +131,7 @@ describe.skipIf(realServerAddress)('kill -9 and restart', () => {
   it('keeps the virtual clock across a restart in time-skipping mode', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdev-'));
     let server = startServer(dataDir, 0, ['--time-skipping']);
-    const address = await server.line('address');
-    const port = Number(address.split(':')[1]);
-    const connection = await Connection.connect({ address });
-    const client = new Client({ connection });
-    const nc = await NativeConnection.connect({ address });
+    const { address, port, connection, client, nc } = await connectTo(server);
     const taskQueue = uid('clock');
     const worker = await Worker.create({ connection: nc, taskQueue, workflowBundle: await workflowBundle(workflowsPath), activities });
     try {
