@@ -66,3 +66,10 @@ export async function completeLater(key: string): Promise<string> {
   asyncTokens.set(key, Context.current().info.taskToken);
   throw new CompleteAsyncError();
 }
+
+/** Runs long on its first attempt (the server is killed meanwhile); later attempts return at once. */
+export async function slowFirstAttempt(ms: number): Promise<number> {
+  const info = Context.current().info;
+  if (info.attempt === 1) await sleep(ms);
+  return info.attempt;
+}

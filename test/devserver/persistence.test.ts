@@ -128,6 +128,40 @@ describe.skipIf(realServerAddress)('kill -9 and restart', () => {
     }
   });
 
+  it('retries an activity attempt that was running when the server died', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdev-'));
+    let server = startServer(dataDir, 0);
+    const { port, connection, client, nc } = await connectTo(server);
+    const taskQueue = uid('running-act');
+    const worker = await Worker.create({ connection: nc, taskQueue, workflowBundle: await workflowBundle(workflowsPath), activities });
+    const running = worker.run();
+    try {
+      const handle = await client.workflow.start('activityWithOptions', {
+        taskQueue,
+        workflowId: uid('running-act'),
+        args: ['slowFirstAttempt', { startToCloseTimeout: '1 minute', retry: { initialInterval: '100ms' } }, 3000],
+      });
+      for (let i = 0; i < 300; i++) {
+        const d = await handle.describe();
+        if (d.raw.pendingActivities?.[0]?.state === 2 /* STARTED */) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await kill9(server);
+      server = startServer(dataDir, port);
+      await server.line('address');
+      // The attempt that was running is retried at once (attempt 2), not after the 1-minute start-to-close
+      // timeout; the first attempt's late completion is refused.
+      const t0 = Date.now();
+      expect(await handle.result()).toBe(2);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      worker.shutdown();
+      await running;
+      await nc.close();
+      await connection.close();
+    }
+  });
+
   it('keeps the virtual clock across a restart in time-skipping mode', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdev-'));
     let server = startServer(dataDir, 0, ['--time-skipping']);

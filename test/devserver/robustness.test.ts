@@ -99,3 +99,34 @@ describe.skipIf(realServerAddress)('robustness', () => {
     }
   });
 });
+
+describe.skipIf(realServerAddress)('retention', () => {
+  it('deletes closed workflows after the retention period and keeps running ones', async () => {
+    const server = await startDevServer({ log: 'silent', retentionMs: 3600_000 });
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      const start = (workflowId: string) =>
+        connection.workflowService.startWorkflowExecution({
+          namespace: 'default',
+          workflowId,
+          workflowType: { name: 'x' },
+          taskQueue: { name: 'nobody' },
+        });
+      await start('closed');
+      await start('open');
+      await connection.workflowService.terminateWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: 'closed' } });
+      expect(server.engine.sweepRetention()).toBe(0); // not old enough yet
+      server.engine.clock.offset += 2 * 3600_000;
+      expect(server.engine.sweepRetention()).toBe(1);
+      const gone = await connection.workflowService
+        .describeWorkflowExecution({ namespace: 'default', execution: { workflowId: 'closed' } })
+        .catch((e: { code: number }) => e);
+      expect(gone).toMatchObject({ code: grpc.status.NOT_FOUND });
+      const open = await connection.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId: 'open' } });
+      expect(open.workflowExecutionInfo?.execution?.workflowId).toBe('open');
+    } finally {
+      await connection.close();
+      await server.close();
+    }
+  });
+});
