@@ -8,6 +8,7 @@
  * the activity's terminal event; workflow-task attempts after the first are transient.
  */
 import { randomUUID } from 'node:crypto';
+import { ActivityTasks } from './activity-tasks.js';
 import { VirtualClock } from './clock.js';
 import { RpcError, alreadyExists, invalidArgument, notFound } from './errors.js';
 import {
@@ -21,22 +22,15 @@ import {
 } from './proto-util.js';
 import {
   Run,
-  type ActivityState,
   type BufferedEvent,
-  type RetryPolicyState,
   type RunMeta,
   type RunStatus,
 } from './run.js';
 import type { GlobalState, LoadedState, Store } from './store.js';
 import {
   DEFAULT_CUSTOM_ATTRIBUTES,
-  STATUS_NAMES,
   SYSTEM_ATTRIBUTES,
   decodeSearchAttributes,
-  evaluate,
-  parseQuery,
-  sortRows,
-  type Row,
   type SaType,
 } from './visibility.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -70,7 +64,7 @@ const CLOSE_COMMANDS = new Set([
   'COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION',
 ]);
 
-type TaskRef =
+export type TaskRef =
   | { kind: 'wft'; run: Run; seq: number; sticky?: boolean }
   | { kind: 'act'; run: Run; scheduledId: number; attempt: number }
   | { kind: 'query'; queryId: string };
@@ -115,10 +109,10 @@ export function decodeToken(buf: Buffer | Uint8Array | undefined): Token {
   }
 }
 
-const STATUS_ENUM = (s: RunStatus) => `WORKFLOW_EXECUTION_STATUS_${s === 'CANCELED' ? 'CANCELED' : s}`;
 
 export class Engine {
   readonly clock: VirtualClock;
+  readonly activities: ActivityTasks;
   readonly runs = new Map<string, Run>();
   /** `${namespace}\n${workflowId}` → runs of that id in start order (the last is the current run). */
   private byWorkflow = new Map<string, Run[]>();
@@ -146,6 +140,7 @@ export class Engine {
       onError: (err) => this.opts.log.error('timer callback failed', { err: String((err as Error)?.stack ?? err) }),
     });
     opts.store.attach({ runs: () => this.runs.values(), global: () => this.globalState() });
+    this.activities = new ActivityTasks(this);
     this.ensureNamespace('default');
   }
 
@@ -204,22 +199,7 @@ export class Engine {
       this.scheduleWft(run);
     }
     for (const t of Object.values(m.timers)) this.armTimer(run, t.timerId, t.fireAt);
-    for (const a of Object.values(m.activities)) {
-      this.armActivityTimers(run, a);
-      if (a.state === 'started') {
-        // Nobody holds this attempt any more: count it as a start-to-close timeout of the attempt.
-        this.activityAttemptTimedOut(run, a.scheduledId, a.attempt, 'TIMEOUT_TYPE_START_TO_CLOSE', true);
-      } else if (a.state === 'scheduled') {
-        this.enqueue(this.actQueueKey(run, a.taskQueue), {
-          kind: 'act',
-          run,
-          scheduledId: a.scheduledId,
-          attempt: a.attempt,
-        });
-      } else {
-        this.armActivityRetry(run, a);
-      }
-    }
+    this.activities.recover(run);
     this.armWorkflowTimeout(run);
     this.touch(run);
   }
@@ -294,7 +274,8 @@ export class Engine {
   }
 
   /** Marks a run changed: persistence and the idle tracking used by time skipping. */
-  private touch(run: Run): void {
+  /** @internal */
+  touch(run: Run): void {
     this.opts.store.markRun(run);
     if (run.busy) this.busyRuns.add(run);
     else this.busyRuns.delete(run);
@@ -348,7 +329,8 @@ export class Engine {
     this.opts.store.markGlobal();
   }
 
-  private fieldType(ns: string, name: string): SaType | undefined {
+  /** @internal */
+  fieldType(ns: string, name: string): SaType | undefined {
     return SYSTEM_ATTRIBUTES[name] ?? this.customAttributes(ns)[name];
   }
 
@@ -423,7 +405,8 @@ export class Engine {
   }
 
   /** Appends straight to history (events the server itself orders: commands, task events). */
-  private append(run: Run, type: string, attrs: Msg): number {
+  /** @internal */
+  append(run: Run, type: string, attrs: Msg): number {
     const ev = this.makeEvent(run, type, attrs);
     run.history.push(ev);
     run.m.historySizeBytes += 64;
@@ -436,7 +419,8 @@ export class Engine {
    * workflow task is started it is buffered until that task completes; otherwise it goes into history and a workflow
    * task is scheduled.
    */
-  private addExternal(run: Run, events: BufferedEvent[]): void {
+  /** @internal */
+  addExternal(run: Run, events: BufferedEvent[]): void {
     if (!run.running) return;
     if (run.m.wft?.state === 'started') {
       run.m.buffered.push(...events);
@@ -660,7 +644,8 @@ export class Engine {
     return `wf|${run.m.namespace}|${run.m.taskQueue}`;
   }
 
-  private actQueueKey(run: Run, taskQueue: string): string {
+  /** @internal */
+  actQueueKey(run: Run, taskQueue: string): string {
     return `act|${run.m.namespace}|${taskQueue}`;
   }
 
@@ -994,7 +979,7 @@ export class Engine {
     const type = cmd.commandType as string;
     switch (type) {
       case 'COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK':
-        this.scheduleActivity(run, cmd.scheduleActivityTaskCommandAttributes, completedId);
+        this.activities.schedule(run, cmd.scheduleActivityTaskCommandAttributes, completedId);
         return;
       case 'COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK': {
         const sid = Number(cmd.requestCancelActivityTaskCommandAttributes?.scheduledEventId);
@@ -1008,7 +993,7 @@ export class Engine {
           act.cancelRequested = true;
           act.cancelRequestedId = reqId;
         } else {
-          this.removeActivity(run, act);
+          this.activities.remove(run, act);
           this.append(run, 'ActivityTaskCanceled', {
             scheduledEventId: sid,
             startedEventId: 0,
@@ -1457,312 +1442,6 @@ export class Engine {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
-  // Activities
-
-  private scheduleActivity(run: Run, a: Msg, completedId: number): void {
-    const s2c = durationToMs(a.scheduleToCloseTimeout);
-    const st2c = durationToMs(a.startToCloseTimeout) || s2c;
-    const s2s = durationToMs(a.scheduleToStartTimeout);
-    const hb = durationToMs(a.heartbeatTimeout);
-    const rp = a.retryPolicy ?? {};
-    const initial = durationToMs(rp.initialInterval) || 1000;
-    const retry: RetryPolicyState = {
-      initialIntervalMs: initial,
-      backoffCoefficient: rp.backoffCoefficient || 2,
-      maximumIntervalMs: durationToMs(rp.maximumInterval) || 100 * initial,
-      maximumAttempts: rp.maximumAttempts ?? 0,
-      nonRetryableErrorTypes: rp.nonRetryableErrorTypes ?? [],
-    };
-    const taskQueue = a.taskQueue?.name || run.m.taskQueue;
-    const scheduledId = this.append(run, 'ActivityTaskScheduled', {
-      activityId: a.activityId,
-      activityType: a.activityType,
-      taskQueue: { name: taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
-      header: a.header,
-      input: a.input,
-      scheduleToCloseTimeout: msToDuration(s2c),
-      scheduleToStartTimeout: msToDuration(s2s),
-      startToCloseTimeout: msToDuration(st2c),
-      heartbeatTimeout: msToDuration(hb),
-      workflowTaskCompletedEventId: completedId,
-      retryPolicy: {
-        initialInterval: msToDuration(retry.initialIntervalMs),
-        backoffCoefficient: retry.backoffCoefficient,
-        maximumInterval: msToDuration(retry.maximumIntervalMs),
-        maximumAttempts: retry.maximumAttempts,
-        nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
-      },
-      priority: a.priority,
-    });
-    const now = this.now();
-    const act: ActivityState = {
-      scheduledId,
-      activityId: a.activityId,
-      activityType: a.activityType.name,
-      taskQueue,
-      attempt: 1,
-      state: 'scheduled',
-      scheduledTime: now,
-      currentAttemptScheduledTime: now,
-      cancelRequested: false,
-      retry,
-      scheduleToCloseMs: s2c,
-      scheduleToStartMs: s2s,
-      startToCloseMs: st2c,
-      heartbeatMs: hb,
-    };
-    run.m.activities[scheduledId] = act;
-    this.armActivityTimers(run, act);
-    this.enqueue(this.actQueueKey(run, taskQueue), { kind: 'act', run, scheduledId, attempt: 1 });
-  }
-
-  private actKey(run: Run, sid: number, what: string): string {
-    return `${run.runId}|act|${sid}|${what}`;
-  }
-
-  /** Schedule-to-close (whole activity) and schedule-to-start (this attempt) deadlines. */
-  private armActivityTimers(run: Run, act: ActivityState): void {
-    const sid = act.scheduledId;
-    if (act.scheduleToCloseMs > 0) {
-      this.clock.set(this.actKey(run, sid, 's2c'), act.scheduledTime + act.scheduleToCloseMs, () => {
-        this.activityScheduleToCloseTimedOut(run, sid);
-        void this.commit();
-      });
-    }
-    if (act.scheduleToStartMs > 0 && act.state === 'scheduled') {
-      const attempt = act.attempt;
-      this.clock.set(this.actKey(run, sid, 's2s'), act.currentAttemptScheduledTime + act.scheduleToStartMs, () => {
-        this.activityAttemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_SCHEDULE_TO_START', false);
-        void this.commit();
-      });
-    }
-  }
-
-  private armAttemptTimers(run: Run, act: ActivityState): void {
-    const sid = act.scheduledId;
-    const attempt = act.attempt;
-    this.clock.cancel(this.actKey(run, sid, 's2s'));
-    if (act.startToCloseMs > 0) {
-      this.clock.set(this.actKey(run, sid, 'st2c'), act.startedTime! + act.startToCloseMs, () => {
-        this.activityAttemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_START_TO_CLOSE', true);
-        void this.commit();
-      });
-    }
-    this.armHeartbeatTimer(run, act);
-  }
-
-  private armHeartbeatTimer(run: Run, act: ActivityState): void {
-    if (act.heartbeatMs <= 0 || act.state !== 'started') return;
-    const sid = act.scheduledId;
-    const attempt = act.attempt;
-    // A new attempt gets a full heartbeat period even if the previous one heartbeated recently.
-    const base = Math.max(act.lastHeartbeatTime ?? 0, act.startedTime!);
-    this.clock.set(this.actKey(run, sid, 'hb'), base + act.heartbeatMs, () => {
-      this.activityAttemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_HEARTBEAT', true);
-      void this.commit();
-    });
-  }
-
-  private armActivityRetry(run: Run, act: ActivityState): void {
-    const sid = act.scheduledId;
-    this.clock.set(this.actKey(run, sid, 'retry'), act.retryAt!, () => {
-      const cur = run.m.activities[sid];
-      if (!run.running || cur !== act || act.state !== 'backoff') return;
-      act.state = 'scheduled';
-      act.retryAt = undefined;
-      act.currentAttemptScheduledTime = this.now();
-      this.armActivityTimers(run, act);
-      this.touch(run);
-      this.enqueue(this.actQueueKey(run, act.taskQueue), { kind: 'act', run, scheduledId: sid, attempt: act.attempt });
-      void this.commit();
-    });
-  }
-
-  private deliverActivity(run: Run, sid: number, attempt: number, identity: string): Msg | undefined {
-    const act = run.m.activities[sid];
-    if (!run.running || !act || act.attempt !== attempt || act.state !== 'scheduled') return undefined;
-    const now = this.now();
-    act.state = 'started';
-    act.startedTime = now;
-    act.identity = identity;
-    act.requestId = randomUUID();
-    this.armAttemptTimers(run, act);
-    this.touch(run);
-    const sched = run.history[sid - 1]![eventAttrField('ActivityTaskScheduled')] as Msg;
-    return {
-      taskToken: encodeToken({ k: 'a', r: run.runId, s: sid, a: attempt }),
-      workflowNamespace: run.m.namespace,
-      workflowType: { name: run.m.workflowType },
-      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
-      activityType: sched.activityType,
-      activityId: act.activityId,
-      header: sched.header,
-      input: sched.input,
-      heartbeatDetails: act.heartbeatDetails,
-      scheduledTime: msToTimestamp(act.scheduledTime),
-      currentAttemptScheduledTime: msToTimestamp(act.currentAttemptScheduledTime),
-      startedTime: msToTimestamp(now),
-      attempt,
-      scheduleToCloseTimeout: msToDuration(act.scheduleToCloseMs),
-      startToCloseTimeout: msToDuration(act.startToCloseMs),
-      heartbeatTimeout: msToDuration(act.heartbeatMs),
-      retryPolicy: sched.retryPolicy,
-      priority: sched.priority,
-    };
-  }
-
-  /** Resolves an activity task token (or workflow/activity id) to the started attempt it names. */
-  startedActivity(token: Buffer | undefined, byId?: { ns: string; workflowId: string; runId?: string; activityId: string }) {
-    let run: Run | undefined;
-    let act: ActivityState | undefined;
-    if (byId) {
-      run = this.findRun(byId.ns, { workflowId: byId.workflowId, runId: byId.runId });
-      act = Object.values(run.m.activities).find((a) => a.activityId === byId.activityId);
-    } else {
-      const t = decodeToken(token);
-      if (t.k !== 'a') throw invalidArgument('not an activity task token');
-      run = this.runs.get(t.r);
-      act = run?.m.activities[t.s];
-      if (act && act.attempt !== t.a) act = undefined;
-    }
-    if (!run || !run.running || !act || act.state !== 'started') throw notFound('activity task not found');
-    return { run, act };
-  }
-
-  private removeActivity(run: Run, act: ActivityState): void {
-    this.clock.cancelPrefix(`${run.runId}|act|${act.scheduledId}|`);
-    delete run.m.activities[act.scheduledId];
-  }
-
-  /** Lazy ActivityTaskStarted immediately followed by the terminal event (rule 7). */
-  private activityOutcome(run: Run, act: ActivityState, type: string, attrs: Msg, withStarted = true): void {
-    this.removeActivity(run, act);
-    const events: BufferedEvent[] = [];
-    if (withStarted) {
-      events.push({
-        type: 'ActivityTaskStarted',
-        attrs: {
-          scheduledEventId: act.scheduledId,
-          identity: act.identity,
-          requestId: act.requestId,
-          attempt: act.attempt,
-          lastFailure: act.lastFailure,
-        },
-      });
-    }
-    events.push({
-      type,
-      attrs: { ...attrs, scheduledEventId: act.scheduledId, startedEventId: 0 },
-      linkStarted: withStarted,
-    });
-    this.addExternal(run, events);
-  }
-
-  completeActivity(run: Run, act: ActivityState, result: Msg | undefined, identity?: string): void {
-    this.activityOutcome(run, act, 'ActivityTaskCompleted', { result, identity });
-  }
-
-  cancelActivity(run: Run, act: ActivityState, details: Msg | undefined, identity?: string): void {
-    this.activityOutcome(run, act, 'ActivityTaskCanceled', {
-      details,
-      latestCancelRequestedEventId: act.cancelRequestedId ?? 0,
-      identity,
-    });
-  }
-
-  failActivity(run: Run, act: ActivityState, failure: Msg, identity?: string, lastHeartbeatDetails?: Msg): void {
-    if (lastHeartbeatDetails) act.heartbeatDetails = lastHeartbeatDetails;
-    const info = failure?.applicationFailureInfo;
-    const nonRetryable =
-      Boolean(info?.nonRetryable) || (info?.type && act.retry.nonRetryableErrorTypes.includes(info.type as string));
-    const nextDelay = info?.nextRetryDelay ? durationToMs(info.nextRetryDelay) : undefined;
-    this.retryOrClose(run, act, failure, nonRetryable ? 'RETRY_STATE_NON_RETRYABLE_FAILURE' : undefined, nextDelay, (retryState) =>
-      this.activityOutcome(run, act, 'ActivityTaskFailed', { failure, identity, retryState }),
-    );
-  }
-
-  private retryOrClose(
-    run: Run,
-    act: ActivityState,
-    failure: Msg,
-    forcedState: string | undefined,
-    nextDelayMs: number | undefined,
-    close: (retryState: string) => void,
-  ): void {
-    const r = act.retry;
-    let retryState = forcedState;
-    const delay =
-      nextDelayMs ??
-      Math.min(r.initialIntervalMs * Math.pow(r.backoffCoefficient, act.attempt - 1), r.maximumIntervalMs);
-    if (!retryState && r.maximumAttempts > 0 && act.attempt >= r.maximumAttempts) {
-      retryState = 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED';
-    }
-    if (!retryState && act.scheduleToCloseMs > 0 && this.now() + delay >= act.scheduledTime + act.scheduleToCloseMs) {
-      retryState = 'RETRY_STATE_TIMEOUT';
-    }
-    if (retryState) {
-      close(retryState);
-      return;
-    }
-    this.clock.cancel(this.actKey(run, act.scheduledId, 'st2c'));
-    this.clock.cancel(this.actKey(run, act.scheduledId, 'hb'));
-    this.clock.cancel(this.actKey(run, act.scheduledId, 's2s'));
-    act.state = 'backoff';
-    act.attempt += 1;
-    act.lastFailure = failure;
-    act.lastAttemptCompleteTime = this.now();
-    act.retryAt = this.now() + delay;
-    act.startedTime = undefined;
-    this.armActivityRetry(run, act);
-    this.touch(run);
-  }
-
-  private timeoutFailure(type: string, act: ActivityState): Msg {
-    const name = { TIMEOUT_TYPE_START_TO_CLOSE: 'StartToClose', TIMEOUT_TYPE_HEARTBEAT: 'Heartbeat', TIMEOUT_TYPE_SCHEDULE_TO_START: 'ScheduleToStart', TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: 'ScheduleToClose' }[type];
-    return {
-      message: `activity ${name} timeout`,
-      source: 'Server',
-      timeoutFailureInfo: { timeoutType: type, lastHeartbeatDetails: act.heartbeatDetails },
-      // The last application failure explains the timeout; earlier timeouts do not nest.
-      cause: act.lastFailure?.timeoutFailureInfo ? act.lastFailure.cause : act.lastFailure,
-    };
-  }
-
-  private activityAttemptTimedOut(run: Run, sid: number, attempt: number, type: string, wasStarted: boolean): void {
-    const act = run.m.activities[sid];
-    if (!run.running || !act || act.attempt !== attempt) return;
-    if (wasStarted ? act.state !== 'started' : act.state !== 'scheduled') return;
-    const failure = this.timeoutFailure(type, act);
-    this.log.info('activity attempt timed out', { workflowId: run.m.workflowId, activityId: act.activityId, type, attempt });
-    // Schedule-to-start is not retried (the task never reached a worker), as in Temporal.
-    const forced = type === 'TIMEOUT_TYPE_SCHEDULE_TO_START' ? 'RETRY_STATE_TIMEOUT' : undefined;
-    this.retryOrClose(run, act, failure, forced, undefined, (retryState) =>
-      this.activityOutcome(run, act, 'ActivityTaskTimedOut', { failure, retryState }, wasStarted),
-    );
-  }
-
-  private activityScheduleToCloseTimedOut(run: Run, sid: number): void {
-    const act = run.m.activities[sid];
-    if (!run.running || !act) return;
-    const failure = this.timeoutFailure('TIMEOUT_TYPE_SCHEDULE_TO_CLOSE', act);
-    this.activityOutcome(
-      run,
-      act,
-      'ActivityTaskTimedOut',
-      { failure, retryState: 'RETRY_STATE_TIMEOUT' },
-      act.state !== 'scheduled' || act.attempt > 1,
-    );
-  }
-
-  heartbeat(run: Run, act: ActivityState, details: Msg | undefined): { cancelRequested: boolean } {
-    if (details) act.heartbeatDetails = details;
-    act.lastHeartbeatTime = this.now();
-    this.armHeartbeatTimer(run, act);
-    this.touch(run);
-    return { cancelRequested: act.cancelRequested };
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
   // Task queues and polling
 
   private queue(key: string): TaskQueue {
@@ -1779,13 +1458,14 @@ export class Engine {
       case 'wft':
         return this.deliverWft(task.run, task.seq, identity, task.sticky === true);
       case 'act':
-        return this.deliverActivity(task.run, task.scheduledId, task.attempt, identity);
+        return this.activities.deliver(task.run, task.scheduledId, task.attempt, identity);
       case 'query':
         return this.deliverQuery(task.queryId);
     }
   }
 
-  private enqueue(key: string, task: TaskRef): void {
+  /** @internal */
+  enqueue(key: string, task: TaskRef): void {
     if (this.closed) return;
     const q = this.queue(key);
     while (q.pollers.length > 0) {
@@ -1934,145 +1614,6 @@ export class Engine {
       run.historyWaiters.add(done);
       signal.onCancel(done);
     });
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Describe and visibility
-
-  executionInfo(run: Run): Msg {
-    const m = run.m;
-    const info: Msg = {
-      execution: { workflowId: m.workflowId, runId: m.runId },
-      type: { name: m.workflowType },
-      startTime: msToTimestamp(m.startTime),
-      executionTime: msToTimestamp(m.executionTime),
-      status: STATUS_ENUM(m.status),
-      historyLength: run.history.length,
-      historySizeBytes: m.historySizeBytes,
-      memo: { fields: m.memo },
-      searchAttributes: this.encodeSearchAttributes(m.namespace, m.searchAttributes),
-      taskQueue: m.taskQueue,
-      firstRunId: m.firstRunId,
-      stateTransitionCount: run.history.length,
-    };
-    if (m.closeTime !== undefined) {
-      info.closeTime = msToTimestamp(m.closeTime);
-      info.executionDuration = msToDuration(Math.max(0, m.closeTime - m.executionTime));
-    }
-    if (m.parent) {
-      info.parentNamespaceId = this.namespaces.get(m.parent.namespace)?.id;
-      info.parentExecution = { workflowId: m.parent.workflowId, runId: m.parent.runId };
-    }
-    return info;
-  }
-
-  describe(run: Run): Msg {
-    const m = run.m;
-    const pendingActivities = Object.values(m.activities).map((a) => ({
-      activityId: a.activityId,
-      activityType: { name: a.activityType },
-      state: a.cancelRequested
-        ? 'PENDING_ACTIVITY_STATE_CANCEL_REQUESTED'
-        : a.state === 'started'
-          ? 'PENDING_ACTIVITY_STATE_STARTED'
-          : 'PENDING_ACTIVITY_STATE_SCHEDULED',
-      heartbeatDetails: a.heartbeatDetails,
-      lastHeartbeatTime: a.lastHeartbeatTime ? msToTimestamp(a.lastHeartbeatTime) : undefined,
-      lastStartedTime: a.startedTime ? msToTimestamp(a.startedTime) : undefined,
-      attempt: a.attempt,
-      maximumAttempts: a.retry.maximumAttempts,
-      scheduledTime: msToTimestamp(a.currentAttemptScheduledTime),
-      expirationTime: a.scheduleToCloseMs ? msToTimestamp(a.scheduledTime + a.scheduleToCloseMs) : undefined,
-      lastFailure: a.lastFailure,
-      lastWorkerIdentity: a.identity,
-      lastAttemptCompleteTime: a.lastAttemptCompleteTime ? msToTimestamp(a.lastAttemptCompleteTime) : undefined,
-      nextAttemptScheduleTime: a.retryAt ? msToTimestamp(a.retryAt) : undefined,
-    }));
-    const pendingChildren = Object.values(m.children).map((c) => ({
-      workflowId: c.workflowId,
-      runId: c.runId,
-      workflowTypeName: c.workflowType,
-      initiatedId: c.initiatedId,
-      parentClosePolicy: c.parentClosePolicy,
-    }));
-    const resp: Msg = {
-      executionConfig: {
-        taskQueue: { name: m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
-        workflowExecutionTimeout: msToDuration(m.executionTimeoutMs),
-        workflowRunTimeout: msToDuration(m.runTimeoutMs),
-        defaultWorkflowTaskTimeout: msToDuration(m.wftTimeoutMs),
-      },
-      workflowExecutionInfo: this.executionInfo(run),
-      pendingActivities,
-      pendingChildren,
-    };
-    if (m.wft) {
-      resp.pendingWorkflowTask = {
-        state: m.wft.state === 'started' ? 'PENDING_WORKFLOW_TASK_STATE_STARTED' : 'PENDING_WORKFLOW_TASK_STATE_SCHEDULED',
-        scheduledTime: msToTimestamp(m.wft.scheduledTime),
-        startedTime: m.wft.startedTime ? msToTimestamp(m.wft.startedTime) : undefined,
-        attempt: m.wft.attempt,
-      };
-    }
-    return resp;
-  }
-
-  private row(run: Run): Row {
-    const m = run.m;
-    const row: Row = {
-      WorkflowType: m.workflowType,
-      WorkflowId: m.workflowId,
-      RunId: m.runId,
-      ExecutionStatus: STATUS_NAMES[m.status],
-      TaskQueue: m.taskQueue,
-      StartTime: m.startTime,
-      ExecutionTime: m.executionTime,
-      CloseTime: m.closeTime,
-      HistoryLength: run.history.length,
-      ExecutionDuration: m.closeTime !== undefined ? (m.closeTime - m.executionTime) * 1e6 : undefined,
-      ParentWorkflowId: m.parent?.workflowId,
-      ParentRunId: m.parent?.runId,
-    };
-    const custom = this.customAttributes(m.namespace);
-    for (const [k, v] of Object.entries(m.searchAttributes)) {
-      const type = custom[k] ?? SYSTEM_ATTRIBUTES[k];
-      row[k] = type === 'Datetime' && typeof v === 'string' ? Date.parse(v) : v;
-    }
-    return row;
-  }
-
-  list(ns: string, query: string | undefined): Run[] {
-    const parsed = parseQuery(query ?? '', (name) => this.fieldType(ns, name));
-    if (parsed.groupBy) throw invalidArgument('invalid query: GROUP BY is only supported by CountWorkflowExecutions');
-    const items: { run: Run; row: Row }[] = [];
-    for (const run of this.runs.values()) {
-      if (run.m.namespace !== ns) continue;
-      const row = this.row(run);
-      if (evaluate(parsed.where, row)) items.push({ run, row });
-    }
-    return sortRows(items, parsed.orderBy).map((i) => i.run);
-  }
-
-  count(ns: string, query: string | undefined): Msg {
-    const parsed = parseQuery(query ?? '', (name) => this.fieldType(ns, name));
-    if (parsed.orderBy.length > 0) throw invalidArgument('invalid query: ORDER BY is not supported when counting');
-    let count = 0;
-    const groups = new Map<string, number>();
-    for (const run of this.runs.values()) {
-      if (run.m.namespace !== ns) continue;
-      const row = this.row(run);
-      if (!evaluate(parsed.where, row)) continue;
-      count++;
-      if (parsed.groupBy) {
-        const g = String(row[parsed.groupBy]);
-        groups.set(g, (groups.get(g) ?? 0) + 1);
-      }
-    }
-    const resp: Msg = { count };
-    if (parsed.groupBy) {
-      resp.groups = [...groups].map(([value, c]) => ({ groupValues: [jsonPayload(value, 'Keyword')], count: c }));
-    }
-    return resp;
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Engine, PollSignal } from './engine.js';
 import { RpcError, failedPrecondition, invalidArgument } from './errors.js';
+import { countRuns, describeRun, executionInfo, listRuns } from './views.js';
 import { durationToMs, msToDuration, msToTimestamp, timestampToMs, type Msg } from './proto-util.js';
 import { SYSTEM_ATTRIBUTES, saTypeFromEnum, saTypeToEnum, type SaType } from './visibility.js';
 
@@ -63,7 +64,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
   const actById = (req: Msg) => {
     const ns = engine.requireNamespace(req.namespace);
     if (!req.workflowId || !req.activityId) throw invalidArgument('workflowId and activityId are required');
-    return engine.startedActivity(undefined, {
+    return engine.activities.started(undefined, {
       ns,
       workflowId: req.workflowId,
       runId: req.runId || undefined,
@@ -233,18 +234,18 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
 
     DescribeWorkflowExecution: (req) => {
       const ns = engine.requireNamespace(req.namespace);
-      return engine.describe(engine.findRun(ns, req.execution));
+      return describeRun(engine, engine.findRun(ns, req.execution));
     },
 
     ListWorkflowExecutions: (req) => {
       const ns = engine.requireNamespace(req.namespace);
-      const runs = engine.list(ns, req.query);
+      const runs = listRuns(engine, ns, req.query);
       const start = readPageToken(req.nextPageToken);
       const size = req.pageSize > 0 ? req.pageSize : 1000;
       const page = runs.slice(start, start + size);
       const next = start + page.length;
       return {
-        executions: page.map((r) => engine.executionInfo(r)),
+        executions: page.map((r) => executionInfo(engine, r)),
         nextPageToken: next < runs.length ? pageToken(next) : undefined,
       };
     },
@@ -252,7 +253,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     // The scan API of older clients: the same listing, unordered in Temporal; here in the default order.
     ScanWorkflowExecutions: (req, ctx) => handlers.ListWorkflowExecutions!(req, ctx),
 
-    CountWorkflowExecutions: (req) => engine.count(engine.requireNamespace(req.namespace), req.query),
+    CountWorkflowExecutions: (req) => countRuns(engine, engine.requireNamespace(req.namespace), req.query),
 
     PollWorkflowTaskQueue: (req, ctx) => {
       const ns = engine.requireNamespace(req.namespace);
@@ -285,49 +286,49 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     RespondActivityTaskCompleted: (req) => {
-      const { run, act } = engine.startedActivity(req.taskToken);
-      engine.completeActivity(run, act, req.result, req.identity);
+      const { run, act } = engine.activities.started(req.taskToken);
+      engine.activities.complete(run, act, req.result, req.identity);
       return {};
     },
 
     RespondActivityTaskCompletedById: (req) => {
       const { run, act } = actById(req);
-      engine.completeActivity(run, act, req.result, req.identity);
+      engine.activities.complete(run, act, req.result, req.identity);
       return {};
     },
 
     RespondActivityTaskFailed: (req) => {
-      const { run, act } = engine.startedActivity(req.taskToken);
-      engine.failActivity(run, act, req.failure ?? { message: 'activity failed' }, req.identity, req.lastHeartbeatDetails);
+      const { run, act } = engine.activities.started(req.taskToken);
+      engine.activities.fail(run, act, req.failure ?? { message: 'activity failed' }, req.identity, req.lastHeartbeatDetails);
       return {};
     },
 
     RespondActivityTaskFailedById: (req) => {
       const { run, act } = actById(req);
-      engine.failActivity(run, act, req.failure ?? { message: 'activity failed' }, req.identity, req.lastHeartbeatDetails);
+      engine.activities.fail(run, act, req.failure ?? { message: 'activity failed' }, req.identity, req.lastHeartbeatDetails);
       return {};
     },
 
     RespondActivityTaskCanceled: (req) => {
-      const { run, act } = engine.startedActivity(req.taskToken);
-      engine.cancelActivity(run, act, req.details, req.identity);
+      const { run, act } = engine.activities.started(req.taskToken);
+      engine.activities.cancel(run, act, req.details, req.identity);
       return {};
     },
 
     RespondActivityTaskCanceledById: (req) => {
       const { run, act } = actById(req);
-      engine.cancelActivity(run, act, req.details, req.identity);
+      engine.activities.cancel(run, act, req.details, req.identity);
       return {};
     },
 
     RecordActivityTaskHeartbeat: (req) => {
-      const { run, act } = engine.startedActivity(req.taskToken);
-      return engine.heartbeat(run, act, req.details);
+      const { run, act } = engine.activities.started(req.taskToken);
+      return engine.activities.heartbeat(run, act, req.details);
     },
 
     RecordActivityTaskHeartbeatById: (req) => {
       const { run, act } = actById(req);
-      return engine.heartbeat(run, act, req.details);
+      return engine.activities.heartbeat(run, act, req.details);
     },
 
     RespondQueryTaskCompleted: (req) => {
