@@ -27,6 +27,19 @@ async function start(argv: string[]): Promise<void> {
     return;
   }
   Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Everything started below is registered here, so a signal at any moment shuts down what exists.
+  const closers: (() => Promise<unknown>)[] = [];
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: draining the worker and shutting down`);
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    process.exit(0);
+  };
+  // Handlers first: a signal that arrives before a listener exists kills the process outright.
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
   const dataDir = path.resolve(values['data-dir']);
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   const taskQueue = process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
@@ -36,6 +49,7 @@ async function start(argv: string[]): Promise<void> {
     console.log(`Using the Temporal cluster at ${address} (namespace ${namespace})`);
   } else {
     server = await startDevServer({ port: 0, dataDir: path.join(dataDir, 'temporal'), log: 'warn' });
+    closers.push(server.close);
     address = server.address;
     console.log(`Embedded Temporal server started on ${address} (data in ${path.join(dataDir, 'temporal')})`);
   }
@@ -47,10 +61,16 @@ async function start(argv: string[]): Promise<void> {
     taskQueue,
     compress: server === undefined,
   });
+  closers.push(() => nativeConnection.close());
   const running = worker.run();
+  closers.push(async () => {
+    worker.shutdown();
+    await running;
+  });
   console.log(`Worker started on task queue "${taskQueue}"`);
 
   const connection = await Connection.connect({ address });
+  closers.push(() => connection.close());
   const client = new Client({ connection, namespace });
   const t0 = Date.now();
   const check = await client.workflow.execute('selfCheckWorkflow', {
@@ -59,21 +79,6 @@ async function start(argv: string[]): Promise<void> {
   });
   console.log(`Self-check passed in ${Date.now() - t0} ms: workflow ${check.workflowId} ran on ${check.worker}`);
   console.log('Ready. Press Ctrl+C to stop.');
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: draining the worker and shutting down`);
-    worker.shutdown();
-    await running.catch(() => undefined);
-    await nativeConnection.close();
-    await connection.close();
-    await server?.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
   await running;
 }
 

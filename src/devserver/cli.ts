@@ -78,9 +78,7 @@ function main(): Promise<void> | void {
       fsync: !values['no-fsync'],
       log: consoleLogger(level),
     });
-    const mode = values['time-skipping'] ? 'time skipping (auto)' : 'real time';
-    console.log(`Embedded Temporal server listening on ${server.address} (${mode}; ${values['data-dir'] ? `data in ${values['data-dir']}` : 'in memory'})`);
-    console.log(`address: ${server.address}`);
+    // Handlers first: a signal that arrives before a listener exists kills the process outright.
     const stop = async (sig: string) => {
       console.log(`${sig}: shutting down`);
       await server.close();
@@ -88,6 +86,9 @@ function main(): Promise<void> | void {
     };
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
+    const mode = values['time-skipping'] ? 'time skipping (auto)' : 'real time';
+    console.log(`Embedded Temporal server listening on ${server.address} (${mode}; ${values['data-dir'] ? `data in ${values['data-dir']}` : 'in memory'})`);
+    console.log(`address: ${server.address}`);
   })().catch((err: unknown) => {
     console.error(`temporal:dev: ${(err as Error).message}`);
     process.exit(1);

@@ -25,6 +25,8 @@ export interface DevServerOptions {
   testService?: boolean;
   /** fdatasync every commit (default true); turning it off keeps kill -9 safety but not power-loss safety. */
   fsync?: boolean;
+  /** Log size that triggers a snapshot and a new log generation (default 64 MiB). */
+  compactBytes?: number;
   /** Extra namespaces to register besides `default`. */
   namespaces?: string[];
   /** Custom search attributes to register in every namespace. */
@@ -107,7 +109,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   if (opts.dataDir) {
     fs.mkdirSync(opts.dataDir, { recursive: true });
     release = acquireLock(opts.dataDir);
-    ({ store, state: loaded } = await Store.open(opts.dataDir, { fsync: opts.fsync ?? true }));
+    ({ store, state: loaded } = await Store.open(opts.dataDir, { fsync: opts.fsync ?? true, compactBytes: opts.compactBytes }));
   } else {
     store = Store.memory();
   }

@@ -1,4 +1,7 @@
 /** Bad input never crashes the server: unknown RPCs, undecodable bytes, missing fields; long polls end on shutdown. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Connection } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
@@ -127,6 +130,87 @@ describe.skipIf(realServerAddress)('retention', () => {
     } finally {
       await connection.close();
       await server.close();
+    }
+  });
+});
+
+describe.skipIf(realServerAddress)('every RPC on an empty request', () => {
+  it('answers each with a gRPC status other than INTERNAL and stays up', async () => {
+    const server = await startDevServer({ log: 'silent', pollTimeoutMs: 200, historyLongPollMs: 200 });
+    const client = raw(server.address);
+    try {
+      const { loadServices } = await import('../../src/devserver/protos.js');
+      const services = loadServices();
+      const results: Record<string, number> = {};
+      for (const [svc, def] of Object.entries(services)) {
+        for (const m of Object.values(def as grpc.ServiceDefinition)) {
+          const res = await call(client, m.path, Buffer.alloc(0));
+          results[`${svc}${m.path}`] = res.code;
+        }
+      }
+      const internal = Object.entries(results).filter(([, code]) => code === grpc.status.INTERNAL);
+      expect(internal).toEqual([]);
+      expect(Object.keys(results).length).toBeGreaterThan(130);
+      const ok = await call(client, '/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo', Buffer.alloc(0));
+      expect(ok.code).toBe(0);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
+
+describe.skipIf(realServerAddress)('data directory', () => {
+  it('refuses a second server on a directory in use, naming the owner', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdev-lock-'));
+    const first = await startDevServer({ log: 'silent', dataDir: dir });
+    try {
+      // The lock names a live process other than this one (the parent of this test worker).
+      fs.writeFileSync(path.join(dir, 'LOCK'), String(process.ppid));
+      await expect(startDevServer({ log: 'silent', dataDir: dir })).rejects.toThrow(`data directory ${dir} is in use by process ${process.ppid}`);
+    } finally {
+      fs.writeFileSync(path.join(dir, 'LOCK'), String(process.pid));
+      await first.close();
+    }
+  });
+
+  it('compacts its log into snapshots and recovers from a crash image taken at any time', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tdev-compact-'));
+    const server = await startDevServer({ log: 'silent', dataDir: dir, compactBytes: 8 * 1024, fsync: false });
+    const connection = await Connection.connect({ address: server.address });
+    const image = fs.mkdtempSync(path.join(os.tmpdir(), 'tdev-image-'));
+    try {
+      for (let i = 0; i < 40; i++) {
+        await connection.workflowService.startWorkflowExecution({
+          namespace: 'default',
+          workflowId: `w${i}`,
+          workflowType: { name: 'x' },
+          taskQueue: { name: 'nobody' },
+        });
+        if (i % 3 === 0) {
+          await connection.workflowService.terminateWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: `w${i}` } });
+        }
+      }
+      const files = fs.readdirSync(dir);
+      expect(files).toContain('snapshot.json');
+      expect(files.some((f) => /^log-[1-9]\d*\.jsonl$/.test(f))).toBe(true); // at least one compaction happened
+      // What a SIGKILL leaves behind: the files as they are now, without the clean-shutdown snapshot.
+      for (const f of files) fs.copyFileSync(path.join(dir, f), path.join(image, f));
+      fs.rmSync(path.join(image, 'LOCK'));
+    } finally {
+      await connection.close();
+      await server.close();
+    }
+    const recovered = await startDevServer({ log: 'silent', dataDir: image });
+    const c2 = await Connection.connect({ address: recovered.address });
+    try {
+      const count = await c2.workflowService.countWorkflowExecutions({ namespace: 'default', query: '' });
+      expect(Number(count.count)).toBe(40);
+      const running = await c2.workflowService.countWorkflowExecutions({ namespace: 'default', query: `ExecutionStatus = 'Running'` });
+      expect(Number(running.count)).toBe(26);
+    } finally {
+      await c2.close();
+      await recovered.close();
     }
   });
 });
