@@ -6,7 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ChildWorkflowFailure, TerminatedFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import * as activities from './activities.js';
-import { uid } from '../helpers/temporal.js';
+import { uid, visibilitySettled } from '../helpers/temporal.js';
 import { eventTypes, fixedWorkflowsPath, useHarness, workflowsPath } from './harness.js';
 
 const h = useHarness();
@@ -174,6 +174,7 @@ describe('continue-as-new', () => {
     expect(res.firstRunId).toBe(handle.firstExecutionRunId);
     expect(res.continuedFrom).toBeDefined();
     expect(res.continuedFrom).not.toBe(handle.firstExecutionRunId);
+    await visibilitySettled();
     const runs = [];
     for await (const w of h.env.client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push(w);
     expect(runs.map((r) => r.status.name).sort()).toEqual(['COMPLETED', 'CONTINUED_AS_NEW', 'CONTINUED_AS_NEW', 'CONTINUED_AS_NEW']);

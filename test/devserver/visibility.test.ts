@@ -4,8 +4,7 @@
  * subset, and clear INVALID_ARGUMENT answers for bad queries.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { uid } from '../helpers/temporal.js';
-import { registerSearchAttributes } from '../helpers/temporal.js';
+import { realServerAddress, registerSearchAttributes, uid, visibilitySettled } from '../helpers/temporal.js';
 import { useHarness } from './harness.js';
 
 const h = useHarness();
@@ -36,6 +35,7 @@ beforeAll(async () => {
     if ((await h.env.client.workflow.getHandle(ids[1]!).query('state')) === 'active') break;
     await new Promise((r) => setTimeout(r, 10));
   }
+  await visibilitySettled();
 });
 
 describe('search attributes', () => {
@@ -79,7 +79,8 @@ describe('list and count', () => {
     expect(await list(`CloseTime > '${t}'`)).toEqual([ids[3]]);
   });
 
-  it('orders results', async () => {
+  // ORDER BY needs Elasticsearch on a real Temporal server (SQL visibility rejects it): embedded only.
+  it.skipIf(realServerAddress)('orders results', async () => {
     expect(await list(`WorkflowType = 'statusTracker'`, 'ORDER BY Amount DESC')).toEqual([...ids].reverse());
     expect(await list(`WorkflowType = 'statusTracker'`, 'ORDER BY StartTime ASC')).toEqual(ids);
     expect(await list(`WorkflowType = 'statusTracker'`, 'ORDER BY OrderStatus ASC, Amount DESC')).toEqual([
@@ -121,8 +122,10 @@ describe('list and count', () => {
         .listWorkflowExecutions({ namespace: h.env.namespace, query })
         .catch((e: unknown) => e);
       expect((err as { code: number }).code).toBe(3);
-      return String((err as Error).message);
+      // A real server words its messages differently; the code is what clients rely on.
+      return realServerAddress ? '' : String((err as Error).message);
     };
+    if (realServerAddress) return void (await Promise.all([bad(`NoSuchField = 'x'`), bad(`(OrderStatus = 'a'`)]));
     expect(await bad(`NoSuchField = 'x'`)).toMatch(/unknown search attribute "NoSuchField"/);
     expect(await bad(`OrderStatus = `)).toMatch(/expected a value/);
     expect(await bad(`Amount > 'lots'`)).toMatch(/Amount expects a number/);

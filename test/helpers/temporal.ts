@@ -38,6 +38,13 @@ export interface TemporalTestEnv {
 
 export const realServerAddress = process.env.TEMPORAL_ADDRESS;
 
+/**
+ * A real server's visibility store is eventually consistent (the embedded one is not): give it time before listing.
+ */
+export async function visibilitySettled(): Promise<void> {
+  if (realServerAddress) await new Promise((r) => setTimeout(r, 2000));
+}
+
 const bundles = new Map<string, ReturnType<typeof bundleWorkflowCode>>();
 
 /** Bundles a workflows module once per process (webpack takes ~1.5 s). */
