@@ -1,0 +1,234 @@
+/**
+ * The reference daemon's intake pipeline (MostroP2P/mostro `src/app.rs::accept_event`), step by step and in its
+ * order, which is load-bearing:
+ *
+ *  1. NIP-13 PoW of the outer event ≥ `pow`          6. freshness: inner `created_at` ≥ now − 10 s
+ *  2. kind = the transport's kind (14 or 1059)         7. identity ≠ sender requires a trade signature
+ *  3. outer id and signature                           8. trade index (new-order, take-buy, take-sell)
+ *  4. spam gate: replay dedup, first-contact PoW       9. `MessageKind::verify` shape rules
+ *  5. unwrap: decrypt, parse, inner signatures
+ *
+ * Every failure is a silent drop counted by reason, except a stale trade index, which is answered
+ * `cant-do invalid_trade_index` (and then dropped). Never throws: hostile input of any kind ends as a drop.
+ */
+import {
+  checkPow,
+  messageKind,
+  NostrEventSchema,
+  serializeMessage,
+  transportEventKind,
+  unwrapMessage,
+  verifyEventSignature,
+  verifyShape,
+  verifyTextSignature,
+  type MessageKind,
+  type NostrEvent,
+  type Transport,
+  type UnwrappedMessage,
+} from '../protocol/index.js';
+
+export const DROP_REASONS = [
+  'malformed-event',
+  'pow',
+  'kind',
+  'bad-signature',
+  'replay',
+  'first-contact-pow',
+  'not-for-me',
+  'unwrap-failed',
+  'stale',
+  'missing-signature',
+  'trade-index',
+  'invalid-trade-index',
+  'shape',
+  'internal-error',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** Users' trade indexes, by identity pubkey. Implementations must make `createUser` insert-if-absent atomic. */
+export interface TradeIndexStore {
+  /** The identity's `last_trade_index`, or null when it has no user row. */
+  lastTradeIndex(identity: string): Promise<number | null>;
+  /** First contact in reputation mode: create the user with this index. False when it could not be created. */
+  createUser(identity: string, lastTradeIndex: number): Promise<boolean>;
+}
+
+/** Pubkeys in an active trade (the spam gate's fast lane). */
+export interface KnownPubkeys {
+  has(pubkey: string): boolean;
+}
+
+export interface IntakeOptions {
+  transport: Transport;
+  /** The daemon's secret key. */
+  mostroKey: Uint8Array;
+  pow: number;
+  /** Stiffer PoW for unknown senders on v2 (defaults to `pow`). */
+  powFirstContact?: number;
+  freshnessSecs?: number;
+  replayWindowSecs?: number;
+  tradeIndex: TradeIndexStore;
+  /** Without it the first-contact lane is open (fail-open, as upstream when no gate is installed). */
+  knownPubkeys?: KnownPubkeys;
+  /** Wall-clock seconds (never a virtual clock: clients' timestamps are real). */
+  now?: () => number;
+}
+
+export type IntakeResult =
+  | { type: 'accept'; unwrapped: UnwrappedMessage; kind: MessageKind; event: NostrEvent }
+  /** Answer `cant-do invalid_trade_index` to `unwrapped.sender`, then drop. */
+  | { type: 'reject-trade-index'; unwrapped: UnwrappedMessage; kind: MessageKind; event: NostrEvent }
+  | { type: 'drop'; reason: DropReason; detail?: string };
+
+/** Remembers verified event ids for a window; memory is bounded by the events of one window. */
+export class ReplayGuard {
+  private seen = new Map<string, number>();
+
+  constructor(private readonly windowSecs: number) {}
+
+  /** True when `id` was already seen within the window; records it otherwise. */
+  checkAndRecord(id: string, now: number): boolean {
+    const cutoff = now - this.windowSecs;
+    // Insertion order is time order: prune from the oldest end.
+    for (const [k, t] of this.seen) {
+      if (t >= cutoff) break;
+      this.seen.delete(k);
+    }
+    const prev = this.seen.get(id);
+    if (prev !== undefined && prev >= cutoff) return true;
+    this.seen.set(id, now);
+    return false;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+}
+
+const TRADE_ACTIONS = new Set(['new-order', 'take-buy', 'take-sell']);
+
+export class Intake {
+  readonly drops: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
+    DropReason,
+    number
+  >;
+  accepted = 0;
+  private readonly replay: ReplayGuard;
+  private readonly kind: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: IntakeOptions) {
+    this.replay = new ReplayGuard(opts.replayWindowSecs ?? 60);
+    this.kind = transportEventKind(opts.transport);
+    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  private drop(reason: DropReason, detail?: string): IntakeResult {
+    this.drops[reason]++;
+    return { type: 'drop', reason, detail };
+  }
+
+  /** Runs one raw relay event through the pipeline. Never throws. */
+  async process(raw: unknown): Promise<IntakeResult> {
+    try {
+      return await this.run(raw);
+    } catch (err) {
+      return this.drop('internal-error', String((err as Error)?.message ?? err));
+    }
+  }
+
+  private async run(raw: unknown): Promise<IntakeResult> {
+    const o = this.opts;
+    const parsed = NostrEventSchema.safeParse(raw);
+    if (!parsed.success) return this.drop('malformed-event');
+    const event = parsed.data;
+    // 1. Proof of work on the outer event.
+    if (!checkPow(event, o.pow)) return this.drop('pow');
+    // 2. Only the configured transport's kind.
+    if (event.kind !== this.kind) return this.drop('kind');
+    // 3. Authenticate before recording anything keyed on the id: the id does not commit to the signature, so a
+    //    forged copy must not be able to get the genuine event dropped as a replay.
+    if (!verifyEventSignature(event)) return this.drop('bad-signature');
+    const now = this.now();
+    // 4. Spam gate. Replays are dropped on both transports (a duplicate delivery by a second relay is never a new
+    //    request); the first-contact PoW toll applies on v2, where the author is the trade key.
+    if (this.replay.checkAndRecord(event.id, now)) return this.drop('replay');
+    if (o.transport === 'nip44' && o.knownPubkeys && !o.knownPubkeys.has(event.pubkey)) {
+      if (!checkPow(event, Math.max(o.pow, o.powFirstContact ?? o.pow))) return this.drop('first-contact-pow');
+    }
+    // 5. Unwrap.
+    const u = unwrapMessage(event, o.mostroKey, o.transport);
+    if (!u.ok) return this.drop(u.reason === 'not-for-me' ? 'not-for-me' : 'unwrap-failed', u.error);
+    const unwrapped = u.value;
+    // 6. Freshness of the inner timestamp.
+    if (unwrapped.createdAt < now - (o.freshnessSecs ?? 10)) return this.drop('stale');
+    // 7. Reputation mode must be signed.
+    if (unwrapped.identity !== unwrapped.sender && unwrapped.signature === null) return this.drop('missing-signature');
+    const kind = messageKind(unwrapped.message);
+    // 8. Trade index.
+    if (TRADE_ACTIONS.has(kind.action)) {
+      const r = await this.checkTradeIndex(unwrapped, kind);
+      if (r === 'invalid') {
+        this.drops['invalid-trade-index']++;
+        return { type: 'reject-trade-index', unwrapped, kind, event };
+      }
+      if (r !== 'ok') return this.drop('trade-index', r);
+    }
+    // 9. Shape rules.
+    if (!verifyShape(kind)) return this.drop('shape');
+    this.accepted++;
+    return { type: 'accept', unwrapped, kind, event };
+  }
+
+  /** `check_trade_index`: 'ok', 'invalid' (answered with cant-do), or a reason to drop silently. */
+  private async checkTradeIndex(u: UnwrappedMessage, kind: MessageKind): Promise<'ok' | 'invalid' | string> {
+    const store = this.opts.tradeIndex;
+    const last = await store.lastTradeIndex(u.identity);
+    const index = kind.trade_index ?? 0;
+    if (last !== null) {
+      if (index >= 1) {
+        if (u.signature === null) return 'index without a trade signature';
+        if (index <= last) return 'invalid';
+        // Upstream re-verifies over its own serialization here: a signature valid only over non-canonical bytes
+        // is not enough to register a trade index.
+        if (!verifyTextSignature(serializeMessage(u.message), u.signature, u.sender)) {
+          return 'signature does not match the canonical message';
+        }
+      }
+      return 'ok';
+    }
+    if (kind.trade_index !== null) {
+      // Index 0 is the identity key itself: a new user cannot trade with it.
+      if (kind.trade_index === 0) return 'trade index 0 from a new user';
+      if (u.identity !== u.sender && !(await store.createUser(u.identity, kind.trade_index))) {
+        return 'cannot create user';
+      }
+    }
+    return 'ok';
+  }
+
+  /** Drop counts and acceptance, for logs and metrics. */
+  stats(): { accepted: number; drops: Record<DropReason, number> } {
+    return { accepted: this.accepted, drops: { ...this.drops } };
+  }
+}
+
+/** An in-memory TradeIndexStore (tests and the database-less mode). */
+export class MemoryTradeIndexStore implements TradeIndexStore {
+  readonly users = new Map<string, number>();
+
+  async lastTradeIndex(identity: string): Promise<number | null> {
+    return this.users.get(identity) ?? null;
+  }
+
+  async createUser(identity: string, lastTradeIndex: number): Promise<boolean> {
+    if (this.users.has(identity)) return false;
+    this.users.set(identity, lastTradeIndex);
+    return true;
+  }
+
+  /** What a successful handler does: `UPDATE users SET last_trade_index = … WHERE pubkey = identity`. */
+  async commit(identity: string, index: number): Promise<void> {
+    if (this.users.has(identity)) this.users.set(identity, index);
+  }
+}

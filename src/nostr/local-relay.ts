@@ -1,0 +1,98 @@
+/**
+ * A Nostr relay on 127.0.0.1 (NIP-01 with addressable replacement, id and signature checks), for tests and for the
+ * embedded default of `npm start`. Built on @nostr-relay/core with an in-memory event store.
+ */
+import { EventRepository, EventType, EventUtils, type Event, type Filter } from '@nostr-relay/common';
+import { NostrRelay } from '@nostr-relay/core';
+import { Validator } from '@nostr-relay/validator';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+class MemoryEventRepository extends EventRepository {
+  private events = new Map<string, Event>();
+
+  isSearchSupported(): boolean {
+    return false;
+  }
+
+  upsert(event: Event): { isDuplicate: boolean } {
+    if (this.events.has(event.id)) return { isDuplicate: true };
+    const type = EventUtils.getType(event.kind);
+    if (type === EventType.EPHEMERAL) return { isDuplicate: false };
+    if (type === EventType.REPLACEABLE || type === EventType.PARAMETERIZED_REPLACEABLE) {
+      const d = type === EventType.PARAMETERIZED_REPLACEABLE ? (EventUtils.extractDTagValue(event) ?? '') : null;
+      for (const [id, e] of this.events) {
+        if (e.kind !== event.kind || e.pubkey !== event.pubkey) continue;
+        if (d !== null && (EventUtils.extractDTagValue(e) ?? '') !== d) continue;
+        if (e.created_at > event.created_at) return { isDuplicate: true };
+        this.events.delete(id);
+      }
+    }
+    this.events.set(event.id, event);
+    return { isDuplicate: false };
+  }
+
+  find(filter: Filter): Event[] {
+    const out = [...this.events.values()]
+      .filter((e) => EventUtils.isMatchingFilter(e, filter))
+      .sort((a, b) => b.created_at - a.created_at);
+    return filter.limit !== undefined ? out.slice(0, filter.limit) : out;
+  }
+
+  async destroy(): Promise<void> {
+    this.events.clear();
+  }
+
+  get size(): number {
+    return this.events.size;
+  }
+}
+
+export interface LocalRelay {
+  url: string;
+  port: number;
+  /** Number of stored events (tests). */
+  storedEvents(): number;
+  /** Drops every client connection, as a relay restart would (tests of reconnection). */
+  dropConnections(): void;
+  close(): Promise<void>;
+}
+
+export async function startLocalRelay(opts: { port?: number; host?: string } = {}): Promise<LocalRelay> {
+  const host = opts.host ?? '127.0.0.1';
+  const repo = new MemoryEventRepository();
+  const relay = new NostrRelay(repo, { logLevel: 3 });
+  const validator = new Validator();
+  const wss = new WebSocketServer({ port: opts.port ?? 0, host });
+  wss.on('connection', (ws: WebSocket) => {
+    relay.handleConnection(ws);
+    ws.on('message', (data) => {
+      void (async () => {
+        try {
+          await relay.handleMessage(ws, await validator.validateIncomingMessage(data));
+        } catch (e) {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(['NOTICE', (e as Error).message]));
+        }
+      })();
+    });
+    ws.on('close', () => relay.handleDisconnect(ws));
+    ws.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  const port = (wss.address() as { port: number }).port;
+  return {
+    url: `ws://${host}:${port}`,
+    port,
+    storedEvents: () => repo.size,
+    dropConnections: () => {
+      for (const c of wss.clients) c.terminate();
+    },
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await relay.destroy();
+    },
+  };
+}
