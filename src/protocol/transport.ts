@@ -136,12 +136,40 @@ export function signEvent(t: Template, secretKey: Uint8Array, pow = 0): NostrEve
 // ---------------------------------------------------------------------------------------------------------------
 // NIP-44 helpers
 
+/**
+ * NIP-44 conversation keys cost an ECDH each (~2 ms); a trade key exchanges many messages with the daemon, so keys
+ * are cached per (own key, peer key), bounded, least recently used evicted.
+ */
+const CONVERSATION_CACHE_SIZE = 8192;
+const conversationKeys = new Map<string, Uint8Array>();
+const keyIds = new WeakMap<Uint8Array, string>();
+
+function conversationKey(secretKey: Uint8Array, pubkeyHex: string): Uint8Array {
+  let own = keyIds.get(secretKey);
+  if (!own) {
+    own = getPublicKey(secretKey);
+    keyIds.set(secretKey, own);
+  }
+  const id = `${own}:${pubkeyHex}`;
+  let k = conversationKeys.get(id);
+  if (k) {
+    conversationKeys.delete(id);
+  } else {
+    k = nip44.v2.utils.getConversationKey(secretKey, pubkeyHex);
+    if (conversationKeys.size >= CONVERSATION_CACHE_SIZE) {
+      conversationKeys.delete(conversationKeys.keys().next().value!);
+    }
+  }
+  conversationKeys.set(id, k);
+  return k;
+}
+
 function encrypt(plaintext: string, secretKey: Uint8Array, pubkeyHex: string): string {
-  return nip44.v2.encrypt(plaintext, nip44.v2.utils.getConversationKey(secretKey, pubkeyHex));
+  return nip44.v2.encrypt(plaintext, conversationKey(secretKey, pubkeyHex));
 }
 
 function decrypt(payload: string, secretKey: Uint8Array, pubkeyHex: string): string {
-  return nip44.v2.decrypt(payload, nip44.v2.utils.getConversationKey(secretKey, pubkeyHex));
+  return nip44.v2.decrypt(payload, conversationKey(secretKey, pubkeyHex));
 }
 
 /** A timestamp randomly 0–2 days in the past, as nostr-sdk tweaks seal and wrap timestamps. */
