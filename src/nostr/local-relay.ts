@@ -7,6 +7,22 @@ import { NostrRelay } from '@nostr-relay/core';
 import { Validator } from '@nostr-relay/validator';
 import { WebSocketServer, type WebSocket } from 'ws';
 
+/**
+ * @nostr-relay/common 0.0.40 ignores NIP-01 tag filters (`#p`, `#d`, …) in `isMatchingFilter`, which both live
+ * subscriptions and stored queries use: a `#p`-filtered subscription would get every event. Add them: for each
+ * `#<letter>` key the event needs a tag of that name whose first value is listed.
+ */
+const baseMatch = EventUtils.isMatchingFilter.bind(EventUtils);
+EventUtils.isMatchingFilter = (event: Event, filter: Filter): boolean => {
+  if (!baseMatch(event, filter)) return false;
+  for (const [key, values] of Object.entries(filter as Record<string, unknown>)) {
+    if (key.length !== 2 || key[0] !== '#' || !Array.isArray(values)) continue;
+    const name = key[1];
+    if (!event.tags.some((t) => t[0] === name && t[1] !== undefined && values.includes(t[1]))) return false;
+  }
+  return true;
+};
+
 class MemoryEventRepository extends EventRepository {
   private events = new Map<string, Event>();
 

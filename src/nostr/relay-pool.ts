@@ -174,6 +174,7 @@ export class RelayPool {
   private conns: RelayConnection[];
   private subs = new Map<string, Sub>();
   private nextSub = 0;
+  private readonly idPrefix = `m${Math.random().toString(36).slice(2, 10)}-`;
 
   constructor(
     readonly urls: string[],
@@ -193,7 +194,8 @@ export class RelayPool {
   }
 
   subscribe(opts: SubscriptionOptions): { close(): void } {
-    const id = `sub${this.nextSub++}`;
+    // Random ids: some relays (@nostr-relay/core among them) confuse equal subscription ids of different clients.
+    const id = `${this.idPrefix}${this.nextSub++}`;
     const sub = { id, opts };
     this.subs.set(id, sub);
     for (const c of this.conns) c.sendReq(sub, undefined);

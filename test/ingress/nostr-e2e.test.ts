@@ -1,0 +1,157 @@
+/**
+ * End to end over a real relay on 127.0.0.1: messages built by rust-nostr exactly as mostro-cli builds them are
+ * accepted and answered on both transports; replies are read back by rust-nostr; an event published while the
+ * daemon's relay connection is down is still processed after it reconnects.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
+import { Intake, MemoryTradeIndexStore } from '../../src/ingress/intake.js';
+import { NostrIngress } from '../../src/ingress/nostr.js';
+import { lastTradeIndexHandler } from '../../src/ingress/actions/last-trade-index.js';
+import { NostrEgress } from '../../src/nostr/egress.js';
+import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
+import { RelayPool } from '../../src/nostr/relay-pool.js';
+import { parseArrayElements, type NostrEvent, type Transport } from '../../src/protocol/index.js';
+import { cliKeys, cliUnwrap, cliWrap, pubOf } from '../helpers/mostro-cli.js';
+
+let relay: LocalRelay;
+beforeAll(async () => {
+  relay = await startLocalRelay();
+});
+afterAll(async () => {
+  await relay?.close();
+});
+
+interface Daemon {
+  pubkey: string;
+  store: MemoryTradeIndexStore;
+  ingress: NostrIngress;
+  pool: RelayPool;
+}
+
+async function startDaemon(transport: Transport, backoffMinMs = 100): Promise<Daemon> {
+  const sk = generateSecretKey();
+  const pubkey = getPublicKey(sk);
+  const pool = new RelayPool([relay.url], { backoffMinMs, backoffMaxMs: backoffMinMs * 4 });
+  const store = new MemoryTradeIndexStore();
+  const intake = new Intake({ transport, mostroKey: sk, pow: 0, tradeIndex: store });
+  const egress = new NostrEgress({ pool, mostroKey: sk, transport });
+  const ingress = new NostrIngress({
+    pool,
+    intake,
+    egress,
+    transport,
+    mostroPubkey: pubkey,
+    handlers: { 'last-trade-index': lastTradeIndexHandler(store) },
+  });
+  ingress.start();
+  expect(await pool.ready(5000)).toBe(true);
+  await new Promise((r) => setTimeout(r, 50)); // the REQ reaches the relay
+  return { pubkey, store, ingress, pool };
+}
+
+/** A client like mostro-cli: subscribes for replies to `replyKey` before sending, takes the first one. */
+async function clientRoundTrip(
+  transport: Transport,
+  daemon: Daemon,
+  send: NostrEvent,
+  replyKey: ReturnType<typeof cliKeys>,
+  clientPool: RelayPool,
+): Promise<string> {
+  const filter =
+    transport === 'nip44'
+      ? { kinds: [14], authors: [daemon.pubkey], '#p': [pubOf(replyKey)], limit: 0 }
+      : { kinds: [1059], '#p': [pubOf(replyKey)], limit: 0 };
+  const reply = new Promise<NostrEvent>((resolve) => {
+    const sub = clientPool.subscribe({
+      filters: () => [filter],
+      onEvent: (ev) => {
+        sub.close();
+        resolve(ev as NostrEvent);
+      },
+    });
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  const pub = await clientPool.publish(send);
+  expect(pub.accepted).toEqual([relay.url]);
+  const ev = await Promise.race([
+    reply,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no reply within 15 s')), 15_000)),
+  ]);
+  const got = await cliUnwrap(ev, replyKey, transport);
+  expect(got.verified).toBe(true);
+  expect(got.sender).toBe(daemon.pubkey);
+  return parseArrayElements(got.tupleJson).raw[0]!;
+}
+
+describe.each(['nip44', 'gift-wrap'] as Transport[])('%s over a relay', (transport) => {
+  const version = transport === 'nip44' ? 2 : 1;
+  const identity = cliKeys(0);
+  let daemon: Daemon;
+  let clientPool: RelayPool;
+  beforeAll(async () => {
+    daemon = await startDaemon(transport);
+    clientPool = new RelayPool([relay.url], { backoffMinMs: 20, backoffMaxMs: 100 });
+    await clientPool.ready();
+  });
+  afterAll(() => {
+    daemon?.pool.close();
+    clientPool?.close();
+  });
+
+  it('answers mostro-cli getlasttradeindex (signed by identity, identity)', async () => {
+    daemon.store.users.set(pubOf(identity), 7);
+    const msgJson = '{"restore":{"version":2,"request_id":null,"trade_index":null,"action":"last-trade-index","payload":null}}';
+    const send = await cliWrap({ transport, msgJson, trade: identity, identity, mostro: daemon.pubkey });
+    const reply = await clientRoundTrip(transport, daemon, send, identity, clientPool);
+    expect(reply).toBe(
+      `{"restore":{"version":${version},"request_id":null,"trade_index":7,"action":"last-trade-index","payload":null}}`,
+    );
+  });
+
+  it('answers an unknown identity with cant-do not_found, echoing the 64-bit request id', async () => {
+    const stranger = cliKeys(0, 'legal winner thank year wave sausage worth useful legal winner thank yellow');
+    const msgJson = '{"restore":{"version":2,"request_id":15285610729373585371,"trade_index":null,"action":"last-trade-index","payload":null}}';
+    const send = await cliWrap({ transport, msgJson, trade: stranger, identity: stranger, mostro: daemon.pubkey });
+    const reply = await clientRoundTrip(transport, daemon, send, stranger, clientPool);
+    expect(reply).toBe(
+      `{"cant-do":{"version":${version},"request_id":15285610729373585371,"trade_index":null,"action":"cant-do","payload":{"cant_do":"not_found"}}}`,
+    );
+  });
+
+  it('answers a reused trade index with cant-do invalid_trade_index to the trade key', async () => {
+    daemon.store.users.set(pubOf(identity), 7);
+    const trade = cliKeys(7);
+    const msgJson =
+      '{"order":{"version":2,"request_id":18446744073709551615,"trade_index":7,"action":"new-order","payload":{"order":{"kind":"sell","status":"pending","amount":0,"fiat_code":"VES","min_amount":null,"max_amount":null,"fiat_amount":100,"payment_method":"face to face","premium":1,"created_at":0,"expires_at":null}}}}';
+    const send = await cliWrap({ transport, msgJson, trade, identity, mostro: daemon.pubkey });
+    const reply = await clientRoundTrip(transport, daemon, send, trade, clientPool);
+    expect(reply).toBe(
+      `{"cant-do":{"version":${version},"request_id":18446744073709551615,"trade_index":null,"action":"cant-do","payload":{"cant_do":"invalid_trade_index"}}}`,
+    );
+  });
+});
+
+describe('reconnection', () => {
+  it('processes an event published while the daemon was reconnecting', async () => {
+    const transport: Transport = 'nip44';
+    // The daemon reconnects slowly, the client quickly: the client publishes inside the daemon's gap.
+    const daemon = await startDaemon(transport, 1500);
+    const clientPool = new RelayPool([relay.url], { backoffMinMs: 20, backoffMaxMs: 40 });
+    try {
+      await clientPool.ready();
+      const identity = cliKeys(0);
+      daemon.store.users.set(pubOf(identity), 3);
+      relay.dropConnections();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(daemon.pool.connectedRelays()).toEqual([]);
+      const msgJson = '{"restore":{"version":2,"request_id":42,"trade_index":null,"action":"last-trade-index","payload":null}}';
+      const send = await cliWrap({ transport, msgJson, trade: identity, identity, mostro: daemon.pubkey });
+      const reply = await clientRoundTrip(transport, daemon, send, identity, clientPool);
+      expect(reply).toBe('{"restore":{"version":2,"request_id":42,"trade_index":3,"action":"last-trade-index","payload":null}}');
+    } finally {
+      daemon.pool.close();
+      clientPool.close();
+    }
+  });
+});
