@@ -8,3 +8,4 @@ export * from './message.js';
 export * from './transport.js';
 export { serializePayload, serializeSmallOrder, serializeMessageKind, serializePeer } from './serialize.js';
 export { JsonFloat, JsonSyntaxError, parseJson, parseArrayElements, type JsonValue } from './json.js';
+export { setCryptoBackend, cryptoBackend, nobleBackend, type CryptoBackend } from './crypto.js';

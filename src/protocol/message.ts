@@ -6,6 +6,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { z } from 'zod';
+import { cryptoBackend } from './crypto.js';
 import { JsonSyntaxError, parseJson, type JsonValue } from './json.js';
 import {
   MessageSchema,
@@ -181,11 +182,7 @@ export function signText(text: string, secretKey: Uint8Array): string {
 /** `Message::verify_signature` over sha256(`text`); malformed inputs simply do not verify. */
 export function verifyTextSignature(text: string, signatureHex: string, pubkeyHex: string): boolean {
   if (!HEX128.test(signatureHex) || !HEX64.test(pubkeyHex)) return false;
-  try {
-    return schnorr.verify(hexToBytes(signatureHex), sha256(utf8ToBytes(text)), hexToBytes(pubkeyHex));
-  } catch {
-    return false;
-  }
+  return cryptoBackend().verifySchnorr(hexToBytes(signatureHex), sha256(utf8ToBytes(text)), hexToBytes(pubkeyHex));
 }
 
 export function signMessage(msg: Message, secretKey: Uint8Array): string {

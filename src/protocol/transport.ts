@@ -11,7 +11,11 @@
  * Full privacy: no identity key; v1 seals with the trade key, v2 carries no identity proof.
  */
 import * as nip44 from 'nostr-tools/nip44';
-import { finalizeEvent, generateSecretKey, getEventHash, getPublicKey, verifyEvent } from 'nostr-tools/pure';
+import { extract as hkdfExtract } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { finalizeEvent, generateSecretKey, getEventHash, getPublicKey } from 'nostr-tools/pure';
+import { cryptoBackend } from './crypto.js';
 import { z } from 'zod';
 import { parseArrayElements, type JsonValue } from './json.js';
 import {
@@ -72,17 +76,11 @@ const RumorSchema = z.object({
   content: z.string(),
 });
 
-/** Verifies an event's id and signature. Pluggable so the ingress can use nostr-tools' WASM verifier. */
-export type EventVerifier = (event: NostrEvent) => boolean;
-let eventVerifier: EventVerifier = (e) => verifyEvent({ ...e });
-
-export function setEventVerifier(v: EventVerifier): void {
-  eventVerifier = v;
-}
-
+/** Verifies an event's id (sha256 of its NIP-01 serialization) and its signature over that id. */
 export function verifyEventSignature(event: NostrEvent): boolean {
   try {
-    return eventVerifier(event);
+    if (getEventHash(event) !== event.id) return false;
+    return cryptoBackend().verifySchnorr(hexToBytes(event.sig), hexToBytes(event.id), hexToBytes(event.pubkey));
   } catch {
     return false;
   }
@@ -141,6 +139,7 @@ export function signEvent(t: Template, secretKey: Uint8Array, pow = 0): NostrEve
  * are cached per (own key, peer key), bounded, least recently used evicted.
  */
 const CONVERSATION_CACHE_SIZE = 8192;
+const NIP44_SALT = new TextEncoder().encode('nip44-v2');
 const conversationKeys = new Map<string, Uint8Array>();
 const keyIds = new WeakMap<Uint8Array, string>();
 
@@ -155,7 +154,8 @@ function conversationKey(secretKey: Uint8Array, pubkeyHex: string): Uint8Array {
   if (k) {
     conversationKeys.delete(id);
   } else {
-    k = nip44.v2.utils.getConversationKey(secretKey, pubkeyHex);
+    // NIP-44 v2: HKDF-extract(sha256, ECDH x coordinate, salt "nip44-v2").
+    k = hkdfExtract(sha256, cryptoBackend().sharedX(secretKey, hexToBytes(pubkeyHex)), NIP44_SALT);
     if (conversationKeys.size >= CONVERSATION_CACHE_SIZE) {
       conversationKeys.delete(conversationKeys.keys().next().value!);
     }

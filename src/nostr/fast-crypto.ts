@@ -1,0 +1,23 @@
+/** libsecp256k1 (WebAssembly, from the tiny-secp256k1 package) as the protocol's crypto backend. */
+import * as ecc from 'tiny-secp256k1';
+import { concat02, setCryptoBackend, type CryptoBackend } from '../protocol/crypto.js';
+
+export const libsecp256k1Backend: CryptoBackend = {
+  name: 'libsecp256k1 (WebAssembly)',
+  verifySchnorr: (sig, digest, pk) => {
+    try {
+      return sig.length === 64 && pk.length === 32 && ecc.isXOnlyPoint(pk) && ecc.verifySchnorr(digest, pk, sig);
+    } catch {
+      return false;
+    }
+  },
+  sharedX: (sk, pk) => {
+    const p = ecc.pointMultiply(concat02(pk), sk, true);
+    if (!p) throw new Error('invalid public key for ECDH');
+    return p.subarray(1);
+  },
+};
+
+export function useFastCrypto(): void {
+  setCryptoBackend(libsecp256k1Backend);
+}
