@@ -54,11 +54,9 @@ export interface TradeIndexStore {
 }
 
 /** Pubkeys in an active trade (the spam gate's fast lane). */
-export interface KnownPubkeys {
-  has(pubkey: string): boolean;
-}
+export type KnownPubkeys = ReadonlySet<string>;
 
-export interface IntakeOptions {
+export interface GateOptions {
   transport: Transport;
   /** The daemon's secret key. */
   mostroKey: Uint8Array;
@@ -67,17 +65,25 @@ export interface IntakeOptions {
   powFirstContact?: number;
   freshnessSecs?: number;
   replayWindowSecs?: number;
-  tradeIndex: TradeIndexStore;
   /** Without it the first-contact lane is open (fail-open, as upstream when no gate is installed). */
   knownPubkeys?: KnownPubkeys;
   /** Wall-clock seconds (never a virtual clock: clients' timestamps are real). */
   now?: () => number;
 }
 
+export interface IntakeOptions extends GateOptions {
+  tradeIndex: TradeIndexStore;
+}
+
 export type IntakeResult =
   | { type: 'accept'; unwrapped: UnwrappedMessage; kind: MessageKind; event: NostrEvent }
   /** Answer `cant-do invalid_trade_index` to `unwrapped.sender`, then drop. */
   | { type: 'reject-trade-index'; unwrapped: UnwrappedMessage; kind: MessageKind; event: NostrEvent }
+  | { type: 'drop'; reason: DropReason; detail?: string };
+
+/** What the gate lets through: an authenticated, decrypted, fresh message (steps 1–7 passed). */
+export type GateResult =
+  | { type: 'pass'; unwrapped: UnwrappedMessage; kind: MessageKind; event: NostrEvent }
   | { type: 'drop'; reason: DropReason; detail?: string };
 
 /** Remembers verified event ids for a window; memory is bounded by the events of one window. */
@@ -107,77 +113,120 @@ export class ReplayGuard {
 
 const TRADE_ACTIONS = new Set(['new-order', 'take-buy', 'take-sell']);
 
+/**
+ * Steps 1–7: synchronous and CPU-bound (signatures, ECDH, decryption), so it can run in worker threads. Each gate
+ * has its own replay guard: when several run in parallel, events must be sharded by id so that every copy of an
+ * event meets the same guard.
+ */
+export class EventGate {
+  private readonly replay: ReplayGuard;
+  private readonly kind: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: GateOptions) {
+    this.replay = new ReplayGuard(opts.replayWindowSecs ?? 60);
+    this.kind = transportEventKind(opts.transport);
+    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  setKnownPubkeys(known: KnownPubkeys | undefined): void {
+    this.opts.knownPubkeys = known;
+  }
+
+  /** Never throws: hostile input of any kind ends as a drop. */
+  check(raw: unknown): GateResult {
+    try {
+      return this.run(raw);
+    } catch (err) {
+      return { type: 'drop', reason: 'internal-error', detail: String((err as Error)?.message ?? err) };
+    }
+  }
+
+  private run(raw: unknown): GateResult {
+    const o = this.opts;
+    const drop = (reason: DropReason, detail?: string): GateResult => ({ type: 'drop', reason, detail });
+    const parsed = NostrEventSchema.safeParse(raw);
+    if (!parsed.success) return drop('malformed-event');
+    const event = parsed.data;
+    // 1. Proof of work on the outer event.
+    if (!checkPow(event, o.pow)) return drop('pow');
+    // 2. Only the configured transport's kind.
+    if (event.kind !== this.kind) return drop('kind');
+    // 3. Authenticate before recording anything keyed on the id: the id does not commit to the signature, so a
+    //    forged copy must not be able to get the genuine event dropped as a replay.
+    if (!verifyEventSignature(event)) return drop('bad-signature');
+    const now = this.now();
+    // 4. Spam gate. Replays are dropped on both transports (a duplicate delivery by a second relay is never a new
+    //    request); the first-contact PoW toll applies on v2, where the author is the trade key.
+    if (this.replay.checkAndRecord(event.id, now)) return drop('replay');
+    if (o.transport === 'nip44' && o.knownPubkeys && !o.knownPubkeys.has(event.pubkey)) {
+      if (!checkPow(event, Math.max(o.pow, o.powFirstContact ?? o.pow))) return drop('first-contact-pow');
+    }
+    // 5. Unwrap.
+    const u = unwrapMessage(event, o.mostroKey, o.transport);
+    if (!u.ok) return drop(u.reason === 'not-for-me' ? 'not-for-me' : 'unwrap-failed', u.error);
+    const unwrapped = u.value;
+    // 6. Freshness of the inner timestamp.
+    if (unwrapped.createdAt < now - (o.freshnessSecs ?? 10)) return drop('stale');
+    // 7. Reputation mode must be signed.
+    if (unwrapped.identity !== unwrapped.sender && unwrapped.signature === null) return drop('missing-signature');
+    return { type: 'pass', unwrapped, kind: messageKind(unwrapped.message), event };
+  }
+}
+
+/** The whole pipeline: the gate (steps 1–7) then admission (8–9), with drop counters by reason. */
 export class Intake {
   readonly drops: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
     DropReason,
     number
   >;
   accepted = 0;
-  private readonly replay: ReplayGuard;
-  private readonly kind: number;
-  private readonly now: () => number;
+  protected readonly gateStage: EventGate;
 
-  constructor(private readonly opts: IntakeOptions) {
-    this.replay = new ReplayGuard(opts.replayWindowSecs ?? 60);
-    this.kind = transportEventKind(opts.transport);
-    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  constructor(protected readonly opts: IntakeOptions) {
+    this.gateStage = new EventGate(opts);
   }
 
-  private drop(reason: DropReason, detail?: string): IntakeResult {
+  protected drop(reason: DropReason, detail?: string): IntakeResult {
     this.drops[reason]++;
     return { type: 'drop', reason, detail };
   }
 
-  /** Runs one raw relay event through the pipeline. Never throws. */
-  async process(raw: unknown): Promise<IntakeResult> {
+  /** Steps 1–7 (CPU-bound). */
+  gate(raw: unknown): Promise<GateResult> {
+    return Promise.resolve(this.gateStage.check(raw));
+  }
+
+  /** Steps 8–9 on what the gate passed; counts every outcome. Never throws. */
+  async admit(g: GateResult): Promise<IntakeResult> {
+    if (g.type === 'drop') return this.drop(g.reason, g.detail);
     try {
-      return await this.run(raw);
+      const { unwrapped, kind, event } = g;
+      // 8. Trade index.
+      if (TRADE_ACTIONS.has(kind.action)) {
+        const r = await this.checkTradeIndex(unwrapped, kind);
+        if (r === 'invalid') {
+          this.drops['invalid-trade-index']++;
+          return { type: 'reject-trade-index', unwrapped, kind, event };
+        }
+        if (r !== 'ok') return this.drop('trade-index', r);
+      }
+      // 9. Shape rules.
+      if (!verifyShape(kind)) return this.drop('shape');
+      this.accepted++;
+      return { type: 'accept', unwrapped, kind, event };
     } catch (err) {
       return this.drop('internal-error', String((err as Error)?.message ?? err));
     }
   }
 
-  private async run(raw: unknown): Promise<IntakeResult> {
-    const o = this.opts;
-    const parsed = NostrEventSchema.safeParse(raw);
-    if (!parsed.success) return this.drop('malformed-event');
-    const event = parsed.data;
-    // 1. Proof of work on the outer event.
-    if (!checkPow(event, o.pow)) return this.drop('pow');
-    // 2. Only the configured transport's kind.
-    if (event.kind !== this.kind) return this.drop('kind');
-    // 3. Authenticate before recording anything keyed on the id: the id does not commit to the signature, so a
-    //    forged copy must not be able to get the genuine event dropped as a replay.
-    if (!verifyEventSignature(event)) return this.drop('bad-signature');
-    const now = this.now();
-    // 4. Spam gate. Replays are dropped on both transports (a duplicate delivery by a second relay is never a new
-    //    request); the first-contact PoW toll applies on v2, where the author is the trade key.
-    if (this.replay.checkAndRecord(event.id, now)) return this.drop('replay');
-    if (o.transport === 'nip44' && o.knownPubkeys && !o.knownPubkeys.has(event.pubkey)) {
-      if (!checkPow(event, Math.max(o.pow, o.powFirstContact ?? o.pow))) return this.drop('first-contact-pow');
-    }
-    // 5. Unwrap.
-    const u = unwrapMessage(event, o.mostroKey, o.transport);
-    if (!u.ok) return this.drop(u.reason === 'not-for-me' ? 'not-for-me' : 'unwrap-failed', u.error);
-    const unwrapped = u.value;
-    // 6. Freshness of the inner timestamp.
-    if (unwrapped.createdAt < now - (o.freshnessSecs ?? 10)) return this.drop('stale');
-    // 7. Reputation mode must be signed.
-    if (unwrapped.identity !== unwrapped.sender && unwrapped.signature === null) return this.drop('missing-signature');
-    const kind = messageKind(unwrapped.message);
-    // 8. Trade index.
-    if (TRADE_ACTIONS.has(kind.action)) {
-      const r = await this.checkTradeIndex(unwrapped, kind);
-      if (r === 'invalid') {
-        this.drops['invalid-trade-index']++;
-        return { type: 'reject-trade-index', unwrapped, kind, event };
-      }
-      if (r !== 'ok') return this.drop('trade-index', r);
-    }
-    // 9. Shape rules.
-    if (!verifyShape(kind)) return this.drop('shape');
-    this.accepted++;
-    return { type: 'accept', unwrapped, kind, event };
+  /** Runs one raw relay event through the whole pipeline. Never throws. */
+  async process(raw: unknown): Promise<IntakeResult> {
+    return this.admit(await this.gate(raw));
+  }
+
+  setKnownPubkeys(known: KnownPubkeys | undefined): void {
+    this.gateStage.setKnownPubkeys(known);
   }
 
   /** `check_trade_index`: 'ok', 'invalid' (answered with cant-do), or a reason to drop silently. */
@@ -211,6 +260,8 @@ export class Intake {
   stats(): { accepted: number; drops: Record<DropReason, number> } {
     return { accepted: this.accepted, drops: { ...this.drops } };
   }
+
+  async close(): Promise<void> {}
 }
 
 /** An in-memory TradeIndexStore (tests and the database-less mode). */

@@ -16,7 +16,7 @@ import {
 } from '../protocol/index.js';
 import { cantDo, type NostrEgress } from '../nostr/egress.js';
 import type { Filter, RelayPool } from '../nostr/relay-pool.js';
-import type { Intake } from './intake.js';
+import type { Intake, IntakeResult } from './intake.js';
 
 export class CantDoError extends Error {
   constructor(readonly reason: CantDoReason) {
@@ -94,15 +94,20 @@ export class NostrIngress {
     return this.chain;
   }
 
+  /**
+   * Gating (signatures, decryption) of queued events runs concurrently — in worker threads with a ParallelIntake —
+   * while admission and routing happen one at a time in arrival order.
+   */
   enqueue(raw: unknown): void {
     if (this.queued >= (this.o.maxQueue ?? 10_000)) {
       this.overloaded++;
       return;
     }
     this.queued++;
+    const gated = this.o.intake.gate(raw);
     this.chain = this.chain.then(async () => {
       try {
-        await this.handle(raw);
+        await this.route(await this.o.intake.admit(await gated));
       } catch (err) {
         this.log.error('ingress failed on an event', { err: String((err as Error)?.stack ?? err) });
       } finally {
@@ -119,8 +124,12 @@ export class NostrIngress {
     };
   }
 
+  /** Processes one event now (tests and tools; the subscription path goes through {@link enqueue}). */
   async handle(raw: unknown): Promise<void> {
-    const r = await this.o.intake.process(raw);
+    await this.route(await this.o.intake.process(raw));
+  }
+
+  private async route(r: IntakeResult): Promise<void> {
     if (r.type === 'drop') return;
     const { unwrapped, kind, event } = r;
     if (r.type === 'reject-trade-index') {

@@ -1,0 +1,36 @@
+/** A worker thread running the intake gate (steps 1–7) for the events of its shard. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { useFastCrypto } from '../nostr/fast-crypto.js';
+import { EventGate, type GateOptions } from './intake.js';
+
+export interface GateWorkerData {
+  transport: GateOptions['transport'];
+  mostroKey: Uint8Array;
+  pow: number;
+  powFirstContact?: number;
+  freshnessSecs?: number;
+  replayWindowSecs?: number;
+  knownPubkeys?: string[];
+}
+
+export type GateWorkerRequest = { id: number; raw: unknown } | { known: string[] | null };
+
+useFastCrypto();
+const data = workerData as GateWorkerData;
+const gate = new EventGate({
+  transport: data.transport,
+  mostroKey: data.mostroKey,
+  pow: data.pow,
+  powFirstContact: data.powFirstContact,
+  freshnessSecs: data.freshnessSecs,
+  replayWindowSecs: data.replayWindowSecs,
+  knownPubkeys: data.knownPubkeys ? new Set(data.knownPubkeys) : undefined,
+});
+
+parentPort!.on('message', (m: GateWorkerRequest) => {
+  if ('known' in m) {
+    gate.setKnownPubkeys(m.known ? new Set(m.known) : undefined);
+    return;
+  }
+  parentPort!.postMessage({ id: m.id, result: gate.check(m.raw) });
+});
