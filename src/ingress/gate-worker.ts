@@ -13,7 +13,8 @@ export interface GateWorkerData {
   knownPubkeys?: string[];
 }
 
-export type GateWorkerRequest = { id: number; raw: unknown } | { known: string[] | null };
+/** A batch of events (one postMessage per event-loop turn, not per event), or a new known-pubkeys list. */
+export type GateWorkerRequest = { batch: { id: number; raw: unknown }[] } | { known: string[] | null };
 
 useFastCrypto();
 const data = workerData as GateWorkerData;
@@ -32,5 +33,5 @@ parentPort!.on('message', (m: GateWorkerRequest) => {
     gate.setKnownPubkeys(m.known ? new Set(m.known) : undefined);
     return;
   }
-  parentPort!.postMessage({ id: m.id, result: gate.check(m.raw) });
+  parentPort!.postMessage({ results: m.batch.map((e) => ({ id: e.id, result: gate.check(e.raw) })) });
 });

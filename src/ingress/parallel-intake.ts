@@ -12,6 +12,8 @@ export class ParallelIntake extends Intake {
   private workers: Worker[] = [];
   private pending = new Map<number, (r: GateResult) => void>();
   private nextId = 0;
+  private outbox: { id: number; raw: unknown }[][] = [];
+  private flushScheduled = false;
 
   constructor(opts: IntakeOptions & { threads?: number }) {
     super(opts);
@@ -30,11 +32,13 @@ export class ParallelIntake extends Intake {
       // Under tsx (npm start, tests) the worker boots through a loader shim; compiled code loads the JS directly.
       const entry = new URL(isTs ? './gate-worker-boot.mjs' : './gate-worker.js', import.meta.url);
       const w = new Worker(entry, { workerData: data });
-      w.on('message', (m: { id: number; result: GateResult }) => {
-        const done = this.pending.get(m.id);
-        this.pending.delete(m.id);
+      w.on('message', (m: { results: { id: number; result: GateResult }[] }) => {
+        for (const { id, result } of m.results) {
+          const done = this.pending.get(id);
+          this.pending.delete(id);
+          done?.(result);
+        }
         if (this.pending.size === 0) for (const x of this.workers) x.unref();
-        done?.(m.result);
       });
       w.on('error', (err) => {
         // A crashed gate fails its in-flight events as internal errors rather than hanging them.
@@ -44,6 +48,7 @@ export class ParallelIntake extends Intake {
       });
       w.unref();
       this.workers.push(w);
+      this.outbox.push([]);
     }
   }
 
@@ -60,16 +65,36 @@ export class ParallelIntake extends Intake {
       // Workers keep the process alive only while they owe an answer.
       if (this.pending.size === 0) for (const x of this.workers) x.ref();
       this.pending.set(id, resolve);
-      const req: GateWorkerRequest = { id, raw };
-      try {
-        this.workers[w]!.postMessage(req);
-      } catch (err) {
-        // Not cloneable (functions, symbols…): not an event.
-        this.pending.delete(id);
-        if (this.pending.size === 0) for (const x of this.workers) x.unref();
-        resolve({ type: 'drop', reason: 'malformed-event', detail: String(err) });
+      this.outbox[w]!.push({ id, raw });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
       }
     });
+  }
+
+  /** Posts each worker's queued events as one message. */
+  private flush(): void {
+    this.flushScheduled = false;
+    this.outbox.forEach((batch, w) => {
+      if (batch.length === 0) return;
+      this.outbox[w] = [];
+      try {
+        this.workers[w]!.postMessage({ batch } satisfies GateWorkerRequest);
+      } catch {
+        // Something in the batch is not cloneable (functions, symbols…): send one by one, dropping what fails.
+        for (const item of batch) {
+          try {
+            this.workers[w]!.postMessage({ batch: [item] } satisfies GateWorkerRequest);
+          } catch (err) {
+            const done = this.pending.get(item.id);
+            this.pending.delete(item.id);
+            done?.({ type: 'drop', reason: 'malformed-event', detail: String(err) });
+          }
+        }
+      }
+    });
+    if (this.pending.size === 0) for (const x of this.workers) x.unref();
   }
 
   override setKnownPubkeys(known: KnownPubkeys | undefined): void {

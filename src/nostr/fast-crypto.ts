@@ -6,7 +6,9 @@ export const libsecp256k1Backend: CryptoBackend = {
   name: 'libsecp256k1 (WebAssembly)',
   verifySchnorr: (sig, digest, pk) => {
     try {
-      return sig.length === 64 && pk.length === 32 && ecc.isXOnlyPoint(pk) && ecc.verifySchnorr(digest, pk, sig);
+      // verifySchnorr validates the key itself (and throws on an invalid one): no separate isXOnlyPoint, which
+      // would decompress the point a second time.
+      return sig.length === 64 && pk.length === 32 && digest.length === 32 && ecc.verifySchnorr(digest, pk, sig);
     } catch {
       return false;
     }

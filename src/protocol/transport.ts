@@ -339,11 +339,10 @@ export function unwrapDirect(event: NostrEvent, receiverKey: Uint8Array): Unwrap
   let identity = event.pubkey;
   if (t.proof) {
     const [idPub, idSig] = t.proof;
-    const rawProof = identityProofText(event.pubkey, t.raw);
-    const canonProof = identityProofText(event.pubkey, serializeMessage(t.message));
-    if (!verifyTextSignature(rawProof, idSig, idPub) && !verifyTextSignature(canonProof, idSig, idPub)) {
-      return invalid('identity proof does not verify');
-    }
+    const proven =
+      verifyTextSignature(identityProofText(event.pubkey, t.raw), idSig, idPub) ||
+      verifyTextSignature(identityProofText(event.pubkey, serializeMessage(t.message)), idSig, idPub);
+    if (!proven) return invalid('identity proof does not verify');
     identity = idPub.toLowerCase();
   }
   return {
