@@ -1,0 +1,67 @@
+/**
+ * Routing of accepted messages: `new-order` starts an order workflow, order-scoped actions signal the order's
+ * workflow, everything else goes to a handler of its own. The order id of a new order is derived from the event id,
+ * so the same event delivered twice (two relays) starts one workflow.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { serializeMessage, type Action } from '../protocol/index.js';
+import type { InboundMessage } from '../workflows/order/contract.js';
+import { CantDoError, type AcceptedMessage, type ActionHandler } from './nostr.js';
+
+/** Actions whose `id` names an order and that the order's workflow handles. */
+export const ORDER_ACTIONS = new Set<Action>([
+  'take-sell',
+  'take-buy',
+  'add-invoice',
+  'add-bond-invoice',
+  'fiat-sent',
+  'release',
+  'cancel',
+  'dispute',
+  'rate-user',
+  'trade-pubkey',
+  'admin-cancel',
+  'admin-settle',
+]);
+
+/** What the router needs from Temporal (or a test double). */
+export interface OrderGateway {
+  /** Starts the order's workflow; false when it was already started (a duplicate delivery). */
+  startOrder(orderId: string, message: InboundMessage): Promise<boolean>;
+  /** Signals the order's workflow; false when no workflow exists for that order. */
+  signalOrder(orderId: string, message: InboundMessage): Promise<boolean>;
+}
+
+/** A UUID (version 4 layout) derived from an event id: stable across redeliveries of the same event. */
+export function orderIdForEvent(eventId: string): string {
+  const h = bytesToHex(sha256(utf8ToBytes(`mostro-order:${eventId}`)));
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function inboundMessage(m: AcceptedMessage): InboundMessage {
+  return {
+    eventId: m.event.id,
+    action: m.kind.action,
+    messageJson: serializeMessage(m.unwrapped.message),
+    sender: m.unwrapped.sender,
+    identity: m.unwrapped.identity,
+    createdAt: m.unwrapped.createdAt,
+    transport: m.unwrapped.transport,
+  };
+}
+
+/** Handlers for `new-order` and the order-scoped actions, to merge into the ingress' handler table. */
+export function orderRoutes(gateway: OrderGateway): Partial<Record<Action, ActionHandler>> {
+  const startOrder: ActionHandler = async (m) => {
+    await gateway.startOrder(orderIdForEvent(m.event.id), inboundMessage(m));
+  };
+  const toOrder: ActionHandler = async (m) => {
+    const orderId = m.kind.id;
+    if (!orderId || !(await gateway.signalOrder(orderId, inboundMessage(m)))) throw new CantDoError('not_found');
+  };
+  const routes: Partial<Record<Action, ActionHandler>> = { 'new-order': startOrder };
+  for (const a of ORDER_ACTIONS) routes[a] = toOrder;
+  return routes;
+}
