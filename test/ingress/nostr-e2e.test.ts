@@ -155,3 +155,48 @@ describe('reconnection', () => {
     }
   });
 });
+
+describe('hostile traffic over the relay', () => {
+  it('drops a burst of hostile events by reason and still answers the next real client', async () => {
+    const transport: Transport = 'nip44';
+    const daemon = await startDaemon(transport);
+    const clientPool = new RelayPool([relay.url]);
+    try {
+      await clientPool.ready();
+      const { finalizeEvent } = await import('nostr-tools/pure');
+      const nip44 = await import('nostr-tools/nip44');
+      const attacker = generateSecretKey();
+      const conv = nip44.v2.utils.getConversationKey(attacker, daemon.pubkey);
+      const now = Math.floor(Date.now() / 1000);
+      const hostile: NostrEvent[] = [];
+      for (let i = 0; i < 60; i++) {
+        const content = [
+          'not nip44 at all',
+          nip44.v2.encrypt('{"not":"a tuple"}', conv),
+          nip44.v2.encrypt('[{"order":{"version":2,"action":"NewOrder"}},null,null]', conv),
+          nip44.v2.encrypt(`[{"order":{"version":2,"request_id":1,"trade_index":null,"action":"release","payload":null}},null,null]`, conv),
+        ][i % 4]!;
+        const createdAt = i % 5 === 0 ? now - 3600 : now;
+        hostile.push(finalizeEvent({ kind: 14, created_at: createdAt, tags: [['p', daemon.pubkey]], content }, attacker) as NostrEvent);
+      }
+      for (const e of hostile) await clientPool.publish(e);
+      const identity = cliKeys(0);
+      daemon.store.users.set(pubOf(identity), 2);
+      const msgJson = '{"restore":{"version":2,"request_id":5,"trade_index":null,"action":"last-trade-index","payload":null}}';
+      const send = await cliWrap({ transport, msgJson, trade: identity, identity, mostro: daemon.pubkey });
+      const reply = await clientRoundTrip(transport, daemon, send, identity, clientPool);
+      expect(reply).toBe('{"restore":{"version":2,"request_id":5,"trade_index":2,"action":"last-trade-index","payload":null}}');
+      await daemon.ingress.idle();
+      const stats = daemon.ingress.stats();
+      expect(stats.drops['not-for-me']).toBeGreaterThan(0);
+      expect(stats.drops['unwrap-failed']).toBeGreaterThan(0);
+      expect(stats.drops.stale).toBeGreaterThan(0);
+      expect(stats.drops.shape).toBeGreaterThan(0);
+      expect(stats.drops['internal-error']).toBe(0);
+      expect(stats.handled).toBe(1);
+    } finally {
+      daemon.pool.close();
+      clientPool.close();
+    }
+  });
+});
