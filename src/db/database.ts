@@ -1,0 +1,98 @@
+/**
+ * Opens the daemon's database: PostgreSQL when a URL is given (production, tests), otherwise PGlite — PostgreSQL
+ * compiled to WebAssembly, in process — on disk under the data directory (the embedded default) or in memory.
+ * Migrations are applied before the Prisma client is handed out.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../../generated/prisma/client.js';
+import { applyMigrations, type SqlSession } from './migrate.js';
+
+export type Db = PrismaClient;
+
+export interface Database {
+  prisma: PrismaClient;
+  kind: 'postgresql' | 'pglite';
+  close(): Promise<void>;
+}
+
+export type DatabaseLocation = { url: string } | { pgliteDir: string } | { memory: true };
+
+function pgSession(pool: pg.Pool): SqlSession {
+  const on = (c: pg.Pool | pg.PoolClient): SqlSession => ({
+    exec: async (sql) => {
+      await c.query(sql);
+    },
+    query: async <T>(sql: string, params?: unknown[]) => (await c.query(sql, params)).rows as T[],
+    transaction: async (fn) => {
+      if (c !== pool) return fn(on(c));
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const r = await fn(on(client));
+        await client.query('COMMIT');
+        return r;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  });
+  return on(pool);
+}
+
+function pgliteSession(db: PGlite): SqlSession {
+  const s: SqlSession = {
+    exec: async (sql) => {
+      await db.exec(sql);
+    },
+    query: async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
+    transaction: (fn) =>
+      db.transaction(async (tx) =>
+        fn({
+          exec: async (sql) => {
+            await tx.exec(sql);
+          },
+          query: async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows,
+          transaction: () => Promise.reject(new Error('nested transactions are not supported')),
+        }),
+      ),
+  };
+  return s;
+}
+
+export async function openDatabase(where: DatabaseLocation): Promise<Database> {
+  if ('url' in where) {
+    const pool = new pg.Pool({ connectionString: where.url, max: 10 });
+    try {
+      await applyMigrations(pgSession(pool));
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    return {
+      prisma,
+      kind: 'postgresql',
+      close: async () => {
+        await prisma.$disconnect();
+        await pool.end().catch(() => undefined);
+      },
+    };
+  }
+  const db = new PGlite('pgliteDir' in where ? where.pgliteDir : 'memory://');
+  await applyMigrations(pgliteSession(db));
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  return {
+    prisma,
+    kind: 'pglite',
+    close: async () => {
+      await prisma.$disconnect();
+      await db.close();
+    },
+  };
+}

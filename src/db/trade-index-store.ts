@@ -1,0 +1,36 @@
+/**
+ * Users' trade indexes in the database: the intake reads them, first contact creates the user (insert if absent,
+ * atomic), and a handler that accepted a trade advances the index with a compare-and-set — a concurrent message with
+ * the same or a lower index loses, as it must.
+ */
+import type { TradeIndexStore } from '../ingress/intake.js';
+import type { Db } from './database.js';
+
+export class DbTradeIndexStore implements TradeIndexStore {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  async lastTradeIndex(identity: string): Promise<number | null> {
+    const u = await this.db.user.findUnique({ where: { pubkey: identity }, select: { lastTradeIndex: true } });
+    return u ? Number(u.lastTradeIndex) : null;
+  }
+
+  async createUser(identity: string, lastTradeIndex: number): Promise<boolean> {
+    const r = await this.db.user.createMany({
+      data: [{ pubkey: identity, lastTradeIndex: BigInt(lastTradeIndex), createdAt: BigInt(this.now()) }],
+      skipDuplicates: true,
+    });
+    return r.count === 1;
+  }
+
+  /** `UPDATE users SET last_trade_index = index WHERE pubkey = identity AND last_trade_index < index`. */
+  async advance(identity: string, index: number): Promise<boolean> {
+    const r = await this.db.user.updateMany({
+      where: { pubkey: identity, lastTradeIndex: { lt: BigInt(index) } },
+      data: { lastTradeIndex: BigInt(index), version: { increment: 1 } },
+    });
+    return r.count === 1;
+  }
+}
