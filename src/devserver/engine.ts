@@ -35,12 +35,9 @@ import {
 } from './visibility.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
-export interface Logger {
-  debug(msg: string, extra?: Record<string, unknown>): void;
-  info(msg: string, extra?: Record<string, unknown>): void;
-  warn(msg: string, extra?: Record<string, unknown>): void;
-  error(msg: string, extra?: Record<string, unknown>): void;
-}
+import type { Logger } from '../log.js';
+
+export type { Logger };
 
 export interface EngineOptions {
   /** Skip to the next timer whenever nothing is running, regardless of the test-service lock. */

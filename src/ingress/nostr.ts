@@ -15,6 +15,7 @@ import {
   type UnwrappedMessage,
 } from '../protocol/index.js';
 import { cantDo, type NostrEgress } from '../nostr/egress.js';
+import type { Logger } from '../log.js';
 import type { Filter, RelayPool } from '../nostr/relay-pool.js';
 import type { Intake, IntakeResult } from './intake.js';
 
@@ -38,11 +39,7 @@ export interface HandlerIo {
 
 export type ActionHandler = (m: AcceptedMessage, io: HandlerIo) => Promise<void>;
 
-export interface IngressLogger {
-  info(msg: string, extra?: Record<string, unknown>): void;
-  warn(msg: string, extra?: Record<string, unknown>): void;
-  error(msg: string, extra?: Record<string, unknown>): void;
-}
+export type IngressLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface NostrIngressOptions {
   pool: RelayPool;

@@ -4,16 +4,10 @@
  * per-relay `OK` results. Events from several relays are passed on as they come; deduplication is the caller's job.
  */
 import WebSocket from 'ws';
+import type { Logger } from '../log.js';
+import type { NostrEvent } from '../protocol/index.js';
 
-export interface RelayEvent {
-  id: string;
-  pubkey: string;
-  created_at: number;
-  kind: number;
-  tags: string[][];
-  content: string;
-  sig: string;
-}
+export type RelayEvent = NostrEvent;
 
 export type Filter = Record<string, unknown>;
 
@@ -31,10 +25,7 @@ export interface PublishResult {
   rejected: { url: string; reason: string }[];
 }
 
-export interface PoolLogger {
-  info(msg: string, extra?: Record<string, unknown>): void;
-  warn(msg: string, extra?: Record<string, unknown>): void;
-}
+export type PoolLogger = Pick<Logger, 'info' | 'warn'>;
 
 const silent: PoolLogger = { info: () => undefined, warn: () => undefined };
 

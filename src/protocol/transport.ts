@@ -287,6 +287,16 @@ export type UnwrapResult =
 
 const invalid = (error: string): UnwrapResult => ({ ok: false, reason: 'invalid', error });
 
+/** JSON text validated by a schema; undefined when it is not JSON or does not fit. */
+function parseJsonAs<T extends z.ZodType>(schema: T, text: string): z.output<T> | undefined {
+  try {
+    const r = schema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function parseTuple(
   plaintext: string,
   arity: 2 | 3,
@@ -369,14 +379,8 @@ export function unwrapGiftWrap(event: NostrEvent, receiverKey: Uint8Array): Unwr
   } catch (err) {
     return { ok: false, reason: 'not-for-me', error: `cannot decrypt: ${(err as Error).message}` };
   }
-  let seal: NostrEvent;
-  try {
-    const s = NostrEventSchema.safeParse(JSON.parse(sealJson));
-    if (!s.success) return invalid('seal is not a valid event');
-    seal = s.data;
-  } catch {
-    return invalid('seal is not JSON');
-  }
+  const seal = parseJsonAs(NostrEventSchema, sealJson);
+  if (!seal) return invalid('seal is not a valid event');
   if (seal.kind !== KIND_SEAL) return invalid(`seal must be kind 13, got ${seal.kind}`);
   if (!verifyEventSignature(seal)) return invalid('invalid seal signature');
   let rumorJson: string;
@@ -385,14 +389,8 @@ export function unwrapGiftWrap(event: NostrEvent, receiverKey: Uint8Array): Unwr
   } catch {
     return invalid('cannot decrypt the seal');
   }
-  let rumor: z.output<typeof RumorSchema>;
-  try {
-    const r = RumorSchema.safeParse(JSON.parse(rumorJson));
-    if (!r.success) return invalid('rumor is not a valid unsigned event');
-    rumor = r.data;
-  } catch {
-    return invalid('rumor is not JSON');
-  }
+  const rumor = parseJsonAs(RumorSchema, rumorJson);
+  if (!rumor) return invalid('rumor is not a valid unsigned event');
   if (rumor.kind !== KIND_RUMOR) return invalid(`rumor must be kind 1, got ${rumor.kind}`);
   const t = parseTuple(rumor.content, 2);
   if (!t.ok) return invalid(t.error);
