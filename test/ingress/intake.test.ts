@@ -167,3 +167,31 @@ describe('hostile events', () => {
     expect(await i.process(garbage)).toMatchObject({ type: 'drop', reason: 'not-for-me' });
   });
 });
+
+describe('active-trade pubkeys refresh', () => {
+  it('opens the fast lane for keys that enter an active trade, and keeps the set when a reload fails', async () => {
+    const { refreshKnownPubkeys } = await import('../../src/ingress/known-pubkeys.js');
+    const { intake: i } = intake('nip44', { powFirstContact: 16, knownPubkeys: new Set() });
+    let active = ['', 'x'.repeat(64)];
+    let fail = false;
+    const refresh = refreshKnownPubkeys(i, async () => {
+      if (fail) throw new Error('database down');
+      return active;
+    });
+    try {
+      await refresh.refreshNow();
+      const trader = cliKeys(8);
+      const before = await cliWrap({ transport: 'nip44', msgJson: release(OID), trade: trader, identity, mostro: mostroPk });
+      const r = await i.process(before);
+      expect(r.type === 'drop' && (r.reason === 'first-contact-pow' || before.id.startsWith('0000'))).toBe(true);
+      active = [pubOf(trader)];
+      await refresh.refreshNow();
+      fail = true;
+      await refresh.refreshNow(); // keeps the previous set
+      const after = await cliWrap({ transport: 'nip44', msgJson: release(OID), trade: trader, identity, mostro: mostroPk });
+      expect((await i.process(after)).type).toBe('accept');
+    } finally {
+      refresh.stop();
+    }
+  });
+});
