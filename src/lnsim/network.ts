@@ -1,0 +1,292 @@
+/**
+ * A simulated Lightning network for development and tests (never for real money): the daemon's node plus any number
+ * of wallets, real signed BOLT11 invoices, LND's invoice state machine (OPEN → ACCEPTED → SETTLED / CANCELED for hold
+ * invoices; OPEN → SETTLED for plain ones), a block height for CLTV expiry, and payments that succeed, fail or stay
+ * in flight on demand. Every payment is recorded by hash, so tests can assert "paid exactly once".
+ */
+import { EventEmitter } from 'node:events';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import invoices from 'invoices';
+
+export type InvoiceState = 'OPEN' | 'ACCEPTED' | 'SETTLED' | 'CANCELED';
+export type PaymentStatus = 'IN_FLIGHT' | 'SUCCEEDED' | 'FAILED';
+export type FailureReason =
+  | 'FAILURE_REASON_TIMEOUT'
+  | 'FAILURE_REASON_NO_ROUTE'
+  | 'FAILURE_REASON_ERROR'
+  | 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS'
+  | 'FAILURE_REASON_INSUFFICIENT_BALANCE';
+
+export interface SimInvoice {
+  hash: string;
+  /** Known for plain invoices from creation; for hold invoices only once the holder settles. */
+  preimage?: string;
+  hold: boolean;
+  node: string;
+  request: string;
+  valueSats: number;
+  memo: string;
+  createdAt: number;
+  expirySecs: number;
+  cltvDelta: number;
+  paymentAddr: string;
+  state: InvoiceState;
+  addIndex: number;
+  settleIndex: number;
+  amountPaidMsat: number;
+  acceptHeight?: number;
+  settledAt?: number;
+}
+
+export interface SimPayment {
+  hash: string;
+  from: string;
+  request: string;
+  valueSats: number;
+  feeSats: number;
+  status: PaymentStatus;
+  failureReason?: FailureReason;
+  preimage?: string;
+  createdAt: number;
+  /** How many times a payment to this hash was dispatched (the double-pay detector). */
+  attempts: number;
+}
+
+export interface SimNode {
+  alias: string;
+  secretKey: Uint8Array;
+  pubkey: string;
+}
+
+export type NetworkName = 'regtest' | 'testnet' | 'bitcoin';
+
+export class SimNetwork extends EventEmitter {
+  readonly nodes = new Map<string, SimNode>();
+  readonly invoices = new Map<string, SimInvoice>();
+  readonly payments = new Map<string, SimPayment>();
+  height = 800_000;
+  private addIndex = 0;
+  private settleIndex = 0;
+  private nextPaymentOutcome: { kind: 'fail'; reason: FailureReason } | { kind: 'hold' } | undefined;
+  private held = new Set<string>();
+
+  constructor(readonly network: NetworkName = 'regtest') {
+    super();
+  }
+
+  addNode(alias: string, secretKey = secp256k1.utils.randomSecretKey()): SimNode {
+    const node = { alias, secretKey, pubkey: bytesToHex(secp256k1.getPublicKey(secretKey, true)) };
+    this.nodes.set(alias, node);
+    return node;
+  }
+
+  node(alias: string): SimNode {
+    const n = this.nodes.get(alias);
+    if (!n) throw new Error(`no simulated node "${alias}"`);
+    return n;
+  }
+
+  private now(): number {
+    return Math.floor(Date.now() / 1000);
+  }
+
+  /** Creates a plain invoice (the node knows the preimage) or a hold invoice (for a hash chosen by the caller). */
+  createInvoice(o: {
+    node: string;
+    valueSats: number;
+    memo?: string;
+    expirySecs?: number;
+    cltvDelta?: number;
+    hash?: string;
+  }): SimInvoice {
+    const node = this.node(o.node);
+    const hold = o.hash !== undefined;
+    const preimage = hold ? undefined : bytesToHex(randomBytes(32));
+    const hash = o.hash ?? bytesToHex(sha256(hexToBytes(preimage!)));
+    if (this.invoices.has(hash)) throw new SimError('invoice with payment hash already exists', 'ALREADY_EXISTS');
+    const createdAt = this.now();
+    const expirySecs = o.expirySecs ?? 3600;
+    const cltvDelta = o.cltvDelta ?? 80;
+    const paymentAddr = bytesToHex(randomBytes(32));
+    const unsigned = invoices.createUnsignedRequest({
+      destination: node.pubkey,
+      id: hash,
+      network: this.network,
+      tokens: o.valueSats,
+      description: o.memo ?? '',
+      created_at: new Date(createdAt * 1000).toISOString(),
+      expires_at: new Date((createdAt + expirySecs) * 1000).toISOString(),
+      cltv_delta: cltvDelta,
+      payment: paymentAddr,
+      features: [{ bit: 9 }, { bit: 14 }, { bit: 16 }],
+    });
+    const signature = bytesToHex(secp256k1.sign(hexToBytes(unsigned.hash), node.secretKey, { prehash: false }));
+    const { request } = invoices.createSignedRequest({ destination: node.pubkey, hrp: unsigned.hrp, signature, tags: unsigned.tags });
+    const inv: SimInvoice = {
+      hash,
+      preimage,
+      hold,
+      node: o.node,
+      request,
+      valueSats: o.valueSats,
+      memo: o.memo ?? '',
+      createdAt,
+      expirySecs,
+      cltvDelta,
+      paymentAddr,
+      state: 'OPEN',
+      addIndex: ++this.addIndex,
+      settleIndex: 0,
+      amountPaidMsat: 0,
+    };
+    this.invoices.set(hash, inv);
+    this.emit('invoice', inv);
+    return inv;
+  }
+
+  settleInvoice(preimage: string): SimInvoice {
+    const hash = bytesToHex(sha256(hexToBytes(preimage)));
+    const inv = this.invoices.get(hash);
+    if (!inv) throw new SimError('unable to locate invoice', 'NOT_FOUND');
+    if (inv.state === 'SETTLED') return inv;
+    if (inv.state !== 'ACCEPTED') throw new SimError(`invoice still ${inv.state.toLowerCase()}`, 'FAILED_PRECONDITION');
+    inv.preimage = preimage;
+    inv.state = 'SETTLED';
+    inv.settleIndex = ++this.settleIndex;
+    inv.settledAt = this.now();
+    this.emit('invoice', inv);
+    const pay = this.payments.get(hash);
+    if (pay && pay.status === 'IN_FLIGHT') this.finishPayment(pay, 'SUCCEEDED', preimage);
+    return inv;
+  }
+
+  cancelInvoice(hash: string): SimInvoice {
+    const inv = this.invoices.get(hash);
+    if (!inv) throw new SimError('unable to locate invoice', 'NOT_FOUND');
+    if (inv.state === 'SETTLED') throw new SimError('invoice already settled', 'FAILED_PRECONDITION');
+    if (inv.state === 'CANCELED') return inv;
+    inv.state = 'CANCELED';
+    this.emit('invoice', inv);
+    const pay = this.payments.get(hash);
+    if (pay && pay.status === 'IN_FLIGHT') this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS');
+    return inv;
+  }
+
+  /** The next payment fails with `reason`, or stays in flight until {@link releaseHeld}. */
+  failNextPayment(reason: FailureReason = 'FAILURE_REASON_NO_ROUTE'): void {
+    this.nextPaymentOutcome = { kind: 'fail', reason };
+  }
+
+  holdNextPayment(): void {
+    this.nextPaymentOutcome = { kind: 'hold' };
+  }
+
+  /** Completes payments held in flight: they succeed (or fail with `reason`). */
+  releaseHeld(reason?: FailureReason): void {
+    for (const hash of [...this.held]) {
+      this.held.delete(hash);
+      const pay = this.payments.get(hash)!;
+      if (reason) {
+        this.finishPayment(pay, 'FAILED', undefined, reason);
+      } else {
+        this.deliver(pay);
+      }
+    }
+  }
+
+  /**
+   * A node pays a BOLT11 request. Like LND, a hash with a payment in flight or already succeeded is refused
+   * (`ALREADY_EXISTS`); after a failure a new attempt is allowed.
+   */
+  pay(from: string, request: string, opts: { amountSats?: number; maxFeeSats?: number } = {}): SimPayment {
+    this.node(from);
+    const parsed = invoices.parsePaymentRequest({ request });
+    const hash = parsed.id as string;
+    const prev = this.payments.get(hash);
+    if (prev && prev.status === 'SUCCEEDED') throw new SimError('invoice is already paid', 'ALREADY_EXISTS');
+    if (prev && prev.status === 'IN_FLIGHT') throw new SimError('payment is in transition', 'ALREADY_EXISTS');
+    const valueSats = (parsed.tokens as number) || opts.amountSats || 0;
+    const pay: SimPayment = {
+      hash,
+      from,
+      request,
+      valueSats,
+      feeSats: 0,
+      status: 'IN_FLIGHT',
+      createdAt: this.now(),
+      attempts: (prev?.attempts ?? 0) + 1,
+    };
+    this.payments.set(hash, pay);
+    this.emit('payment', pay);
+    const outcome = this.nextPaymentOutcome;
+    this.nextPaymentOutcome = undefined;
+    if (outcome?.kind === 'fail') {
+      this.finishPayment(pay, 'FAILED', undefined, outcome.reason);
+    } else if (outcome?.kind === 'hold') {
+      this.held.add(hash);
+    } else {
+      this.deliver(pay);
+    }
+    return pay;
+  }
+
+  /** The HTLC reaches the payee: settle a plain invoice, accept a hold invoice, or fail. */
+  private deliver(pay: SimPayment): void {
+    const inv = this.invoices.get(pay.hash);
+    if (!inv || inv.state === 'CANCELED' || inv.state === 'SETTLED' || (inv.node === pay.from)) {
+      this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS');
+      return;
+    }
+    if (inv.createdAt + inv.expirySecs < this.now()) {
+      this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS');
+      return;
+    }
+    if (inv.valueSats > 0 && pay.valueSats < inv.valueSats) {
+      this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS');
+      return;
+    }
+    inv.amountPaidMsat = pay.valueSats * 1000;
+    if (inv.hold) {
+      inv.state = 'ACCEPTED';
+      inv.acceptHeight = this.height;
+      this.emit('invoice', inv);
+      return; // in flight until the holder settles or cancels
+    }
+    inv.state = 'SETTLED';
+    inv.settleIndex = ++this.settleIndex;
+    inv.settledAt = this.now();
+    this.emit('invoice', inv);
+    this.finishPayment(pay, 'SUCCEEDED', inv.preimage);
+  }
+
+  private finishPayment(pay: SimPayment, status: PaymentStatus, preimage?: string, reason?: FailureReason): void {
+    pay.status = status;
+    pay.preimage = preimage;
+    pay.failureReason = reason;
+    this.emit('payment', pay);
+  }
+
+  /** Mines blocks; accepted hold invoices whose CLTV horizon passed are canceled, as LND does. */
+  mine(blocks = 1): number {
+    this.height += blocks;
+    for (const inv of this.invoices.values()) {
+      if (inv.hold && inv.state === 'ACCEPTED' && inv.acceptHeight !== undefined && this.height >= inv.acceptHeight + inv.cltvDelta) {
+        this.cancelInvoice(inv.hash);
+      }
+    }
+    this.emit('block', this.height);
+    return this.height;
+  }
+}
+
+export class SimError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'NOT_FOUND' | 'ALREADY_EXISTS' | 'FAILED_PRECONDITION' | 'INVALID_ARGUMENT',
+  ) {
+    super(message);
+    this.name = 'SimError';
+  }
+}
