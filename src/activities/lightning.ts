@@ -15,6 +15,14 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import * as ln from 'lightning';
 import type { Db } from '../db/database.js';
+import {
+  checkBolt11,
+  DEFAULT_INVOICE_RULES,
+  validatePaymentRequest,
+  type InvoiceCheck,
+  type InvoiceRuleSettings,
+} from '../lightning/invoice-validation.js';
+import { isLnurlLike, resolveLnurlInvoice, type LnurlOptions } from '../lightning/lnurl.js';
 
 export interface LightningSettings {
   /** Hold invoice expiry (`[lightning] hold_invoice_expiration_window`, seconds). */
@@ -35,6 +43,10 @@ export interface LightningDeps {
   /** 32+ bytes; preimages are derived from it. Losing it makes unsettled hold invoices unsettleable. */
   preimageSecret: Uint8Array;
   settings: LightningSettings;
+  /** Buyer/payout invoice rules (`min_payment_amount`, `invoice_expiration_window`, max final CLTV). */
+  invoiceRules?: InvoiceRuleSettings;
+  /** LNURL / Lightning Address resolution (SSRF guard stays on unless a test allows private hosts). */
+  lnurl?: LnurlOptions;
   now?: () => number;
 }
 
@@ -72,6 +84,20 @@ export function createLightningActivities(deps: LightningDeps) {
   const { lnd, db, settings } = deps;
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   const preimageFor = (key: string) => hmac(sha256, deps.preimageSecret, utf8ToBytes(`mostro-hold-invoice:${key}`));
+
+  const rules = deps.invoiceRules ?? DEFAULT_INVOICE_RULES;
+  let nodeNetwork: string | undefined;
+  async function network(): Promise<string> {
+    if (nodeNetwork === undefined) {
+      try {
+        const info = await ln.getWalletInfo({ lnd });
+        nodeNetwork = info.chains.map((c) => NETWORKS[c] ?? 'unknown').join(',');
+      } catch (err) {
+        throw lndError(err, 'getNodeInfo');
+      }
+    }
+    return nodeNetwork;
+  }
 
   async function track(hash: string, waitMs: number): Promise<PaymentOutcome> {
     const deadline = Date.now() + waitMs;
@@ -116,6 +142,9 @@ export function createLightningActivities(deps: LightningDeps) {
       },
     });
   }
+
+  const payableRequest = (input: { purpose: string; request: string; amountSats: number }) =>
+    payableRequestFor(db, input, { network, now: now(), rules, lnurl: deps.lnurl });
 
   return {
     async getNodeInfo(): Promise<{
@@ -248,10 +277,23 @@ export function createLightningActivities(deps: LightningDeps) {
      * Pays `request` for `purpose`, at most once. Returns the final state, or `in-flight` when the payment is still
      * under way after `paymentWaitMs` (call again to keep tracking: it will not send again).
      */
+    /**
+     * The reference's invoice rules for a request a user sent (buyer invoice, bond payout invoice). Returns which
+     * rule failed rather than throwing: the caller answers `cant-do invalid_invoice` and stores nothing.
+     */
+    async validateInvoice(input: { request: string; amountSats?: number; feeSats?: number }): Promise<InvoiceCheck> {
+      return validatePaymentRequest(
+        input.request,
+        { amountSats: input.amountSats, feeSats: input.feeSats },
+        { nodeNetwork: await network(), now: now(), rules, lnurl: deps.lnurl },
+      );
+    },
+
     async payInvoice(input: { purpose: string; request: string; amountSats: number }): Promise<PaymentOutcome> {
+      const request = await payableRequest(input);
       const decoded = await (async () => {
         try {
-          return await ln.decodePaymentRequest({ lnd, request: input.request });
+          return await ln.decodePaymentRequest({ lnd, request });
         } catch (err) {
           throw lndError(err, 'payInvoice: decode');
         }
@@ -264,7 +306,7 @@ export function createLightningActivities(deps: LightningDeps) {
           {
             purpose: input.purpose,
             paymentHash: decoded.id,
-            request: input.request,
+            request,
             amountSats: BigInt(input.amountSats),
             status: 'pending',
             createdAt: t,
@@ -310,6 +352,31 @@ export function createLightningActivities(deps: LightningDeps) {
       return outcome;
     },
   };
+}
+
+/**
+ * Turns what the user gave into one BOLT11 for this payment. A purpose that already has a recorded payment keeps
+ * its invoice (a Lightning address hands out a fresh invoice on every resolution, so re-resolving would change the
+ * payment hash that guards against paying twice). A Lightning address / LNURL is resolved for exactly
+ * `amountSats`, and the answer must pass the payout rules.
+ */
+async function payableRequestFor(
+  db: Db,
+  input: { purpose: string; request: string; amountSats: number },
+  ctx: { network: () => Promise<string>; now: number; rules: InvoiceRuleSettings; lnurl?: LnurlOptions },
+): Promise<string> {
+  const existing = await db.payment.findUnique({ where: { purpose: input.purpose }, select: { request: true } });
+  if (existing) return existing.request;
+  if (!isLnurlLike(input.request.trim())) return input.request;
+  let resolved: string;
+  try {
+    resolved = await resolveLnurlInvoice(input.request.trim(), input.amountSats, undefined, ctx.lnurl);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`payInvoice: ${(err as Error).message}`, 'PayoutUnresolvable');
+  }
+  const check = checkBolt11(resolved, { amountSats: input.amountSats }, { nodeNetwork: await ctx.network(), now: ctx.now, rules: ctx.rules });
+  if (!check.valid) throw ApplicationFailure.nonRetryable(`payInvoice: resolved invoice fails rule ${check.rule}`, 'PayoutUnresolvable');
+  return resolved;
 }
 
 function failureReason(f: unknown): string {

@@ -62,6 +62,35 @@ export interface SimNode {
 
 export type NetworkName = 'regtest' | 'testnet' | 'bitcoin';
 
+/** Signs a BOLT11 invoice with a node key (the simulator's nodes, and tests that need unusual invoices). */
+export function encodeBolt11(o: {
+  secretKey: Uint8Array;
+  network: string;
+  hash: string;
+  sats: number;
+  memo?: string;
+  createdAt: number;
+  expirySecs: number;
+  cltvDelta?: number;
+  paymentAddr?: string;
+}): string {
+  const destination = bytesToHex(secp256k1.getPublicKey(o.secretKey, true));
+  const unsigned = invoices.createUnsignedRequest({
+    destination,
+    id: o.hash,
+    network: o.network,
+    tokens: o.sats,
+    description: o.memo ?? '',
+    created_at: new Date(o.createdAt * 1000).toISOString(),
+    expires_at: new Date((o.createdAt + o.expirySecs) * 1000).toISOString(),
+    cltv_delta: o.cltvDelta,
+    payment: o.paymentAddr ?? bytesToHex(randomBytes(32)),
+    features: [{ bit: 9 }, { bit: 14 }, { bit: 16 }],
+  });
+  const signature = bytesToHex(secp256k1.sign(hexToBytes(unsigned.hash), o.secretKey, { prehash: false }));
+  return invoices.createSignedRequest({ destination, hrp: unsigned.hrp, signature, tags: unsigned.tags }).request;
+}
+
 export class SimNetwork extends EventEmitter {
   readonly nodes = new Map<string, SimNode>();
   readonly invoices = new Map<string, SimInvoice>();
@@ -110,20 +139,17 @@ export class SimNetwork extends EventEmitter {
     const expirySecs = o.expirySecs ?? 3600;
     const cltvDelta = o.cltvDelta ?? 80;
     const paymentAddr = bytesToHex(randomBytes(32));
-    const unsigned = invoices.createUnsignedRequest({
-      destination: node.pubkey,
-      id: hash,
+    const request = encodeBolt11({
+      secretKey: node.secretKey,
       network: this.network,
-      tokens: o.valueSats,
-      description: o.memo ?? '',
-      created_at: new Date(createdAt * 1000).toISOString(),
-      expires_at: new Date((createdAt + expirySecs) * 1000).toISOString(),
-      cltv_delta: cltvDelta,
-      payment: paymentAddr,
-      features: [{ bit: 9 }, { bit: 14 }, { bit: 16 }],
+      hash,
+      sats: o.valueSats,
+      memo: o.memo ?? '',
+      createdAt,
+      expirySecs,
+      cltvDelta,
+      paymentAddr,
     });
-    const signature = bytesToHex(secp256k1.sign(hexToBytes(unsigned.hash), node.secretKey, { prehash: false }));
-    const { request } = invoices.createSignedRequest({ destination: node.pubkey, hrp: unsigned.hrp, signature, tags: unsigned.tags });
     const inv: SimInvoice = {
       hash,
       preimage,

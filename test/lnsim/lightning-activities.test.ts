@@ -11,6 +11,8 @@ import { createLightningActivities, lndError, type LightningActivities } from '.
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
 import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
+import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
+import { encodeBolt11 } from '../../src/lnsim/network.js';
 
 const net = new SimNetwork('regtest');
 net.addNode('mostro');
@@ -19,15 +21,24 @@ net.addNode('buyer');
 let sim: SimLndServer;
 let db: Database;
 let acts: LightningActivities;
+let lnurl: LnurlServer;
 const settings = { holdInvoiceExpirySecs: 900, holdInvoiceCltvDelta: 144, invoiceExpirySecs: 3600, maxRoutingFeeRatio: 0.002, paymentWaitMs: 300 };
 
 beforeAll(async () => {
   sim = await startSimLnd(net, { node: 'mostro' });
   db = await openDatabase({ memory: true });
   const { lnd } = ln.authenticatedLndGrpc(sim.credentials);
-  acts = createLightningActivities({ lnd, db: db.prisma, preimageSecret: crypto.randomBytes(32), settings });
+  lnurl = await startLnurlServer(net);
+  acts = createLightningActivities({
+    lnd,
+    db: db.prisma,
+    preimageSecret: crypto.randomBytes(32),
+    settings,
+    lnurl: { allowPrivateHosts: true, allowHttp: true },
+  });
 });
 afterAll(async () => {
+  await lnurl?.close();
   await sim?.close();
   await db?.close();
 });
@@ -122,6 +133,40 @@ describe('payInvoice: never twice', () => {
     net.releaseHeld();
     expect(await acts.payInvoice({ purpose: 'payout:e', request: second.request, amountSats: 700 })).toMatchObject({ status: 'succeeded', hash: first.hash });
     expect(net.payments.has(second.hash)).toBe(false);
+  });
+});
+
+describe('buyer invoices and Lightning addresses', () => {
+  it('validates against the node network and the order amount', async () => {
+    const ok = net.createInvoice({ node: 'buyer', valueSats: 9_900, expirySecs: 7_200 });
+    expect(await acts.validateInvoice({ request: ok.request, amountSats: 10_000, feeSats: 100 })).toMatchObject({ valid: true, kind: 'bolt11' });
+    expect(await acts.validateInvoice({ request: ok.request, amountSats: 10_000, feeSats: 0 })).toEqual({ valid: false, rule: 'wrong_amount' });
+    const testnet = encodeBolt11({ secretKey: crypto.randomBytes(32), network: 'testnet', hash: crypto.randomBytes(32).toString('hex'), sats: 0, createdAt: Math.floor(Date.now() / 1000), expirySecs: 7_200 });
+    expect(await acts.validateInvoice({ request: testnet })).toEqual({ valid: false, rule: 'wrong_network' });
+    expect(await acts.validateInvoice({ request: lnurl.addressOf('buyer') })).toEqual({ valid: true, kind: 'lnurl' });
+    expect(await acts.validateInvoice({ request: lnurl.addressOf('stranger') })).toEqual({ valid: false, rule: 'address_unreachable' });
+  });
+
+  it('pays a Lightning address once: resolved for the exact amount, never re-resolved on retry', async () => {
+    const address = lnurl.addressOf('buyer');
+    net.holdNextPayment();
+    const first = await acts.payInvoice({ purpose: 'payout:ln-address', request: address, amountSats: 2_500 });
+    expect(first.status).toBe('in-flight');
+    const callbacks = lnurl.requests.filter((r) => r.startsWith('/lnurlp/callback/')).length;
+    net.releaseHeld();
+    const done = await acts.payInvoice({ purpose: 'payout:ln-address', request: address, amountSats: 2_500 });
+    expect(done).toMatchObject({ status: 'succeeded', hash: first.hash });
+    expect(lnurl.requests.filter((r) => r.startsWith('/lnurlp/callback/')).length).toBe(callbacks);
+    expect(net.payments.get(first.hash)).toMatchObject({ attempts: 1, valueSats: 2_500 });
+    expect(net.invoices.get(first.hash)).toMatchObject({ node: 'buyer', state: 'SETTLED' });
+  });
+
+  it('refuses an address that cannot be resolved, without recording a payment', async () => {
+    await expect(acts.payInvoice({ purpose: 'payout:nobody', request: lnurl.addressOf('stranger'), amountSats: 2_500 })).rejects.toMatchObject({
+      type: 'PayoutUnresolvable',
+      nonRetryable: true,
+    });
+    expect(await db.prisma.payment.findUnique({ where: { purpose: 'payout:nobody' } })).toBeNull();
   });
 });
 
