@@ -12,7 +12,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import * as ln from 'lightning';
 import type { Db } from '../db/database.js';
 import {
@@ -170,9 +170,26 @@ export function createLightningActivities(deps: LightningDeps) {
       }
     },
 
-    /** A hold invoice whose preimage is derived from `key` (idempotent: a retry returns the same invoice). */
-    async createHoldInvoice(input: { key: string; amountSats: number; memo: string }): Promise<{ hash: string; request: string }> {
+    /**
+     * A hold invoice whose preimage is derived from `key` (idempotent: a retry returns the same invoice). The owning
+     * workflow (the calling workflow unless given) is recorded first, so the invoice watcher signals it when the
+     * invoice is paid (ACCEPTED) or canceled.
+     */
+    async createHoldInvoice(input: {
+      key: string;
+      amountSats: number;
+      memo: string;
+      workflowId?: string;
+    }): Promise<{ hash: string; request: string }> {
       const id = bytesToHex(sha256(preimageFor(input.key)));
+      const workflowId = input.workflowId ?? callingWorkflowId();
+      if (workflowId) {
+        const t = BigInt(now());
+        await db.holdInvoice.createMany({
+          data: [{ paymentHash: id, key: input.key, workflowId, amountSats: BigInt(input.amountSats), createdAt: t, updatedAt: t }],
+          skipDuplicates: true,
+        });
+      }
       try {
         const inv = await ln.createHodlInvoice({
           lnd,
@@ -377,6 +394,14 @@ async function payableRequestFor(
   const check = checkBolt11(resolved, { amountSats: input.amountSats }, { nodeNetwork: await ctx.network(), now: ctx.now, rules: ctx.rules });
   if (!check.valid) throw ApplicationFailure.nonRetryable(`payInvoice: resolved invoice fails rule ${check.rule}`, 'PayoutUnresolvable');
   return resolved;
+}
+
+function callingWorkflowId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.workflowId;
+  } catch {
+    return undefined; // called outside an activity (tests, tools)
+  }
 }
 
 function failureReason(f: unknown): string {

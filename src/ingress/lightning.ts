@@ -1,0 +1,174 @@
+/**
+ * The invoice-state ingress: follows every hold invoice a workflow created and signals that workflow when the
+ * invoice becomes ACCEPTED (paid and held), SETTLED or CANCELED.
+ *
+ * LND's node-wide invoice stream reports only new and settled invoices, never ACCEPTED or CANCELED, so each hold
+ * invoice gets its own SubscribeSingleInvoice stream. A new stream first reports the invoice's current state, which
+ * makes every (re)subscription a reconciliation: after a restart or a dropped connection nothing that happened in
+ * between is missed. Which invoices to follow comes from `hold_invoices` (written by the createHoldInvoice activity
+ * before LND sees the invoice); the last state delivered is recorded there with a compare-and-set, so a state is
+ * delivered at least once and, across watcher restarts, rarely twice (workflows treat repeats as no-ops).
+ */
+import * as ln from 'lightning';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Db } from '../db/database.js';
+import type { Logger } from '../log.js';
+import { holdInvoiceSignal, type HoldInvoiceState, type HoldInvoiceUpdate } from '../workflows/hold-invoice.js';
+
+/** How the watcher reaches workflows: `false` when the workflow no longer exists or has closed. */
+export interface HoldInvoiceSignalGateway {
+  signal(workflowId: string, update: HoldInvoiceUpdate): Promise<boolean>;
+}
+
+export class TemporalHoldInvoiceGateway implements HoldInvoiceSignalGateway {
+  constructor(private readonly client: Client) {}
+  async signal(workflowId: string, update: HoldInvoiceUpdate): Promise<boolean> {
+    try {
+      await this.client.workflow.getHandle(workflowId).signal(holdInvoiceSignal, update);
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+}
+
+const RANK: Record<string, number> = { open: 0, accepted: 1, settled: 2, canceled: 2, orphaned: 2 };
+const isFinal = (state: string) => RANK[state] === 2;
+
+interface Watched {
+  hash: string;
+  workflowId: string;
+  notified: string;
+  version: number;
+  sub: ReturnType<typeof ln.subscribeToInvoice>;
+  /** Updates for one invoice are handled one at a time, in arrival order. */
+  chain: Promise<void>;
+}
+
+export interface InvoiceWatcherOptions {
+  lnd: ln.AuthenticatedLnd;
+  db: Db;
+  gateway: HoldInvoiceSignalGateway;
+  log: Logger;
+  /** How often `hold_invoices` is scanned for new invoices and lost subscriptions (ms). */
+  pollMs?: number;
+  /** Delay before re-subscribing after a stream error (ms). */
+  retryMs?: number;
+}
+
+export class InvoiceWatcher {
+  private readonly watched = new Map<string, Watched>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private stopped = true;
+  /** Signals delivered, by state (for operators and tests). */
+  readonly delivered: Record<HoldInvoiceState, number> = { accepted: 0, settled: 0, canceled: 0 };
+
+  constructor(private readonly opts: InvoiceWatcherOptions) {}
+
+  /** Subscribes to every hold invoice not yet final and keeps picking up new ones. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.scan();
+    this.timer = setInterval(() => void this.scan(), this.opts.pollMs ?? 1000);
+    this.timer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.scanning;
+    const pending = [...this.watched.values()];
+    for (const w of pending) w.sub.removeAllListeners();
+    this.watched.clear();
+    await Promise.allSettled(pending.map((w) => w.chain));
+  }
+
+  /** Number of invoices currently followed. */
+  get size(): number {
+    return this.watched.size;
+  }
+
+  /** One pass over `hold_invoices`: follow what is not followed yet. Safe to call at any time. */
+  scan(): Promise<void> {
+    this.scanning ??= (async () => {
+      try {
+        const rows = await this.opts.db.holdInvoice.findMany({
+          where: { notifiedState: { in: ['open', 'accepted'] } },
+          select: { paymentHash: true, workflowId: true, notifiedState: true, version: true },
+        });
+        for (const row of rows) {
+          if (this.stopped) break;
+          if (!this.watched.has(row.paymentHash)) this.follow(row.paymentHash, row.workflowId, row.notifiedState, row.version);
+        }
+      } catch (err) {
+        this.opts.log.warn('invoice watcher: scan failed', { error: (err as Error).message });
+      } finally {
+        this.scanning = undefined;
+      }
+    })();
+    return this.scanning;
+  }
+
+  private follow(hash: string, workflowId: string, notified: string, version: number): void {
+    const sub = ln.subscribeToInvoice({ lnd: this.opts.lnd, id: hash });
+    const w: Watched = { hash, workflowId, notified, version, sub, chain: Promise.resolve() };
+    this.watched.set(hash, w);
+    sub.on('invoice_updated', (inv: ln.SubscribeToInvoiceInvoiceUpdatedEvent) => {
+      const state = inv.is_confirmed ? 'settled' : inv.is_canceled ? 'canceled' : inv.is_held ? 'accepted' : 'open';
+      const amountSats = inv.is_confirmed ? inv.received : Number(BigInt(inv.received_mtokens ?? '0') / 1000n) || inv.tokens;
+      w.chain = w.chain.then(() => this.deliver(w, state, amountSats));
+    });
+    sub.on('error', (err: unknown) => {
+      // The stream is gone (LND restarted, connection lost, invoice unknown). Forget it; the next scan re-subscribes
+      // and the new stream's first message reconciles whatever happened meanwhile.
+      this.opts.log.warn('invoice watcher: subscription lost', { hash, error: Array.isArray(err) ? String(err[1]) : String(err) });
+      sub.removeAllListeners();
+      const retry = setTimeout(() => {
+        if (this.watched.get(hash) === w) this.watched.delete(hash);
+      }, this.opts.retryMs ?? 1000);
+      retry.unref?.();
+    });
+  }
+
+  private async deliver(w: Watched, state: string, amountSats: number): Promise<void> {
+    if (this.stopped || RANK[state]! <= RANK[w.notified]!) return;
+    const update: HoldInvoiceUpdate = { hash: w.hash, state: state as HoldInvoiceState, amountSats };
+    let exists = true;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        exists = await this.opts.gateway.signal(w.workflowId, update);
+        break;
+      } catch (err) {
+        if (this.stopped) return;
+        // Temporal unreachable: keep trying; the state is not recorded as delivered until it is.
+        this.opts.log.warn('invoice watcher: signal failed, retrying', { hash: w.hash, state, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 250 * 2 ** Math.min(attempt, 7))));
+      }
+    }
+    if (exists) this.delivered[update.state]++;
+    else this.opts.log.warn('invoice watcher: owning workflow is gone', { hash: w.hash, workflowId: w.workflowId, state });
+    // A workflow that is gone cannot act on the invoice: `orphaned` stops the watching and marks it for operators.
+    const recorded = exists ? state : 'orphaned';
+    const res = await this.opts.db.holdInvoice.updateMany({
+      where: { paymentHash: w.hash, version: w.version },
+      data: { notifiedState: recorded, updatedAt: BigInt(Math.floor(Date.now() / 1000)), version: { increment: 1 } },
+    });
+    if (res.count === 1) {
+      w.notified = recorded;
+      w.version += 1;
+    } else {
+      // Another watcher recorded a delivery first: adopt its record.
+      const row = await this.opts.db.holdInvoice.findUnique({ where: { paymentHash: w.hash } });
+      if (row) {
+        w.notified = RANK[row.notifiedState]! >= RANK[recorded]! ? row.notifiedState : recorded;
+        w.version = row.version;
+      }
+    }
+    if (isFinal(w.notified)) {
+      w.sub.removeAllListeners();
+      this.watched.delete(w.hash);
+    }
+  }
+}
