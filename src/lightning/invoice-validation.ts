@@ -4,6 +4,7 @@
  * failed, for logs and tests (the protocol has one reason for all of them).
  */
 import invoices, { type ParsedRequest } from 'invoices';
+import type { CantDoReason } from '../protocol/schema.js';
 import { isLnurlLike, lnurlExists, type LnurlOptions } from './lnurl.js';
 
 export interface InvoiceRuleSettings {
@@ -34,7 +35,8 @@ export type InvoiceRule =
 export type InvoiceCheck =
   | { valid: true; kind: 'bolt11'; amountSats: number; hash: string; expiresAt: number }
   | { valid: true; kind: 'lnurl' }
-  | { valid: false; rule: InvoiceRule };
+  /** `reason` is what the client receives: `cant-do` with `invalid_invoice`, whatever the rule. */
+  | { valid: false; rule: InvoiceRule; reason: Extract<CantDoReason, 'invalid_invoice'> };
 
 export interface Bolt11Expectation {
   /** The order amount the invoice must match (after `feeSats` is taken off); omitted = any amount. */
@@ -50,6 +52,8 @@ export interface Bolt11Context {
   rules: InvoiceRuleSettings;
 }
 
+const reject = (rule: InvoiceRule): InvoiceCheck => ({ valid: false, rule, reason: 'invalid_invoice' });
+
 /** BOLT11 currency names (`invoices`) and LND chain names for the same network. */
 const canonicalNetwork = (name: string): string => (name === 'bitcoin' ? 'mainnet' : name);
 
@@ -62,22 +66,22 @@ export function checkBolt11(request: string, expect: Bolt11Expectation, ctx: Bol
   try {
     parsed = invoices.parsePaymentRequest({ request: request.trim() });
   } catch {
-    return { valid: false, rule: 'malformed' };
+    return reject('malformed');
   }
-  if (canonicalNetwork(parsed.network) !== canonicalNetwork(ctx.nodeNetwork)) return { valid: false, rule: 'wrong_network' };
+  if (canonicalNetwork(parsed.network) !== canonicalNetwork(ctx.nodeNetwork)) return reject('wrong_network');
   if ((parsed.cltv_delta ?? DEFAULT_FINAL_CLTV) > ctx.rules.maxFinalCltvExpiryDelta) {
-    return { valid: false, rule: 'cltv_too_large' };
+    return reject('cltv_too_large');
   }
   const expiresAt = Math.floor(Date.parse(parsed.expires_at) / 1000);
-  if (expiresAt <= ctx.now) return { valid: false, rule: 'expired' };
+  if (expiresAt <= ctx.now) return reject('expired');
   // Sub-satoshi remainders are dropped, as the reference does (msat / 1000).
   const amountSats = parsed.mtokens ? Number(BigInt(parsed.mtokens) / 1000n) : 0;
   if (expect.amountSats !== undefined) {
     const expected = expect.amountSats - (expect.feeSats ?? 0);
-    if (expected < 0 || (amountSats !== 0 && amountSats !== expected)) return { valid: false, rule: 'wrong_amount' };
+    if (expected < 0 || (amountSats !== 0 && amountSats !== expected)) return reject('wrong_amount');
   }
-  if (amountSats > 0 && amountSats < ctx.rules.minPaymentAmount) return { valid: false, rule: 'below_min_payment' };
-  if (expiresAt < ctx.now + ctx.rules.invoiceExpirationWindowSecs) return { valid: false, rule: 'expires_too_soon' };
+  if (amountSats > 0 && amountSats < ctx.rules.minPaymentAmount) return reject('below_min_payment');
+  if (expiresAt < ctx.now + ctx.rules.invoiceExpirationWindowSecs) return reject('expires_too_soon');
   return { valid: true, kind: 'bolt11', amountSats, hash: parsed.id, expiresAt };
 }
 
@@ -91,7 +95,7 @@ export async function validatePaymentRequest(
   ctx: Bolt11Context & { lnurl?: LnurlOptions },
 ): Promise<InvoiceCheck> {
   if (isLnurlLike(request.trim())) {
-    return (await lnurlExists(request.trim(), ctx.lnurl)) ? { valid: true, kind: 'lnurl' } : { valid: false, rule: 'address_unreachable' };
+    return (await lnurlExists(request.trim(), ctx.lnurl)) ? { valid: true, kind: 'lnurl' } : reject('address_unreachable');
   }
   return checkBolt11(request, expect, ctx);
 }

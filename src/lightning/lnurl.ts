@@ -9,7 +9,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { bech32 } from '@scure/base';
+import invoices, { type ParsedRequest } from 'invoices';
 import { BlockedHostError, guardedLookup, isPrivateAddress } from './ssrf.js';
 
 export interface LnurlOptions {
@@ -163,6 +166,18 @@ export async function resolveLnurlInvoice(
   const answer = await getJson(callback, opts);
   if (typeof answer.pr !== 'string' || answer.pr.length === 0) {
     throw new LnurlError(typeof answer.reason === 'string' ? `payee refused: ${answer.reason.slice(0, 200)}` : 'no invoice returned');
+  }
+  // LUD-06: the wallet checks the invoice is for the amount it asked for and commits to the metadata it was shown.
+  let decoded: ParsedRequest;
+  try {
+    decoded = invoices.parsePaymentRequest({ request: answer.pr });
+  } catch {
+    throw new LnurlError('payee returned something that is not a BOLT11 invoice');
+  }
+  if (decoded.mtokens !== String(msat)) throw new LnurlError('payee returned an invoice for a different amount');
+  if (decoded.description_hash !== undefined && typeof params.metadata === 'string') {
+    const expected = bytesToHex(sha256(utf8ToBytes(params.metadata)));
+    if (decoded.description_hash !== expected) throw new LnurlError('payee returned an invoice for different metadata');
   }
   return answer.pr;
 }

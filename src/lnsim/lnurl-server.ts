@@ -3,6 +3,7 @@
  * comments) with invoices from that node of the simulated network. For development and tests only; the daemon
  * reaches it only when private hosts and plain HTTP are explicitly allowed.
  */
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SimNetwork } from './network.js';
@@ -37,6 +38,7 @@ export async function startLnurlServer(net: SimNetwork, opts: LnurlServerOptions
     const callback = /^\/lnurlp\/callback\/([^/]+)$/.exec(url.pathname);
     const user = decodeURIComponent((wellKnown ?? callback)?.[1] ?? '');
     if (!user || !net.nodes.has(user)) return json(res, 404, { status: 'ERROR', reason: 'unknown user' });
+    const metadata = JSON.stringify([['text/plain', `Pay ${user} on the simulated network`]]);
     if (wellKnown) {
       return json(res, 200, {
         tag: 'payRequest',
@@ -44,7 +46,7 @@ export async function startLnurlServer(net: SimNetwork, opts: LnurlServerOptions
         callback: `${origin}/lnurlp/callback/${encodeURIComponent(user)}?wallet=${encodeURIComponent(user)}`,
         minSendable: opts.minSendableMsat ?? 1000,
         maxSendable: opts.maxSendableMsat ?? 100_000_000_000,
-        metadata: JSON.stringify([['text/plain', `Pay ${user} on the simulated network`]]),
+        metadata,
         commentAllowed: opts.commentAllowed ?? 0,
       });
     }
@@ -52,7 +54,9 @@ export async function startLnurlServer(net: SimNetwork, opts: LnurlServerOptions
     if (!Number.isSafeInteger(msat) || msat <= 0 || msat % 1000 !== 0) {
       return json(res, 200, { status: 'ERROR', reason: 'amount must be whole sats in msat' });
     }
-    const inv = net.createInvoice({ node: user, valueSats: msat / 1000, memo: url.searchParams.get('comment') ?? '' });
+    // LUD-06: the invoice commits to the metadata by hash.
+    const descriptionHash = crypto.createHash('sha256').update(metadata, 'utf8').digest('hex');
+    const inv = net.createInvoice({ node: user, valueSats: msat / 1000, descriptionHash });
     return json(res, 200, { pr: inv.request, routes: [] });
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));

@@ -69,6 +69,8 @@ export function encodeBolt11(o: {
   hash: string;
   sats: number;
   memo?: string;
+  /** Commits to a description by hash (LNURL-pay invoices commit to the service's metadata this way). */
+  descriptionHash?: string;
   createdAt: number;
   expirySecs: number;
   cltvDelta?: number;
@@ -80,7 +82,7 @@ export function encodeBolt11(o: {
     id: o.hash,
     network: o.network,
     tokens: o.sats,
-    description: o.memo ?? '',
+    ...(o.descriptionHash ? { description_hash: o.descriptionHash } : { description: o.memo ?? '' }),
     created_at: new Date(o.createdAt * 1000).toISOString(),
     expires_at: new Date((o.createdAt + o.expirySecs) * 1000).toISOString(),
     cltv_delta: o.cltvDelta,
@@ -126,6 +128,7 @@ export class SimNetwork extends EventEmitter {
     node: string;
     valueSats: number;
     memo?: string;
+    descriptionHash?: string;
     expirySecs?: number;
     cltvDelta?: number;
     hash?: string;
@@ -145,6 +148,7 @@ export class SimNetwork extends EventEmitter {
       hash,
       sats: o.valueSats,
       memo: o.memo ?? '',
+      descriptionHash: o.descriptionHash,
       createdAt,
       expirySecs,
       cltvDelta,

@@ -22,6 +22,7 @@ declare module 'invoices' {
     network: string;
     tokens?: number;
     description?: string;
+    description_hash?: string;
     created_at?: string;
     expires_at?: string;
     cltv_delta?: number;

@@ -2,13 +2,14 @@
  * Lightning Address / LNURL-pay resolution against a local HTTP server (the simulator's address server), and the
  * SSRF guard: a private or loopback target is refused before any request leaves unless explicitly allowed.
  */
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_INVOICE_RULES, validatePaymentRequest } from '../../src/lightning/invoice-validation.js';
 import { encodeLnurl, isLnurlLike, lnurlEndpoint, lnurlExists, resolveLnurlInvoice } from '../../src/lightning/lnurl.js';
 import { isPrivateAddress } from '../../src/lightning/ssrf.js';
-import { SimNetwork } from '../../src/lnsim/network.js';
+import { encodeBolt11, SimNetwork } from '../../src/lnsim/network.js';
 import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
 import invoices from 'invoices';
 
@@ -50,7 +51,7 @@ describe('existence check (what new-order / add-invoice / take-sell run)', () =>
   });
 
   it('refuses an unknown user', async () => {
-    expect(await validatePaymentRequest(srv.addressOf('nobody'), {}, ctx)).toEqual({ valid: false, rule: 'address_unreachable' });
+    expect(await validatePaymentRequest(srv.addressOf('nobody'), {}, ctx)).toEqual({ valid: false, rule: 'address_unreachable', reason: 'invalid_invoice' });
   });
 
   it('refuses a host that does not answer', async () => {
@@ -133,6 +134,41 @@ describe('resolving an invoice for an amount', () => {
     expect(cb.searchParams.get('wallet')).toBe('buyer');
     expect(cb.searchParams.get('amount')).toBe('12345000');
     expect(cb.searchParams.get('comment')).toBe('Mostro ord'); // commentAllowed: 10
+    expect(decoded.description_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('checks what a payee hands back: the amount asked for, and the metadata it showed (LUD-06)', async () => {
+    const metadata = JSON.stringify([['text/plain', 'hostile']]);
+    let mode: 'amount' | 'metadata' | 'honest' = 'amount';
+    const hostile = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.startsWith('/.well-known/')) {
+        return res.end(JSON.stringify({ tag: 'payRequest', callback: `http://127.0.0.1:${port}/cb`, minSendable: 1000, maxSendable: 1e9, metadata }));
+      }
+      const sats = Number(url.searchParams.get('amount')) / 1000;
+      const descriptionHash = crypto.createHash('sha256').update(mode === 'metadata' ? 'other' : metadata).digest('hex');
+      const pr = encodeBolt11({
+        secretKey: crypto.randomBytes(32),
+        network: 'regtest',
+        hash: crypto.randomBytes(32).toString('hex'),
+        sats: mode === 'amount' ? sats * 10 : sats,
+        descriptionHash,
+        createdAt: Math.floor(Date.now() / 1000),
+        expirySecs: 7_200,
+      });
+      res.end(JSON.stringify({ pr }));
+    });
+    await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', r));
+    const port = (hostile.address() as AddressInfo).port;
+    try {
+      await expect(resolveLnurlInvoice(`x@127.0.0.1:${port}`, 1_000, undefined, local)).rejects.toThrow(/different amount/);
+      mode = 'metadata';
+      await expect(resolveLnurlInvoice(`x@127.0.0.1:${port}`, 1_000, undefined, local)).rejects.toThrow(/different metadata/);
+      mode = 'honest';
+      expect(invoices.parsePaymentRequest({ request: await resolveLnurlInvoice(`x@127.0.0.1:${port}`, 1_000, undefined, local) }).tokens).toBe(1_000);
+    } finally {
+      await new Promise<void>((r) => hostile.close(() => r()));
+    }
   });
 
   it('refuses amounts outside the payee limits without calling back', async () => {

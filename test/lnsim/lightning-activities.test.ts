@@ -140,11 +140,11 @@ describe('buyer invoices and Lightning addresses', () => {
   it('validates against the node network and the order amount', async () => {
     const ok = net.createInvoice({ node: 'buyer', valueSats: 9_900, expirySecs: 7_200 });
     expect(await acts.validateInvoice({ request: ok.request, amountSats: 10_000, feeSats: 100 })).toMatchObject({ valid: true, kind: 'bolt11' });
-    expect(await acts.validateInvoice({ request: ok.request, amountSats: 10_000, feeSats: 0 })).toEqual({ valid: false, rule: 'wrong_amount' });
+    expect(await acts.validateInvoice({ request: ok.request, amountSats: 10_000, feeSats: 0 })).toEqual({ valid: false, rule: 'wrong_amount', reason: 'invalid_invoice' });
     const testnet = encodeBolt11({ secretKey: crypto.randomBytes(32), network: 'testnet', hash: crypto.randomBytes(32).toString('hex'), sats: 0, createdAt: Math.floor(Date.now() / 1000), expirySecs: 7_200 });
-    expect(await acts.validateInvoice({ request: testnet })).toEqual({ valid: false, rule: 'wrong_network' });
+    expect(await acts.validateInvoice({ request: testnet })).toEqual({ valid: false, rule: 'wrong_network', reason: 'invalid_invoice' });
     expect(await acts.validateInvoice({ request: lnurl.addressOf('buyer') })).toEqual({ valid: true, kind: 'lnurl' });
-    expect(await acts.validateInvoice({ request: lnurl.addressOf('stranger') })).toEqual({ valid: false, rule: 'address_unreachable' });
+    expect(await acts.validateInvoice({ request: lnurl.addressOf('stranger') })).toEqual({ valid: false, rule: 'address_unreachable', reason: 'invalid_invoice' });
   });
 
   it('pays a Lightning address once: resolved for the exact amount, never re-resolved on retry', async () => {
