@@ -9,15 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ln from 'lightning';
-import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLightningActivities } from '../../src/activities/lightning.js';
-import { openDatabase, type Database } from '../../src/db/database.js';
 import { InvoiceWatcher, TemporalHoldInvoiceGateway } from '../../src/ingress/lightning.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
-import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
+import { startSimLnd } from '../../src/lnsim/lnd-grpc.js';
 import type { Logger } from '../../src/log.js';
-import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from '../helpers/temporal.js';
+import { startLightningWorld, type LightningWorld } from '../helpers/lightning.js';
+import { uid } from '../helpers/temporal.js';
 import { invoiceQuery } from './workflows/hold-invoice-owner.js';
 
 const net = new SimNetwork('regtest');
@@ -27,48 +25,32 @@ const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'watcher-tls-'));
 const macaroon = crypto.randomBytes(32).toString('hex');
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const taskQueue = uid('hold');
-let sim: SimLndServer;
-let db: Database;
-let env: TemporalTestEnv;
-let worker: Worker;
-let running: Promise<void>;
-let lnd: ln.AuthenticatedLnd;
+let world: LightningWorld;
 
 beforeAll(async () => {
-  sim = await startSimLnd(net, { node: 'mostro', tlsDir, macaroon });
-  db = await openDatabase({ memory: true });
-  lnd = ln.authenticatedLndGrpc(sim.credentials).lnd;
-  env = await createTemporalTestEnv();
-  const activities = createLightningActivities({
-    lnd,
-    db: db.prisma,
-    preimageSecret: crypto.randomBytes(32),
-    settings: { holdInvoiceExpirySecs: 900, holdInvoiceCltvDelta: 144, invoiceExpirySecs: 3600, maxRoutingFeeRatio: 0.002, paymentWaitMs: 300 },
+  world = await startLightningWorld({
+    net,
+    taskQueue,
+    workflowsUrl: new URL('./workflows/hold-invoice-owner.ts', import.meta.url).href,
+    sim: { tlsDir, macaroon },
   });
-  worker = await env.worker({ taskQueue, activities, workflowsPath: pathOf(new URL('./workflows/hold-invoice-owner.ts', import.meta.url).href) });
-  running = worker.run();
 }, 60_000);
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-  await sim?.close();
-  await db?.close();
-});
+afterAll(() => world?.close());
 
-const watcher = () => new InvoiceWatcher({ lnd, db: db.prisma, gateway: new TemporalHoldInvoiceGateway(env.plainClient), log: quiet, pollMs: 100, retryMs: 100 });
+const watcher = () =>
+  new InvoiceWatcher({ lnd: world.lnd, db: world.db.prisma, gateway: new TemporalHoldInvoiceGateway(world.env.plainClient), log: quiet, pollMs: 100, retryMs: 100 });
 
 async function startOwner(amountSats: number, settleOnAccept: boolean) {
   const key = uid('escrow');
-  const handle = await env.plainClient.workflow.start('holdInvoiceOwner', { taskQueue, workflowId: uid('owner'), args: [{ key, amountSats, settleOnAccept }] });
+  const handle = await world.env.plainClient.workflow.start('holdInvoiceOwner', { taskQueue, workflowId: uid('owner'), args: [{ key, amountSats, settleOnAccept }] });
   let request: string | undefined;
   for (let i = 0; i < 200 && !request; i++) {
     request = (await handle.query(invoiceQuery)).request;
     if (!request) await new Promise((r) => setTimeout(r, 25));
   }
   if (!request) throw new Error('hold invoice never created');
-  const hash = (await ln.decodePaymentRequest({ lnd, request })).id;
+  const hash = (await ln.decodePaymentRequest({ lnd: world.lnd, request })).id;
   return { handle, request, hash };
 }
 
@@ -81,7 +63,7 @@ describe('invoice watcher', () => {
       net.pay('seller', request);
       expect(await handle.result()).toEqual(['accepted:25000', 'settled:25000']);
       expect(net.payments.get(hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
-      expect((await db.prisma.holdInvoice.findUniqueOrThrow({ where: { paymentHash: hash } })).notifiedState).toBe('settled');
+      expect((await world.db.prisma.holdInvoice.findUniqueOrThrow({ where: { paymentHash: hash } })).notifiedState).toBe('settled');
     } finally {
       await w.stop();
     }
@@ -120,10 +102,10 @@ describe('invoice watcher', () => {
     try {
       const { handle, request } = await startOwner(9_000, true);
       await expect.poll(() => w.size, { timeout: 5_000 }).toBeGreaterThan(0);
-      const port = sim.port;
-      await sim.close();
+      const port = world.sim.port;
+      await world.sim.close();
       net.pay('seller', request); // accepted while the node's API is down
-      sim = await startSimLnd(net, { node: 'mostro', tlsDir, macaroon, port });
+      world.sim = await startSimLnd(net, { node: 'mostro', tlsDir, macaroon, port });
       expect(await handle.result()).toEqual(['accepted:9000', 'settled:9000']);
     } finally {
       await w.stop();
@@ -131,19 +113,13 @@ describe('invoice watcher', () => {
   });
 
   it('sets aside an invoice whose workflow is gone instead of following it forever', async () => {
-    const acts = createLightningActivities({
-      lnd,
-      db: db.prisma,
-      preimageSecret: crypto.randomBytes(32),
-      settings: { holdInvoiceExpirySecs: 900, holdInvoiceCltvDelta: 144, invoiceExpirySecs: 3600, maxRoutingFeeRatio: 0.002, paymentWaitMs: 300 },
-    });
-    const inv = await acts.createHoldInvoice({ key: uid('lost'), amountSats: 1_000, memo: 'm', workflowId: uid('never-started') });
+    const inv = await world.activities.createHoldInvoice({ key: uid('lost'), amountSats: 1_000, memo: 'm', workflowId: uid('never-started') });
     const w = watcher();
     await w.start();
     try {
       net.pay('seller', inv.request);
       await expect
-        .poll(async () => (await db.prisma.holdInvoice.findUniqueOrThrow({ where: { paymentHash: inv.hash } })).notifiedState, { timeout: 5_000 })
+        .poll(async () => (await world.db.prisma.holdInvoice.findUniqueOrThrow({ where: { paymentHash: inv.hash } })).notifiedState, { timeout: 5_000 })
         .toBe('orphaned');
       await w.scan();
       expect(w.size).toBe(0);

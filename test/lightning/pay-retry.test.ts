@@ -3,66 +3,45 @@
  * payment and then dies before reporting (the worker crashed); Temporal retries the activity, which finds the
  * payment in LND and follows it instead of sending again. Real worker, embedded server, simulated LND over gRPC.
  */
-import crypto from 'node:crypto';
-import * as ln from 'lightning';
 import { Context } from '@temporalio/activity';
-import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLightningActivities } from '../../src/activities/lightning.js';
-import { openDatabase, type Database } from '../../src/db/database.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
-import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
-import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from '../helpers/temporal.js';
+import { startLightningWorld, type LightningWorld } from '../helpers/lightning.js';
+import { uid } from '../helpers/temporal.js';
 
 const net = new SimNetwork('regtest');
 net.addNode('mostro');
 net.addNode('buyer');
 const taskQueue = uid('payout');
-let sim: SimLndServer;
-let db: Database;
-let env: TemporalTestEnv;
-let worker: Worker;
-let running: Promise<void>;
 const attemptsSeen: number[] = [];
+let world: LightningWorld;
 
 beforeAll(async () => {
-  sim = await startSimLnd(net, { node: 'mostro' });
-  db = await openDatabase({ memory: true });
-  env = await createTemporalTestEnv();
-  const real = createLightningActivities({
-    lnd: ln.authenticatedLndGrpc(sim.credentials).lnd,
-    db: db.prisma,
-    preimageSecret: crypto.randomBytes(32),
-    settings: { holdInvoiceExpirySecs: 900, holdInvoiceCltvDelta: 144, invoiceExpirySecs: 3600, maxRoutingFeeRatio: 0.002, paymentWaitMs: 200 },
+  world = await startLightningWorld({
+    net,
+    taskQueue,
+    workflowsUrl: new URL('./workflows/payout.ts', import.meta.url).href,
+    wrap: (real) => ({
+      ...real,
+      async payInvoice(input: Parameters<typeof real.payInvoice>[0]) {
+        const attempt = Context.current().info.attempt;
+        attemptsSeen.push(attempt);
+        const outcome = await real.payInvoice(input);
+        // The first attempt dispatched but its worker "crashed" before the result reached Temporal.
+        if (attempt === 1) throw new Error('worker lost after dispatch');
+        if (outcome.status === 'in-flight') throw new Error('still in flight; retry to keep tracking');
+        return outcome;
+      },
+    }),
   });
-  const activities = {
-    ...real,
-    async payInvoice(input: Parameters<typeof real.payInvoice>[0]) {
-      const attempt = Context.current().info.attempt;
-      attemptsSeen.push(attempt);
-      const outcome = await real.payInvoice(input);
-      // The first attempt dispatched but its worker "crashed" before the result reached Temporal.
-      if (attempt === 1) throw new Error('worker lost after dispatch');
-      if (outcome.status === 'in-flight') throw new Error('still in flight; retry to keep tracking');
-      return outcome;
-    },
-  };
-  worker = await env.worker({ taskQueue, activities, workflowsPath: pathOf(new URL('./workflows/payout.ts', import.meta.url).href) });
-  running = worker.run();
 }, 60_000);
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-  await sim?.close();
-  await db?.close();
-});
+afterAll(() => world?.close());
 
 it('retries after a crash between dispatch and reporting without paying again', async () => {
   const inv = net.createInvoice({ node: 'buyer', valueSats: 12_000 });
   net.holdNextPayment(); // the payment is still in flight when the first attempt dies
-  const handle = await env.plainClient.workflow.start('payout', {
+  const handle = await world.env.plainClient.workflow.start('payout', {
     taskQueue,
     workflowId: uid('payout'),
     args: [{ purpose: `payout:${inv.hash}`, request: inv.request, amountSats: 12_000 }],
@@ -71,7 +50,7 @@ it('retries after a crash between dispatch and reporting without paying again', 
   net.releaseHeld();
   expect(await handle.result()).toMatchObject({ status: 'succeeded', hash: inv.hash });
   expect(net.payments.get(inv.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
-  const row = await db.prisma.payment.findUniqueOrThrow({ where: { purpose: `payout:${inv.hash}` } });
+  const row = await world.db.prisma.payment.findUniqueOrThrow({ where: { purpose: `payout:${inv.hash}` } });
   expect(row).toMatchObject({ status: 'succeeded', dispatches: 1 });
   expect(attemptsSeen[0]).toBe(1);
 });
