@@ -89,6 +89,20 @@ export const ORDER_STATUSES = [
   'waiting-maker-bond',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/**
+ * Statuses an order never leaves. Upstream writes this list without hyphens in SQL (so admin-canceled and
+ * cooperatively-canceled orders stay "active" there); the real status strings are used here.
+ */
+export const TERMINAL_ORDER_STATUSES = [
+  'expired',
+  'success',
+  'canceled',
+  'canceled-by-admin',
+  'completed-by-admin',
+  'settled-by-admin',
+  'cooperatively-canceled',
+] as const satisfies readonly OrderStatus[];
 export const OrderStatusSchema = z.enum(ORDER_STATUSES, { error: (iss) => `unknown order status ${JSON.stringify(iss.input)}` });
 
 export const DISPUTE_STATUSES = ['initiated', 'in-progress', 'seller-refunded', 'settled', 'released'] as const;
