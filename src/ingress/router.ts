@@ -6,24 +6,8 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { serializeMessage, type Action } from '../protocol/index.js';
-import type { InboundMessage } from '../workflows/order/contract.js';
+import { ORDER_ACTIONS, type InboundMessage } from '../workflows/order/contract.js';
 import { CantDoError, type AcceptedMessage, type ActionHandler } from './nostr.js';
-
-/** Actions whose `id` names an order and that the order's workflow handles. */
-export const ORDER_ACTIONS = new Set<Action>([
-  'take-sell',
-  'take-buy',
-  'add-invoice',
-  'add-bond-invoice',
-  'fiat-sent',
-  'release',
-  'cancel',
-  'dispute',
-  'rate-user',
-  'trade-pubkey',
-  'admin-cancel',
-  'admin-settle',
-]);
 
 /** What the router needs from Temporal (or a test double). */
 export interface OrderGateway {

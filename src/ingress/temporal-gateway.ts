@@ -2,7 +2,8 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
   ORDER_WORKFLOW_TYPE,
-  orderMessageSignal,
+  isOrderAction,
+  orderSignals,
   orderWorkflowId,
   type InboundMessage,
   type NewOrderInput,
@@ -33,7 +34,8 @@ export class TemporalOrderGateway implements OrderGateway {
 
   async signalOrder(orderId: string, message: InboundMessage): Promise<boolean> {
     try {
-      await this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(orderMessageSignal, message);
+      if (!isOrderAction(message.action)) throw new Error(`not an order action: ${message.action}`);
+      await this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(orderSignals[message.action], message);
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;

@@ -102,6 +102,10 @@ describe('routing to order workflows', () => {
     await client.publish(await cliWrap({ transport: 'nip44', msgJson: fiatSent, trade: cliKeys(2), identity, mostro: mostroPk }));
     const after = await eventually(() => received(orderId), (v) => v.messages.length === 1);
     expect(after.messages[0]).toMatchObject({ action: 'fiat-sent', messageJson: fiatSent, sender: pubOf(cliKeys(2)) });
+    // Support staff read the trade in the Web UI: the signal is named after the action.
+    const history = await env.plainClient.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+    const signals = (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes.signalName] : []));
+    expect(signals).toEqual(['fiat-sent']);
   });
 
   it('answers an action for an unknown order with cant-do not_found', async () => {

@@ -1,8 +1,10 @@
 /**
- * The contract between the ingress and order workflows: workflow ids, the workflow type, and the one signal that
- * carries a party's message. Imported by workflow code and by the ingress alike, so it holds no I/O.
+ * The contract between the ingress and order workflows: workflow ids, the workflow type, and one named signal per
+ * order action (so a trade's history in the Temporal Web UI reads `take-sell`, `fiat-sent`, `release`…). Imported by
+ * workflow code and by the ingress alike, so it holds no I/O.
  */
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, type SignalDefinition } from '@temporalio/workflow';
+import type { Action } from '../../protocol/schema.js';
 
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
@@ -28,8 +30,31 @@ export interface InboundMessage {
   transport: 'nip44' | 'gift-wrap';
 }
 
-/** Every party message for an existing order arrives through this signal (handled per action inside). */
-export const orderMessageSignal = defineSignal<[InboundMessage]>('orderMessage');
+/** Actions whose `id` names an order and that the order's workflow handles. */
+export const ORDER_ACTIONS = [
+  'take-sell',
+  'take-buy',
+  'add-invoice',
+  'add-bond-invoice',
+  'fiat-sent',
+  'release',
+  'cancel',
+  'dispute',
+  'rate-user',
+  'trade-pubkey',
+  'admin-cancel',
+  'admin-settle',
+] as const satisfies readonly Action[];
+
+export type OrderAction = (typeof ORDER_ACTIONS)[number];
+
+export const isOrderAction = (a: string): a is OrderAction => (ORDER_ACTIONS as readonly string[]).includes(a);
+
+/** The signal for each order action; its name is the protocol action. */
+export const orderSignals = Object.fromEntries(ORDER_ACTIONS.map((a) => [a, defineSignal<[InboundMessage]>(a)])) as Record<
+  OrderAction,
+  SignalDefinition<[InboundMessage]>
+>;
 
 /** Input of a new order workflow: the `new-order` message and the order id derived from its event. */
 export interface NewOrderInput {
