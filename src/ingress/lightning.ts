@@ -13,7 +13,7 @@ import * as ln from 'lightning';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
-import { holdInvoiceSignal, type HoldInvoiceState, type HoldInvoiceUpdate } from '../workflows/hold-invoice.js';
+import { holdInvoiceSignals, type HoldInvoiceState, type HoldInvoiceUpdate } from '../workflows/hold-invoice.js';
 
 /** How the watcher reaches workflows: `false` when the workflow no longer exists or has closed. */
 export interface HoldInvoiceSignalGateway {
@@ -24,7 +24,7 @@ export class TemporalHoldInvoiceGateway implements HoldInvoiceSignalGateway {
   constructor(private readonly client: Client) {}
   async signal(workflowId: string, update: HoldInvoiceUpdate): Promise<boolean> {
     try {
-      await this.client.workflow.getHandle(workflowId).signal(holdInvoiceSignal, update);
+      await this.client.workflow.getHandle(workflowId).signal(holdInvoiceSignals[update.state], update);
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;

@@ -2,7 +2,7 @@
  * The contract between the invoice watcher (src/ingress/lightning.ts) and any workflow that owns a hold invoice
  * (orders: the escrow; bonds: the bond lock). No I/O: imported by workflow code and the ingress alike.
  */
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, type SignalDefinition } from '@temporalio/workflow';
 
 export type HoldInvoiceState = 'accepted' | 'settled' | 'canceled';
 
@@ -15,6 +15,11 @@ export interface HoldInvoiceUpdate {
 
 /**
  * Sent when a hold invoice the workflow created becomes ACCEPTED (the payer's HTLC is locked in), SETTLED or
- * CANCELED. May arrive more than once for the same state (after a watcher restart): handlers must be idempotent.
+ * CANCELED — one named signal per state, so a trade's history reads `hold-invoice-accepted`. A state may arrive more
+ * than once (after a watcher restart): handlers must be idempotent.
  */
-export const holdInvoiceSignal = defineSignal<[HoldInvoiceUpdate]>('holdInvoiceUpdate');
+export const holdInvoiceSignals: Record<HoldInvoiceState, SignalDefinition<[HoldInvoiceUpdate]>> = {
+  accepted: defineSignal<[HoldInvoiceUpdate]>('hold-invoice-accepted'),
+  settled: defineSignal<[HoldInvoiceUpdate]>('hold-invoice-settled'),
+  canceled: defineSignal<[HoldInvoiceUpdate]>('hold-invoice-canceled'),
+};

@@ -64,6 +64,9 @@ describe('invoice watcher', () => {
       expect(await handle.result()).toEqual(['accepted:25000', 'settled:25000']);
       expect(net.payments.get(hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
       expect((await world.db.prisma.holdInvoice.findUniqueOrThrow({ where: { paymentHash: hash } })).notifiedState).toBe('settled');
+      const history = await handle.fetchHistory();
+      const signals = (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes.signalName] : []));
+      expect(signals).toEqual(['hold-invoice-accepted', 'hold-invoice-settled']);
     } finally {
       await w.stop();
     }

@@ -1,7 +1,7 @@
 /** A minimal hold-invoice owner: creates its invoice through the real activity and records what the watcher says. */
 import { condition, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { LightningActivities } from '../../../src/activities/lightning.js';
-import { holdInvoiceSignal, type HoldInvoiceUpdate } from '../../../src/workflows/hold-invoice.js';
+import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../../../src/workflows/hold-invoice.js';
 
 const ln = proxyActivities<LightningActivities>({ startToCloseTimeout: '10 seconds' });
 
@@ -10,10 +10,12 @@ export const invoiceQuery = defineQuery<{ request?: string; updates: HoldInvoice
 export async function holdInvoiceOwner(input: { key: string; amountSats: number; settleOnAccept: boolean }): Promise<string[]> {
   const updates: HoldInvoiceUpdate[] = [];
   const invoice: { request?: string } = {};
-  setHandler(holdInvoiceSignal, (u) => {
-    // Repeats are possible by contract; keep one per state.
-    if (!updates.some((x) => x.state === u.state)) updates.push(u);
-  });
+  for (const signal of Object.values(holdInvoiceSignals)) {
+    setHandler(signal, (u) => {
+      // Repeats are possible by contract; keep one per state.
+      if (!updates.some((x) => x.state === u.state)) updates.push(u);
+    });
+  }
   setHandler(invoiceQuery, () => ({ request: invoice.request, updates }));
   invoice.request = (await ln.createHoldInvoice({ key: input.key, amountSats: input.amountSats, memo: `test ${input.key}` })).request;
   const has = (s: string) => updates.some((u) => u.state === s);
