@@ -1,0 +1,39 @@
+/**
+ * The order as its workflow holds it: the source of truth that the `orders` table projects. Field names follow the
+ * reference's order row (camelCase); amounts are sats, `fiatAmount`/`minAmount`/`maxAmount` fiat units, times unix
+ * seconds. The preimage is never part of it (derived from the daemon secret by the Lightning activities).
+ */
+import type { OrderStatus } from '../../protocol/schema.js';
+
+export interface OrderState {
+  id: string;
+  kind: 'buy' | 'sell';
+  status: OrderStatus;
+  /** Sats; 0 until a market-priced order is quoted at take time. */
+  amount: number;
+  /** Each party's half of the Mostro fee. */
+  fee: number;
+  devFee: number;
+  fiatCode: string;
+  fiatAmount: number;
+  minAmount: number | null;
+  maxAmount: number | null;
+  paymentMethod: string;
+  premium: number;
+  priceFromApi: boolean;
+  /** The maker's trade key. */
+  creatorPubkey: string;
+  buyerPubkey: string | null;
+  masterBuyerPubkey: string | null;
+  sellerPubkey: string | null;
+  masterSellerPubkey: string | null;
+  tradeIndexBuyer: number | null;
+  tradeIndexSeller: number | null;
+  buyerInvoice: string | null;
+  /** Payment hash of the escrow hold invoice. */
+  hash: string | null;
+  createdAt: number;
+  expiresAt: number;
+  takenAt: number;
+  invoiceHeldAt: number;
+}

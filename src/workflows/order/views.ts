@@ -1,0 +1,49 @@
+/**
+ * The SmallOrder each message carries, field for field as the reference builds it (which amount — gross, net or
+ * plain —, which keys, whether the invoice and `expires_at` are present). Pure; serialized by the protocol library.
+ */
+import type { SmallOrder } from '../../protocol/schema.js';
+import type { OrderState } from './state.js';
+
+const base = (o: OrderState): SmallOrder => ({
+  id: o.id,
+  kind: o.kind,
+  status: o.status,
+  amount: o.amount,
+  fiat_code: o.fiatCode,
+  min_amount: o.minAmount,
+  max_amount: o.maxAmount,
+  fiat_amount: o.fiatAmount,
+  payment_method: o.paymentMethod,
+  premium: o.premium,
+  buyer_trade_pubkey: undefined,
+  seller_trade_pubkey: undefined,
+  buyer_invoice: undefined,
+  created_at: o.createdAt,
+  expires_at: o.expiresAt,
+});
+
+/** `Order::as_new_order()`: the public view (new-order ack, order listings); never trade keys. */
+export function publicOrder(o: OrderState): SmallOrder {
+  return { ...base(o), ...(o.buyerInvoice ? { buyer_invoice: o.buyerInvoice } : {}) };
+}
+
+/** `pay-invoice` to the seller: what the seller locks (amount + fee); the buyer's invoice is not shown. */
+export function payInvoiceOrder(o: OrderState): SmallOrder {
+  return { ...base(o), amount: o.amount + o.fee };
+}
+
+/** `add-invoice` to the buyer: what the invoice must be for (amount − fee); no keys, no invoice, no expiry. */
+export function addInvoiceOrder(o: OrderState): SmallOrder {
+  return { ...base(o), amount: o.amount - o.fee, expires_at: null };
+}
+
+/** `buyer-took-order` to the seller (gross) and `hold-invoice-payment-accepted` to the buyer (net): both keys. */
+export function escrowLockedOrder(o: OrderState, to: 'seller' | 'buyer'): SmallOrder {
+  return {
+    ...base(o),
+    amount: to === 'seller' ? o.amount + o.fee : o.amount - o.fee,
+    ...(o.buyerPubkey ? { buyer_trade_pubkey: o.buyerPubkey } : {}),
+    ...(o.sellerPubkey ? { seller_trade_pubkey: o.sellerPubkey } : {}),
+  };
+}
