@@ -12,6 +12,7 @@ const BUYER = 'b'.repeat(64);
 const SELLER = 'c'.repeat(64);
 const order: OrderState = {
   id: ID,
+  eventId: '',
   kind: 'sell',
   status: 'waiting-payment',
   amount: 7_890,

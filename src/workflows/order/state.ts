@@ -7,6 +7,8 @@ import type { OrderStatus } from '../../protocol/schema.js';
 
 export interface OrderState {
   id: string;
+  /** Id of the latest kind-38383 event published for the order ('' before the first). */
+  eventId: string;
   kind: 'buy' | 'sell';
   status: OrderStatus;
   /** Sats; 0 until a market-priced order is quoted at take time. */
