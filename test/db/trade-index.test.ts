@@ -3,45 +3,33 @@
  * (also when two processes race), a changed migration is refused, and the trade-index store's first-contact insert
  * and compare-and-set advance behave under concurrency.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { openDatabase, type Database } from '../../src/db/database.js';
+import { openDatabase } from '../../src/db/database.js';
 import { applyMigrations, readMigrations, type SqlSession } from '../../src/db/migrate.js';
 import { DbTradeIndexStore } from '../../src/db/trade-index-store.js';
 import { freshDatabaseUrl } from '../helpers/postgres.js';
+import { describeEachDatabase } from '../helpers/databases.js';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Intake } from '../../src/ingress/intake.js';
 import { cliKeys, cliWrap, pubOf } from '../helpers/mostro-cli.js';
 
 const pgUrl = inject('databaseUrl');
-// Without a PostgreSQL server (a laptop without it; CI always installs one) only the PGlite runs happen.
-const backends = [
-  ...(pgUrl ? [{ name: 'PostgreSQL', open: async () => openDatabase({ url: await freshDatabaseUrl(pgUrl) }) }] : []),
-  { name: 'PGlite', open: () => openDatabase({ memory: true }) },
-];
 
-describe.each(backends)('$name', ({ open }) => {
-  let db: Database;
-  beforeAll(async () => {
-    db = await open();
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
-
+describeEachDatabase((database) => {
   it('registers a first contact once, even when two messages race', async () => {
-    const store = new DbTradeIndexStore(db.prisma, () => 1_800_000_000);
+    const store = new DbTradeIndexStore(database().prisma, () => 1_800_000_000);
     const id = 'a'.repeat(64);
     const results = await Promise.all([store.createUser(id, 3), store.createUser(id, 3), store.createUser(id, 4)]);
     expect(results.filter(Boolean)).toHaveLength(1);
     expect([3, 4]).toContain(await store.lastTradeIndex(id));
     expect(await store.lastTradeIndex('b'.repeat(64))).toBeNull();
-    const row = await db.prisma.user.findUnique({ where: { pubkey: id } });
+    const row = await database().prisma.user.findUnique({ where: { pubkey: id } });
     expect(row?.createdAt).toBe(1_800_000_000n);
   });
 
   it('backs the intake: first contact creates the user, a reused index is answered invalid_trade_index', async () => {
-    const store = new DbTradeIndexStore(db.prisma);
+    const store = new DbTradeIndexStore(database().prisma);
     const mostroSk = generateSecretKey();
     const intake = new Intake({ transport: 'nip44', mostroKey: mostroSk, pow: 0, tradeIndex: store });
     const identity = cliKeys(0, 'legal winner thank year wave sausage worth useful legal winner thank yellow');
@@ -57,7 +45,7 @@ describe.each(backends)('$name', ({ open }) => {
   });
 
   it('advances the trade index only forward, and exactly once per index', async () => {
-    const store = new DbTradeIndexStore(db.prisma);
+    const store = new DbTradeIndexStore(database().prisma);
     const id = 'c'.repeat(64);
     expect(await store.createUser(id, 1)).toBe(true);
     const wins = await Promise.all([store.advance(id, 5), store.advance(id, 5), store.advance(id, 5)]);
@@ -65,7 +53,7 @@ describe.each(backends)('$name', ({ open }) => {
     expect(await store.advance(id, 4)).toBe(false);
     expect(await store.advance(id, 6)).toBe(true);
     expect(await store.lastTradeIndex(id)).toBe(6);
-    const row = await db.prisma.user.findUnique({ where: { pubkey: id } });
+    const row = await database().prisma.user.findUnique({ where: { pubkey: id } });
     expect(row?.version).toBe(2);
   });
 });

@@ -4,41 +4,25 @@
  */
 import { describe, expect, it } from 'vitest';
 import { message, serializeMessage, serializeSmallOrder } from '../../src/protocol/index.js';
-import type { OrderState } from '../../src/workflows/order/state.js';
+import { orderState } from '../helpers/orders.js';
 import { addInvoiceOrder, escrowLockedOrder, payInvoiceOrder, publicOrder } from '../../src/workflows/order/views.js';
 
 const ID = '308e1272-d5f4-47e6-bd97-3504baea9c23';
 const BUYER = 'b'.repeat(64);
 const SELLER = 'c'.repeat(64);
-const order: OrderState = {
-  id: ID,
-  eventId: '',
-  kind: 'sell',
+const order = orderState({
   status: 'waiting-payment',
   amount: 7_890,
   fee: 40,
   devFee: 24,
-  fiatCode: 'VES',
-  fiatAmount: 100,
-  minAmount: null,
-  maxAmount: null,
-  paymentMethod: 'face to face',
-  premium: 1,
-  priceFromApi: true,
   creatorPubkey: SELLER,
   buyerPubkey: BUYER,
-  masterBuyerPubkey: null,
   sellerPubkey: SELLER,
   masterSellerPubkey: null,
   tradeIndexBuyer: 3,
-  tradeIndexSeller: 1,
   buyerInvoice: 'lnbcrt78500n1buyer',
-  hash: null,
-  createdAt: 1_698_870_173,
-  expiresAt: 1_698_956_573,
   takenAt: 1_698_870_300,
-  invoiceHeldAt: 0,
-};
+});
 
 describe('order views', () => {
   it('pay-invoice: the gross amount, the invoice stripped', () => {
