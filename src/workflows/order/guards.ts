@@ -1,0 +1,31 @@
+/**
+ * Who may do what, when — the guards of the party actions that move a taken order forward, each in the reference's
+ * order of checks and with its reason (protocol.md §18 steps 3, 6, 7 and §20.3). Pure.
+ */
+import type { CantDoReason } from '../../protocol/schema.js';
+import type { OrderState } from './state.js';
+
+type Guard = { ok: true } | { ok: false; reason: CantDoReason };
+const ok: Guard = { ok: true };
+const no = (reason: CantDoReason): Guard => ({ ok: false, reason });
+
+/** `add-invoice`: the buyer, while the order waits for the buyer's invoice (or after a failed payout). */
+export function canAddInvoice(o: OrderState, sender: string): Guard {
+  if (sender !== o.buyerPubkey) return no('invalid_peer');
+  if (o.status !== 'waiting-buyer-invoice' && o.status !== 'settled-hold-invoice') return no('not_allowed_by_status');
+  return ok;
+}
+
+/** `fiat-sent`: the buyer, once the escrow is locked. */
+export function canSendFiatSent(o: OrderState, sender: string): Guard {
+  if (o.status !== 'active') return no('not_allowed_by_status');
+  if (sender !== o.buyerPubkey) return no('invalid_pubkey');
+  return ok;
+}
+
+/** `release`: the seller, after fiat-sent (or during a dispute, which it then closes). */
+export function canRelease(o: OrderState, sender: string): Guard {
+  if (sender !== o.sellerPubkey) return no('invalid_peer');
+  if (o.status !== 'fiat-sent' && o.status !== 'dispute') return no('not_allowed_by_status');
+  return ok;
+}
