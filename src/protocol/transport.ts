@@ -326,6 +326,14 @@ function parseTuple(
   return { ok: true, message: m.value, raw: raw[0]!, sig, proof };
 }
 
+function unwrapped(
+  t: { message: Message; raw: string; sig: string | null },
+  signatureOver: UnwrappedMessage['signatureOver'],
+  from: Pick<UnwrappedMessage, 'sender' | 'identity' | 'createdAt' | 'transport'>,
+): UnwrapResult {
+  return { ok: true, value: { message: t.message, messageJson: t.raw, signature: t.sig, signatureOver, ...from } };
+}
+
 function checkTradeSignature(msg: Message, raw: string, sig: string | null, author: string) {
   if (sig === null) return { ok: true as const, over: null };
   const over = verifyMessageSignature(msg, raw, sig, author);
@@ -355,19 +363,7 @@ export function unwrapDirect(event: NostrEvent, receiverKey: Uint8Array): Unwrap
     if (!proven) return invalid('identity proof does not verify');
     identity = idPub.toLowerCase();
   }
-  return {
-    ok: true,
-    value: {
-      message: t.message,
-      messageJson: t.raw,
-      signature: t.sig,
-      signatureOver: sig.over,
-      sender: event.pubkey,
-      identity,
-      createdAt: event.created_at,
-      transport: 'nip44',
-    },
-  };
+  return unwrapped(t, sig.over, { sender: event.pubkey, identity, createdAt: event.created_at, transport: 'nip44' });
 }
 
 /** v1: decrypt the wrap, verify the seal, decrypt the rumor (author may differ from the seal signer), check the tuple. */
@@ -396,19 +392,7 @@ export function unwrapGiftWrap(event: NostrEvent, receiverKey: Uint8Array): Unwr
   if (!t.ok) return invalid(t.error);
   const sig = checkTradeSignature(t.message, t.raw, t.sig, rumor.pubkey);
   if (!sig.ok) return invalid('trade signature does not verify against the rumor author');
-  return {
-    ok: true,
-    value: {
-      message: t.message,
-      messageJson: t.raw,
-      signature: t.sig,
-      signatureOver: sig.over,
-      sender: rumor.pubkey,
-      identity: seal.pubkey,
-      createdAt: rumor.created_at,
-      transport: 'gift-wrap',
-    },
-  };
+  return unwrapped(t, sig.over, { sender: rumor.pubkey, identity: seal.pubkey, createdAt: rumor.created_at, transport: 'gift-wrap' });
 }
 
 export function unwrapMessage(event: NostrEvent, receiverKey: Uint8Array, transport: Transport): UnwrapResult {

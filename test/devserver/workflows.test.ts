@@ -85,22 +85,11 @@ describe('start', () => {
   it('applies reuse policies after the run closed', async () => {
     const id = uid('reuse');
     await h.env.client.workflow.execute('echoWorkflow', { taskQueue: h.taskQueue, workflowId: id, args: ['a'] });
-    await expect(
-      h.env.client.workflow.start('echoWorkflow', {
-        taskQueue: h.taskQueue,
-        workflowId: id,
-        args: ['b'],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      }),
-    ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-    await expect(
-      h.env.client.workflow.start('echoWorkflow', {
-        taskQueue: h.taskQueue,
-        workflowId: id,
-        args: ['b'],
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      }),
-    ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    for (const workflowIdReusePolicy of ['REJECT_DUPLICATE', 'ALLOW_DUPLICATE_FAILED_ONLY'] as const) {
+      await expect(
+        h.env.client.workflow.start('echoWorkflow', { taskQueue: h.taskQueue, workflowId: id, args: ['b'], workflowIdReusePolicy }),
+      ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    }
     // Default policy allows a new run after completion.
     const again = await h.env.client.workflow.execute('echoWorkflow', { taskQueue: h.taskQueue, workflowId: id, args: ['c'] });
     expect(again).toBe('c');

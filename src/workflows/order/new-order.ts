@@ -23,7 +23,8 @@ export type NewOrderCheck =
 
 type OrderFields = Pick<SmallOrder, 'amount' | 'fiat_code' | 'fiat_amount' | 'min_amount' | 'max_amount' | 'premium'>;
 
-const isRange = (o: OrderFields) => o.min_amount !== null && o.min_amount !== undefined && o.max_amount !== null && o.max_amount !== undefined;
+const absent = (v: number | null | undefined): v is null | undefined => v === null || v === undefined;
+const isRange = (o: OrderFields) => !absent(o.min_amount) && !absent(o.max_amount);
 
 /** A market-priced order (sats amount 0) is quoted at creation, so the workflow must fetch a price first. */
 export const needsPrice = (o: OrderFields): boolean => o.amount === 0;
@@ -34,7 +35,7 @@ export function checkNewOrder(o: OrderFields, limits: NewOrderLimits, price: Pri
     return cantDo('invalid_fiat_currency');
   }
   // Range orders carry fiat_amount 0; only single-amount orders need a positive one.
-  if (o.min_amount == null && o.max_amount == null && o.fiat_amount <= 0) return cantDo('invalid_amount');
+  if (absent(o.min_amount) && absent(o.max_amount) && o.fiat_amount <= 0) return cantDo('invalid_amount');
   if (o.amount < 0) return cantDo('invalid_amount');
   let fiatAmounts = [o.fiat_amount];
   if (isRange(o)) {
