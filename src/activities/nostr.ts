@@ -18,9 +18,22 @@ import {
   type OrderEventContext,
   type OrderEventInput,
   type RatingEventInput,
+  type Reputation,
 } from '../nostr/events.js';
 
-export function createNostrActivities(egress: NostrEgress) {
+/** What an order event needs besides the order: the daemon's relays, key, network and the maker's reputation. */
+export interface OrderEventSource {
+  context(): Omit<OrderEventContext, 'now' | 'reputation' | 'createdAt'>;
+  /** The maker identity's reputation; zeros for an unknown or full-privacy maker. */
+  reputation(identity: string | null): Promise<Reputation>;
+}
+
+export interface OutgoingReply {
+  to: string;
+  messageJson: string;
+}
+
+export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEventSource) {
   const parse = (json: string) => {
     const r = parseMessage(json);
     if (!r.ok) throw ApplicationFailure.nonRetryable(`invalid message: ${r.error}`, 'InvalidMessage');
@@ -30,6 +43,40 @@ export function createNostrActivities(egress: NostrEgress) {
     /** Wraps a message for `to` on the configured transport. */
     async buildReply(input: { to: string; messageJson: string }): Promise<NostrEvent> {
       return egress.buildReply(input.to, parse(input.messageJson));
+    },
+
+    /**
+     * Wraps a batch of replies (a decision's messages, in order). The events land in the workflow history, so a
+     * retried `publishReplies` re-sends identical events and a client never sees a reply twice.
+     */
+    async buildReplies(input: { replies: OutgoingReply[] }): Promise<Array<{ to: string; event: NostrEvent }>> {
+      return input.replies.map((r) => ({ to: r.to, event: egress.buildReply(r.to, parse(r.messageJson)) }));
+    },
+
+    /** Publishes built replies in order (each recipient's after its earlier ones); done when every one was accepted. */
+    async publishReplies(input: { events: Array<{ to: string; event: NostrEvent }> }): Promise<void> {
+      await Promise.all(input.events.map((e) => egress.publishTo(e.to, e.event)));
+    },
+
+    /**
+     * Signs and publishes the NIP-69 event of an order revision (null: this status is not published). `created_at`
+     * is strictly after the previous revision's, so relays always keep the newest.
+     */
+    async publishOrderEvent(input: {
+      order: OrderEventInput;
+      makerIdentity: string | null;
+      minCreatedAt: number;
+    }): Promise<{ eventId: string; createdAt: number } | null> {
+      if (!orderEvents) throw ApplicationFailure.nonRetryable('order events are not configured on this worker', 'NotConfigured');
+      const now = Math.floor(Date.now() / 1000);
+      const open = input.order.status === 'pending' || input.order.status === 'waiting-taker-bond';
+      const reputation = open ? await orderEvents.reputation(input.makerIdentity) : null;
+      const createdAt = Math.max(now, input.minCreatedAt);
+      const t = orderEvent(input.order, { ...orderEvents.context(), now, reputation, createdAt });
+      if (!t) return null;
+      const event = egress.sign(t);
+      await egress.publish(event);
+      return { eventId: event.id, createdAt };
     },
 
     /** Publishes an event to every relay; done when at least one accepted it. */

@@ -3,3 +3,4 @@
  * sandbox: no I/O, clocks or randomness except through the workflow API (enforced by the lint rules).
  */
 export { selfCheckWorkflow } from './self-check.js';
+export { orderWorkflow } from './order/workflow.js';

@@ -1,8 +1,9 @@
 /** An order state for tests: a sell order for 100 VES by a full-identity maker; override what the test is about. */
-import type { OrderState } from '../../src/workflows/order/state.js';
+import { UNTOUCHED_ORDER_FIELDS, type OrderState } from '../../src/workflows/order/state.js';
 
 export function orderState(overrides: Partial<OrderState> = {}): OrderState {
   return {
+    ...UNTOUCHED_ORDER_FIELDS,
     id: '308e1272-d5f4-47e6-bd97-3504baea9c23',
     eventId: '',
     kind: 'sell',

@@ -38,4 +38,45 @@ export interface OrderState {
   expiresAt: number;
   takenAt: number;
   invoiceHeldAt: number;
+  /** Who started a cooperative cancel, and which sides asked for it. */
+  cancelInitiatorPubkey: string | null;
+  buyerCooperativeCancel: boolean;
+  sellerCooperativeCancel: boolean;
+  /** Parent of a range child order. */
+  rangeParentId: string | null;
+  /** A range maker's next trade key and index (sent on `fiat-sent` / `release`): the child order's maker key. */
+  nextTradePubkey: string | null;
+  nextTradeIndex: number;
+  /** Payout to the buyer: attempts of the current invoice, whether the last failed, and what it cost. */
+  paymentAttempts: number;
+  failedPayment: boolean;
+  payoutPaymentHash: string | null;
+  routingFee: number;
+  devFeePaid: boolean;
+  devFeePaymentHash: string | null;
+  buyerSentRate: boolean;
+  sellerSentRate: boolean;
 }
+
+/** Defaults of the fields a freshly created order has not touched yet. */
+export const UNTOUCHED_ORDER_FIELDS = {
+  eventId: '',
+  buyerInvoice: null,
+  hash: null,
+  takenAt: 0,
+  invoiceHeldAt: 0,
+  cancelInitiatorPubkey: null,
+  buyerCooperativeCancel: false,
+  sellerCooperativeCancel: false,
+  rangeParentId: null,
+  nextTradePubkey: null,
+  nextTradeIndex: 0,
+  paymentAttempts: 0,
+  failedPayment: false,
+  payoutPaymentHash: null,
+  routingFee: 0,
+  devFeePaid: false,
+  devFeePaymentHash: null,
+  buyerSentRate: false,
+  sellerSentRate: false,
+} satisfies Partial<OrderState>;

@@ -33,17 +33,29 @@ export function payInvoiceOrder(o: OrderState): SmallOrder {
   return { ...base(o), amount: o.amount + o.fee };
 }
 
-/** `add-invoice` to the buyer: what the invoice must be for (amount − fee); no keys, no invoice, no expiry. */
-export function addInvoiceOrder(o: OrderState): SmallOrder {
-  return { ...base(o), amount: o.amount - o.fee, expires_at: null };
+/**
+ * `add-invoice` to the buyer: what the invoice must be for (amount − fee); no keys, no invoice. The take-sell path
+ * sends no expiry; the buy-order path (seller already paid) keeps it.
+ */
+export function addInvoiceOrder(o: OrderState, keepExpiry = false): SmallOrder {
+  return { ...base(o), amount: o.amount - o.fee, expires_at: keepExpiry ? o.expiresAt : null };
 }
 
-/** `buyer-took-order` to the seller (gross) and `hold-invoice-payment-accepted` to the buyer (net): both keys. */
-export function escrowLockedOrder(o: OrderState, to: 'seller' | 'buyer'): SmallOrder {
+/**
+ * `buyer-took-order` to the seller (gross) and `hold-invoice-payment-accepted` to the buyer (net): both keys. The
+ * buyer's invoice is stripped, except on the buy-order path where the buyer's late `add-invoice` activates the trade.
+ */
+export function escrowLockedOrder(o: OrderState, to: 'seller' | 'buyer', withInvoice = false): SmallOrder {
   return {
     ...base(o),
     amount: to === 'seller' ? o.amount + o.fee : o.amount - o.fee,
     ...(o.buyerPubkey ? { buyer_trade_pubkey: o.buyerPubkey } : {}),
     ...(o.sellerPubkey ? { seller_trade_pubkey: o.sellerPubkey } : {}),
+    ...(withInvoice && o.buyerInvoice ? { buyer_invoice: o.buyerInvoice } : {}),
   };
+}
+
+/** `SmallOrder::from(order)` with the buyer's net amount: the add-invoice that asks for a new payout invoice. */
+export function payoutInvoiceOrder(o: OrderState): SmallOrder {
+  return escrowLockedOrder(o, 'buyer', true);
 }

@@ -1,0 +1,45 @@
+/**
+ * Database activities of the order workflow: the orders projection, the cross-order `pending_order_exists` check and
+ * the reputation the maker is shown. Each is safe to run twice (the projection only moves forward, the rest read).
+ */
+import type { Db } from '../db/database.js';
+import { projectOrder } from '../db/order-projection.js';
+import type { UserInfo } from '../protocol/schema.js';
+import type { OrderState } from '../workflows/order/state.js';
+
+const DAY = 86_400;
+
+/** Reputation as the taker-reputation notice shows it: rating, reviews, whole days since the user appeared. */
+export async function reputationOf(db: Db, identity: string | null, now: number): Promise<UserInfo> {
+  const user = identity ? await db.user.findUnique({ where: { pubkey: identity } }) : null;
+  if (!user) return { rating: 0, reviews: 0, operating_days: 0 };
+  return { rating: user.totalRating, reviews: user.totalReviews, operating_days: Math.max(0, Math.floor((now - Number(user.createdAt)) / DAY)) };
+}
+
+export function createDatabaseActivities(db: Db, clock: () => number = () => Math.floor(Date.now() / 1000)) {
+  return {
+    /** Writes the workflow's state number `seq` into `orders`; older or repeated writes are no-ops. */
+    async projectOrder(input: { order: OrderState; seq: number }): Promise<boolean> {
+      return projectOrder(db, input.order, input.seq, clock());
+    },
+
+    /**
+     * `pending_order_exists`: the taker's identity already owes a duty on another order — as the buyer of an order
+     * waiting for its invoice (take-sell) or the seller of an order waiting for its escrow (take-buy).
+     */
+    async pendingOrderExists(input: { action: 'take-sell' | 'take-buy'; identity: string; exceptOrderId: string }): Promise<boolean> {
+      const where =
+        input.action === 'take-sell'
+          ? { masterBuyerPubkey: input.identity, status: 'waiting-buyer-invoice' }
+          : { masterSellerPubkey: input.identity, status: 'waiting-payment' };
+      const found = await db.order.findFirst({ where: { ...where, id: { not: input.exceptOrderId } }, select: { id: true } });
+      return found !== null;
+    },
+
+    async userReputation(input: { identity: string | null }): Promise<UserInfo> {
+      return reputationOf(db, input.identity, clock());
+    },
+  };
+}
+
+export type DatabaseActivities = ReturnType<typeof createDatabaseActivities>;

@@ -1,0 +1,613 @@
+/**
+ * The order state machine: every transition of a trade and the effects it asks for, as pure functions of
+ * (trade, input, clock, settings). The workflow (workflow.ts) gathers what a decision needs from the outside world
+ * (a price, an invoice check, a hold invoice, a payment outcome), calls one of these, then carries out the effects in
+ * order. Replies and their order follow the reference daemon (protocol.md §18–§22); nothing here does I/O.
+ */
+import type { CantDoReason, OrderStatus, SmallOrder, UserInfo } from '../../protocol/schema.js';
+import { publishedStatus } from '../../nostr/events.js';
+import { orderExpiresAt, perPartyFee } from './amounts.js';
+import { rangeRemainder } from './take.js';
+import { cantDoMessage, orderMessage, type Outbound, type Rid } from './messages.js';
+import { UNTOUCHED_ORDER_FIELDS, type OrderState } from './state.js';
+import { addInvoiceOrder, escrowLockedOrder, payInvoiceOrder, payoutInvoiceOrder, publicOrder } from './views.js';
+
+export interface OrderSettings {
+  /** `[mostro] fee` (fraction shared by both parties). */
+  feeRate: number;
+  devFeePercentage: number;
+  fiatCurrenciesAccepted: string[];
+  minPaymentAmount: number;
+  maxOrderAmount: number;
+  expirationHours: number;
+  maxExpirationDays: number;
+  /** `[mostro] expiration_seconds`: each party's window for its duty in a waiting state. */
+  expirationSeconds: number;
+  holdInvoiceCltvDelta: number;
+  escrowDeadlineMarginBlocks: number;
+  paymentAttempts: number;
+  paymentRetriesInterval: number;
+  /** Where the dev fee goes; null pays none. */
+  devFeeLightningAddress: string | null;
+  /** How long a finished order's workflow keeps answering (ratings, late cancels) before it closes. */
+  lingerSeconds: number;
+}
+
+/** The order plus what only the workflow needs to drive it. */
+export interface Trade {
+  order: OrderState;
+  /** Hold invoices created so far; the next one's preimage key is `<order id>:<escrowSeq>`. */
+  escrowSeq: number;
+  /** Buyer invoices the payout has used; each gets its own payment purpose. */
+  payoutSeq: number;
+  /** Request id of the message that started the current leg, echoed by the asynchronous messages of that leg. */
+  triggerRid: Rid;
+  /** The release's request id (the buyer's `rate` after the payout echoes it). */
+  releaseRid: Rid;
+  /** When the next payout attempt is due (unix seconds); null when none is scheduled. */
+  payoutDueAt: number | null;
+  /** When the order reached a final status (unix seconds). */
+  closedAt: number | null;
+  /** When the next dev-fee payment attempt is due; null when none is owed (or it was given up). */
+  devFeeDueAt: number | null;
+  devFeeAttempts: number;
+}
+
+export type Effect =
+  | { type: 'send'; msg: Outbound }
+  /** Publish the NIP-69 event of the decided state. */
+  | { type: 'publish' }
+  | { type: 'cancel-hold'; hash: string }
+  /** Create the escrow hold invoice (key `<id>:<escrowSeq>`), then continue with `holdInvoiceIssued`. */
+  | { type: 'create-hold' }
+  /** Start the range remainder as an order of its own, announced to the maker's next trade key. */
+  | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number } };
+
+export interface Decision {
+  trade: Trade;
+  effects: Effect[];
+}
+
+export interface Clock {
+  now: number;
+  settings: OrderSettings;
+}
+
+const FINAL: readonly OrderStatus[] = ['canceled', 'cooperatively-canceled', 'canceled-by-admin', 'expired', 'success', 'completed-by-admin'];
+export const isFinal = (s: OrderStatus): boolean => FINAL.includes(s);
+
+export function newTrade(order: OrderState): Trade {
+  return { order, escrowSeq: 0, payoutSeq: 0, triggerRid: null, releaseRid: null, payoutDueAt: null, closedAt: null, devFeeDueAt: null, devFeeAttempts: 0 };
+}
+
+const send = (msg: Outbound): Effect => ({ type: 'send', msg });
+
+/** Puts `status` (and fields) on the order; publishes when the status has a public bucket. */
+function moveTo(t: Trade, status: OrderStatus, fields: Partial<OrderState>, now: number): { trade: Trade; effects: Effect[] } {
+  const order = { ...t.order, ...fields, status };
+  const trade = { ...t, order, closedAt: isFinal(status) ? now : t.closedAt };
+  return { trade, effects: publishedStatus(order.kind, status) ? [{ type: 'publish' }] : [] };
+}
+
+export const refuse = (t: Trade, to: string, rid: Rid, reason: CantDoReason): Decision => ({
+  trade: t,
+  effects: [send(cantDoMessage(to, rid, t.order.id, reason))],
+});
+
+const makerIsSeller = (o: OrderState) => o.kind === 'sell';
+/** The taker's trade key: the buyer of a sell order, the seller of a buy order. */
+export const takerPubkey = (o: OrderState): string | null => (makerIsSeller(o) ? o.buyerPubkey : o.sellerPubkey);
+
+/** Back to `pending` after a taker left (cancel or timeout): escrow, invoice and taker cleared, market quote reset. */
+function resetToPending(o: OrderState): Partial<OrderState> {
+  const taker = makerIsSeller(o)
+    ? { buyerPubkey: null, masterBuyerPubkey: null, tradeIndexBuyer: null }
+    : { sellerPubkey: null, masterSellerPubkey: null, tradeIndexSeller: null };
+  return {
+    ...taker,
+    hash: null,
+    buyerInvoice: null,
+    takenAt: 0,
+    invoiceHeldAt: 0,
+    devFee: 0,
+    ...(o.priceFromApi ? { amount: 0, fee: 0 } : {}),
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Creation
+
+export interface NewOrderRequest {
+  orderId: string;
+  /** The `order` payload of `new-order`, already checked by `checkNewOrder`. */
+  order: SmallOrder;
+  sender: string;
+  identity: string;
+  tradeIndex: number | null;
+  rid: Rid;
+}
+
+/** `prepare_new_order`: the client's status and created_at are ignored; the maker's side gets its keys. */
+export function createOrder(r: NewOrderRequest, c: Clock): Decision {
+  const s = r.order;
+  const amount = s.amount ?? 0;
+  const kind = s.kind ?? 'sell';
+  const maker =
+    kind === 'sell'
+      ? { sellerPubkey: r.sender, masterSellerPubkey: r.identity, tradeIndexSeller: r.tradeIndex, buyerPubkey: null, masterBuyerPubkey: null, tradeIndexBuyer: null }
+      : { buyerPubkey: r.sender, masterBuyerPubkey: r.identity, tradeIndexBuyer: r.tradeIndex, sellerPubkey: null, masterSellerPubkey: null, tradeIndexSeller: null };
+  const order: OrderState = {
+    ...UNTOUCHED_ORDER_FIELDS,
+    ...maker,
+    id: r.orderId,
+    kind,
+    status: 'pending',
+    amount,
+    fee: amount > 0 ? perPartyFee(amount, c.settings.feeRate) : 0,
+    devFee: 0,
+    fiatCode: s.fiat_code,
+    fiatAmount: s.fiat_amount,
+    minAmount: s.min_amount ?? null,
+    maxAmount: s.max_amount ?? null,
+    paymentMethod: s.payment_method,
+    premium: s.premium,
+    priceFromApi: amount === 0,
+    creatorPubkey: r.sender,
+    buyerInvoice: kind === 'buy' ? (s.buyer_invoice ?? null) : null,
+    createdAt: c.now,
+    expiresAt: orderExpiresAt(s.expires_at, c.now, c.settings),
+  };
+  return {
+    trade: newTrade(order),
+    effects: [
+      { type: 'publish' },
+      send(orderMessage(r.sender, { rid: r.rid, ti: r.tradeIndex, id: order.id, action: 'new-order', payload: { order: publicOrder(order) } })),
+    ],
+  };
+}
+
+/** A range remainder starts life pending and is announced to the maker's next trade key. */
+export function openChildOrder(child: OrderState, announce: { to: string; rid: Rid; tradeIndex: number }): Decision {
+  return {
+    trade: newTrade(child),
+    effects: [
+      { type: 'publish' },
+      send(orderMessage(announce.to, { rid: announce.rid, ti: announce.tradeIndex, id: child.id, action: 'new-order', payload: { order: publicOrder(child) } })),
+    ],
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Take
+
+export interface TakeInput {
+  action: 'take-sell' | 'take-buy';
+  sender: string;
+  identity: string;
+  tradeIndex: number | null;
+  rid: Rid;
+  /** Quoted by `checkTake`. */
+  quote: { fiatAmount: number; amount: number; fee: number; devFee: number };
+  /** A validated buyer invoice sent with take-sell. */
+  invoice: string | null;
+}
+
+export function take(t: Trade, i: TakeInput, c: Clock): Decision {
+  const o = t.order;
+  const common = { fiatAmount: i.quote.fiatAmount, amount: i.quote.amount, fee: i.quote.fee, devFee: i.quote.devFee, takenAt: c.now };
+  if (i.action === 'take-buy') {
+    const order = { ...o, ...common, sellerPubkey: i.sender, masterSellerPubkey: i.identity, tradeIndexSeller: i.tradeIndex };
+    return { trade: { ...t, order, triggerRid: i.rid, escrowSeq: t.escrowSeq + 1 }, effects: [{ type: 'create-hold' }] };
+  }
+  const buyer = { ...common, buyerPubkey: i.sender, masterBuyerPubkey: i.identity, tradeIndexBuyer: i.tradeIndex };
+  if (i.invoice) {
+    const order = { ...o, ...buyer, buyerInvoice: i.invoice };
+    return { trade: { ...t, order, triggerRid: i.rid, escrowSeq: t.escrowSeq + 1 }, effects: [{ type: 'create-hold' }] };
+  }
+  const d = moveTo(t, 'waiting-buyer-invoice', buyer, c.now);
+  const n = d.trade.order;
+  d.effects.push(
+    send(orderMessage(i.sender, { rid: i.rid, ti: n.tradeIndexBuyer, id: n.id, action: 'add-invoice', payload: { order: addInvoiceOrder(n) } })),
+    send(orderMessage(n.sellerPubkey!, { rid: i.rid, ti: n.tradeIndexSeller, id: n.id, action: 'waiting-buyer-invoice' })),
+  );
+  return d;
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Escrow
+
+/** The hold invoice exists: the seller is asked to pay it and gets a full window from now. */
+export function holdInvoiceIssued(t: Trade, hold: { hash: string; request: string }, c: Clock): Decision {
+  const d = moveTo(t, 'waiting-payment', { hash: hold.hash, takenAt: c.now }, c.now);
+  const o = d.trade.order;
+  const rid = t.triggerRid;
+  d.effects.push(
+    send(
+      orderMessage(o.sellerPubkey!, {
+        rid,
+        ti: o.tradeIndexSeller,
+        id: o.id,
+        action: 'pay-invoice',
+        payload: { payment_request: [payInvoiceOrder(o), hold.request, null] },
+      }),
+    ),
+    send(orderMessage(o.buyerPubkey!, { rid, ti: o.tradeIndexBuyer, id: o.id, action: 'waiting-seller-to-pay' })),
+  );
+  return d;
+}
+
+/** `notify_taker_reputation`: the maker learns who took the order (the key itself is never shown). */
+function reputationNotice(to: string, o: OrderState, action: 'pay-invoice' | 'add-invoice', rep: UserInfo): Effect {
+  return send(orderMessage(to, { id: o.id, action, payload: { peer: { pubkey: '', reputation: rep } } }));
+}
+
+/** LND reports the escrow ACCEPTED (the seller's HTLC is locked). Repeats and late reports change nothing. */
+export function holdInvoiceAccepted(t: Trade, takerReputation: UserInfo, c: Clock): Decision {
+  const o = t.order;
+  if ((o.status !== 'waiting-payment' && o.status !== 'waiting-buyer-invoice') || o.invoiceHeldAt !== 0) return { trade: t, effects: [] };
+  const rid = t.triggerRid;
+  if (o.buyerInvoice) {
+    const d = moveTo(t, 'active', { invoiceHeldAt: c.now }, c.now);
+    const n = d.trade.order;
+    d.effects.push(
+      send(orderMessage(n.sellerPubkey!, { rid, id: n.id, action: 'buyer-took-order', payload: { order: escrowLockedOrder(n, 'seller') } })),
+      send(orderMessage(n.buyerPubkey!, { rid, id: n.id, action: 'hold-invoice-payment-accepted', payload: { order: escrowLockedOrder(n, 'buyer') } })),
+    );
+    return d;
+  }
+  // Buy order taken by a seller: the buyer (maker) still owes an invoice and gets a full window for it.
+  const d = moveTo(t, 'waiting-buyer-invoice', { invoiceHeldAt: c.now, takenAt: c.now }, c.now);
+  const n = d.trade.order;
+  d.effects.push(
+    send(orderMessage(n.buyerPubkey!, { rid, id: n.id, action: 'add-invoice', payload: { order: addInvoiceOrder(n, true) } })),
+    send(orderMessage(n.sellerPubkey!, { rid, id: n.id, action: 'waiting-buyer-invoice' })),
+    reputationNotice(n.buyerPubkey!, n, 'add-invoice', takerReputation),
+  );
+  return d;
+}
+
+/** The buyer's `add-invoice` (guarded by `canAddInvoice`, invoice validated for amount − fee). */
+export function addInvoice(t: Trade, i: { sender: string; rid: Rid; invoice: string }, takerReputation: UserInfo, c: Clock): Decision {
+  const o = t.order;
+  if (o.status === 'settled-hold-invoice') {
+    // A new payout invoice after failed payments: the next attempt pays it, from a fresh retry budget.
+    const order = { ...o, buyerInvoice: i.invoice, paymentAttempts: 0, failedPayment: false };
+    return {
+      trade: { ...t, order, payoutSeq: t.payoutSeq + 1, payoutDueAt: c.now },
+      effects: [send(orderMessage(i.sender, { rid: i.rid, id: o.id, action: 'invoice-updated' }))],
+    };
+  }
+  if (o.invoiceHeldAt === 0) {
+    // Sell order: the seller has not paid yet; the escrow is created now, announced with this request's id.
+    const order = { ...o, buyerInvoice: i.invoice };
+    return {
+      trade: { ...t, order, triggerRid: i.rid, escrowSeq: t.escrowSeq + 1 },
+      effects: [reputationNotice(o.sellerPubkey!, o, 'pay-invoice', takerReputation), { type: 'create-hold' }],
+    };
+  }
+  // Buy order whose escrow is already locked: the trade starts.
+  const d = moveTo(t, 'active', { buyerInvoice: i.invoice }, c.now);
+  const n = d.trade.order;
+  d.effects.push(
+    send(orderMessage(n.sellerPubkey!, { id: n.id, action: 'buyer-took-order', payload: { order: escrowLockedOrder(n, 'seller') } })),
+    send(
+      orderMessage(n.buyerPubkey!, {
+        rid: i.rid,
+        id: n.id,
+        action: 'hold-invoice-payment-accepted',
+        payload: { order: escrowLockedOrder(n, 'buyer', true) },
+      }),
+    ),
+  );
+  return d;
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Fiat sent, release, payout
+
+export interface NextTrade {
+  pubkey: string;
+  index: number;
+}
+
+/** The buyer's `fiat-sent` (guarded by `canSendFiatSent`); a buy range maker names its next trade key here. */
+export function fiatSent(t: Trade, i: { rid: Rid; nextTrade: NextTrade | null }, c: Clock): Decision {
+  const next = i.nextTrade ? { nextTradePubkey: i.nextTrade.pubkey, nextTradeIndex: i.nextTrade.index } : {};
+  const d = moveTo(t, 'fiat-sent', next, c.now);
+  const o = d.trade.order;
+  d.effects.push(
+    send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'fiat-sent-ok', payload: { peer: { pubkey: o.buyerPubkey!, reputation: null } } })),
+    send(
+      orderMessage(o.buyerPubkey!, { rid: i.rid, id: o.id, action: 'fiat-sent-ok', payload: { peer: { pubkey: o.sellerPubkey!, reputation: null } } }),
+    ),
+  );
+  return d;
+}
+
+/**
+ * The remainder of a range order after this trade, as a new pending order under the maker's next trade key
+ * (§23): a sell maker names the key on `release`, a buy maker on `fiat-sent`. Null when nothing remains or no key.
+ */
+export function childOrder(o: OrderState, next: NextTrade | null, childId: string): OrderState | null {
+  if (o.minAmount === null || o.maxAmount === null || !next) return null;
+  const rest = rangeRemainder(o.minAmount, o.maxAmount, o.fiatAmount);
+  if (rest.kind === 'none') return null;
+  const range = rest.kind === 'single' ? { fiatAmount: rest.fiatAmount, minAmount: null, maxAmount: null } : { fiatAmount: 0, minAmount: rest.minAmount, maxAmount: rest.maxAmount };
+  const fullPrivacy = (master: string | null, trade: string | null) => master === null || master === trade;
+  const maker =
+    o.kind === 'sell'
+      ? {
+          sellerPubkey: next.pubkey,
+          masterSellerPubkey: fullPrivacy(o.masterSellerPubkey, o.sellerPubkey) ? next.pubkey : o.masterSellerPubkey,
+          tradeIndexSeller: next.index,
+          buyerPubkey: null,
+          masterBuyerPubkey: null,
+          tradeIndexBuyer: null,
+        }
+      : {
+          buyerPubkey: next.pubkey,
+          masterBuyerPubkey: fullPrivacy(o.masterBuyerPubkey, o.buyerPubkey) ? next.pubkey : o.masterBuyerPubkey,
+          tradeIndexBuyer: next.index,
+          sellerPubkey: null,
+          masterSellerPubkey: null,
+          tradeIndexSeller: null,
+        };
+  return {
+    ...o,
+    ...UNTOUCHED_ORDER_FIELDS,
+    ...range,
+    ...maker,
+    id: childId,
+    status: 'pending',
+    amount: 0,
+    fee: 0,
+    devFee: 0,
+    creatorPubkey: next.pubkey,
+    rangeParentId: o.id,
+  };
+}
+
+/**
+ * The seller released (guarded by `canRelease`) and the escrow is settled: the buyer is told, a range remainder
+ * becomes a child order, the seller is thanked and invited to rate, and the payout is due now.
+ */
+export function released(t: Trade, i: { rid: Rid; nextTrade: NextTrade | null; childId: string }, c: Clock): Decision {
+  const next = t.order.kind === 'sell' ? i.nextTrade : t.order.nextTradePubkey ? { pubkey: t.order.nextTradePubkey, index: t.order.nextTradeIndex } : null;
+  const d = moveTo(t, 'settled-hold-invoice', {}, c.now);
+  d.trade = { ...d.trade, releaseRid: i.rid, payoutDueAt: c.now };
+  const o = d.trade.order;
+  d.effects.push(send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'released' })));
+  const child = childOrder(o, next, i.childId);
+  if (child && next) d.effects.push({ type: 'start-child', child, announce: { to: next.pubkey, rid: i.rid, tradeIndex: next.index } });
+  d.effects.push(
+    send(orderMessage(o.sellerPubkey!, { rid: i.rid, id: o.id, action: 'hold-invoice-payment-settled' })),
+    send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'rate' })),
+  );
+  return d;
+}
+
+export type PayoutOutcome =
+  | { status: 'succeeded'; hash: string; feeSats: number }
+  | { status: 'failed'; hash: string | null; reason: string }
+  | { status: 'in-flight'; hash: string };
+
+/** How long to wait before asking LND again about a payout still in flight. */
+export const IN_FLIGHT_RECHECK_SECS = 30;
+
+/** The outcome of one payout attempt (§20.2). */
+export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock): Decision {
+  const o = t.order;
+  if (o.status !== 'settled-hold-invoice') return { trade: t, effects: [] };
+  if (r.status === 'in-flight') {
+    return { trade: { ...t, order: { ...o, payoutPaymentHash: r.hash }, payoutDueAt: c.now + Math.min(IN_FLIGHT_RECHECK_SECS, c.settings.paymentRetriesInterval) }, effects: [] };
+  }
+  if (r.status === 'succeeded') {
+    const d = moveTo(t, 'success', { payoutPaymentHash: r.hash, routingFee: r.feeSats, failedPayment: false }, c.now);
+    const owesDevFee = o.devFee > 0 && !o.devFeePaid && c.settings.devFeeLightningAddress !== null;
+    d.trade = { ...d.trade, payoutDueAt: null, devFeeDueAt: owesDevFee ? c.now : null };
+    d.effects.push(
+      send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'purchase-completed' })),
+      send(orderMessage(o.buyerPubkey!, { rid: t.releaseRid, id: o.id, action: 'rate' })),
+    );
+    return d;
+  }
+  const firstFailure = o.paymentAttempts === 0;
+  const attempts = Math.min(o.paymentAttempts + 1, c.settings.paymentAttempts);
+  const order = { ...o, paymentAttempts: attempts, failedPayment: true, payoutPaymentHash: null };
+  const exhausted = attempts >= c.settings.paymentAttempts;
+  const trade = { ...t, order, payoutDueAt: exhausted ? null : c.now + c.settings.paymentRetriesInterval };
+  const effects: Effect[] = [];
+  if (firstFailure) {
+    effects.push(
+      send(
+        orderMessage(o.buyerPubkey!, {
+          rid: t.releaseRid,
+          id: o.id,
+          action: 'payment-failed',
+          payload: {
+            payment_failed: {
+              payment_attempts: Math.max(0, c.settings.paymentAttempts - 1),
+              payment_retries_interval: c.settings.paymentRetriesInterval,
+            },
+          },
+        }),
+      ),
+    );
+  } else if (exhausted) {
+    effects.push(send(orderMessage(o.buyerPubkey!, { rid: t.releaseRid, id: o.id, action: 'add-invoice', payload: { order: payoutInvoiceOrder(order) } })));
+  }
+  return { trade, effects };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Cancel (§21)
+
+export function cancel(t: Trade, i: { sender: string; rid: Rid }, c: Clock): Decision {
+  const o = t.order;
+  const maker = o.creatorPubkey;
+  const taker = takerPubkey(o);
+  switch (o.status) {
+    case 'canceled':
+    case 'cooperatively-canceled':
+    case 'canceled-by-admin':
+      return refuse(t, i.sender, i.rid, 'order_already_canceled');
+    case 'pending':
+    case 'waiting-taker-bond': {
+      if (i.sender !== maker) return refuse(t, i.sender, i.rid, 'is_not_your_order');
+      const d = moveTo(t, 'canceled', {}, c.now);
+      d.effects.push(send(orderMessage(i.sender, { rid: i.rid, id: o.id, action: 'canceled' })));
+      return d;
+    }
+    case 'waiting-payment':
+    case 'waiting-buyer-invoice': {
+      const hold: Effect[] = o.hash ? [{ type: 'cancel-hold', hash: o.hash }] : [];
+      if (i.sender === maker) {
+        const d = moveTo(t, 'canceled', {}, c.now);
+        d.effects.unshift(...hold);
+        d.effects.push(send(orderMessage(maker, { rid: i.rid, id: o.id, action: 'canceled' })));
+        if (taker) d.effects.push(send(orderMessage(taker, { id: o.id, action: 'canceled' })));
+        return d;
+      }
+      if (i.sender !== taker) return refuse(t, i.sender, i.rid, 'invalid_pubkey');
+      const d = moveTo(t, 'pending', resetToPending(o), c.now);
+      d.trade = { ...d.trade, triggerRid: null };
+      d.effects.unshift(...hold, send(orderMessage(taker, { rid: i.rid, id: o.id, action: 'canceled' })));
+      d.effects.push(send(orderMessage(maker, { rid: i.rid, id: o.id, action: 'new-order', payload: { order: publicOrder(d.trade.order) } })));
+      return d;
+    }
+    case 'active':
+    case 'fiat-sent':
+    case 'dispute':
+      return cooperativeCancel(t, i, c);
+    default:
+      return refuse(t, i.sender, i.rid, 'not_allowed_by_status');
+  }
+}
+
+function cooperativeCancel(t: Trade, i: { sender: string; rid: Rid }, c: Clock): Decision {
+  const o = t.order;
+  const isBuyer = i.sender === o.buyerPubkey;
+  if (!isBuyer && i.sender !== o.sellerPubkey) return refuse(t, i.sender, i.rid, 'invalid_pubkey');
+  const counterparty = isBuyer ? o.sellerPubkey! : o.buyerPubkey!;
+  if (o.cancelInitiatorPubkey === null) {
+    const order = { ...o, cancelInitiatorPubkey: i.sender, ...(isBuyer ? { buyerCooperativeCancel: true } : { sellerCooperativeCancel: true }) };
+    return {
+      trade: { ...t, order },
+      effects: [
+        send(orderMessage(i.sender, { rid: i.rid, id: o.id, action: 'cooperative-cancel-initiated-by-you' })),
+        send(orderMessage(counterparty, { id: o.id, action: 'cooperative-cancel-initiated-by-peer' })),
+      ],
+    };
+  }
+  if (o.cancelInitiatorPubkey === i.sender) return refuse(t, i.sender, i.rid, 'invalid_pubkey');
+  const d = moveTo(t, 'cooperatively-canceled', isBuyer ? { buyerCooperativeCancel: true } : { sellerCooperativeCancel: true }, c.now);
+  if (o.hash) d.effects.unshift({ type: 'cancel-hold', hash: o.hash });
+  d.effects.push(
+    send(orderMessage(i.sender, { rid: i.rid, id: o.id, action: 'cooperative-cancel-accepted' })),
+    send(orderMessage(counterparty, { id: o.id, action: 'cooperative-cancel-accepted' })),
+  );
+  return d;
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Time (§22)
+
+/** Seconds from escrow acceptance until the guard acts: the hold invoice's CLTV minus the margin, ~10 min a block. */
+export const escrowGuardSecs = (s: OrderSettings): number => Math.max(0, s.holdInvoiceCltvDelta - s.escrowDeadlineMarginBlocks) * 600;
+
+/** The next moment something happens to this trade by itself, or null when it only waits for messages. */
+export function nextDeadline(t: Trade, s: OrderSettings): number | null {
+  const o = t.order;
+  switch (o.status) {
+    case 'pending':
+    case 'waiting-taker-bond':
+      return o.expiresAt;
+    case 'waiting-payment':
+    case 'waiting-buyer-invoice':
+      return o.takenAt + s.expirationSeconds;
+    case 'active':
+      return o.invoiceHeldAt + escrowGuardSecs(s);
+    case 'settled-hold-invoice':
+      return t.payoutDueAt;
+    default:
+      if (t.devFeeDueAt !== null) return t.devFeeDueAt;
+      return t.closedAt === null ? null : t.closedAt + s.lingerSeconds;
+  }
+}
+
+/** What the workflow should do now without a message: pay, time out, or close; null to keep waiting. */
+export function dueWork(t: Trade, s: OrderSettings, now: number): 'payout' | 'dev-fee' | 'timeout' | 'close' | null {
+  const o = t.order;
+  const at = nextDeadline(t, s);
+  if (at === null || now < at) return null;
+  if (o.status === 'settled-hold-invoice') return 'payout';
+  if (isFinal(o.status)) return t.devFeeDueAt !== null ? 'dev-fee' : 'close';
+  return 'timeout';
+}
+
+/** Attempts at the dev fee before it is left to an operator (it never holds up the trade). */
+export const DEV_FEE_MAX_ATTEMPTS = 10;
+
+/** The outcome of a dev-fee payment (§31 `job_process_dev_fee_payment`); the trade itself is already done. */
+export function devFeeResult(t: Trade, r: PayoutOutcome, c: Clock): Decision {
+  if (r.status === 'succeeded') {
+    return { trade: { ...t, order: { ...t.order, devFeePaid: true, devFeePaymentHash: r.hash }, devFeeDueAt: null }, effects: [] };
+  }
+  if (r.status === 'in-flight') return { trade: { ...t, devFeeDueAt: c.now + IN_FLIGHT_RECHECK_SECS }, effects: [] };
+  const attempts = t.devFeeAttempts + 1;
+  const devFeeDueAt = attempts >= DEV_FEE_MAX_ATTEMPTS ? null : c.now + c.settings.paymentRetriesInterval;
+  return { trade: { ...t, devFeeAttempts: attempts, devFeeDueAt }, effects: [] };
+}
+
+/** What a passed deadline does: expiry, a waiting timeout, or the escrow guard. Payouts are driven by the workflow. */
+export function timeout(t: Trade, c: Clock): Decision {
+  const o = t.order;
+  const due = nextDeadline(t, c.settings);
+  if (due === null || c.now < due) return { trade: t, effects: [] };
+  switch (o.status) {
+    case 'pending':
+    case 'waiting-taker-bond':
+      return moveTo(t, 'expired', {}, c.now);
+    case 'waiting-payment':
+    case 'waiting-buyer-invoice': {
+      const hold: Effect[] = o.hash ? [{ type: 'cancel-hold', hash: o.hash }] : [];
+      const taker = takerPubkey(o);
+      const takerAtFault = (o.status === 'waiting-buyer-invoice') === (o.kind === 'sell');
+      if (takerAtFault) {
+        const d = moveTo(t, 'pending', resetToPending(o), c.now);
+        d.trade = { ...d.trade, triggerRid: null };
+        d.effects.unshift(...hold);
+        d.effects.push(send(orderMessage(o.creatorPubkey, { id: o.id, action: 'new-order', payload: { order: publicOrder(d.trade.order) } })));
+        if (taker) d.effects.push(send(orderMessage(taker, { id: o.id, action: 'canceled' })));
+        return d;
+      }
+      const d = moveTo(t, 'canceled', { devFee: 0, ...(o.priceFromApi ? { amount: 0, fee: 0 } : {}) }, c.now);
+      d.effects.unshift(...hold);
+      d.effects.push(send(orderMessage(o.creatorPubkey, { id: o.id, action: 'canceled' })));
+      if (taker) d.effects.push(send(orderMessage(taker, { id: o.id, action: 'canceled' })));
+      return d;
+    }
+    case 'active': {
+      // Cancel the escrow before LND would: the seller is refunded while the HTLC can still be failed back.
+      const d = moveTo(t, 'canceled', {}, c.now);
+      if (o.hash) d.effects.unshift({ type: 'cancel-hold', hash: o.hash });
+      d.effects.push(send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'canceled' })), send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'canceled' })));
+      return d;
+    }
+    default:
+      // fiat-sent past the guard becomes a dispute (issue 7); a final order just stops lingering.
+      return { trade: t, effects: [] };
+  }
+}
+
+/** LND canceled the escrow by itself (expiry): an order that was relying on it is over; both parties are told. */
+export function holdInvoiceCanceled(t: Trade, hash: string, c: Clock): Decision {
+  const o = t.order;
+  if (o.hash !== hash || (o.status !== 'active' && o.status !== 'fiat-sent')) return { trade: t, effects: [] };
+  const d = moveTo(t, 'canceled', {}, c.now);
+  d.effects.push(
+    send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'hold-invoice-payment-canceled' })),
+    send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'hold-invoice-payment-canceled' })),
+  );
+  return d;
+}

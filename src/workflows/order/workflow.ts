@@ -1,0 +1,375 @@
+/**
+ * `orderWorkflow`: one trade, from `new-order` to its final status, as a durable Temporal workflow. A thin shell
+ * around the pure state machine (machine.ts): it queues the parties' messages (signals) and LND's invoice reports,
+ * handles one at a time — so two takers racing for an order are decided in arrival order, exactly one wins —, sleeps
+ * until the trade's next deadline, and carries out each decision's effects through retryable activities: first the
+ * orders projection, then the order event, hold-invoice calls and replies in the decision's order.
+ *
+ * A payout is one `payInvoice` call per attempt under a purpose (`payout:<order>:<n>`) recorded before dispatch, so a
+ * crash anywhere pays the buyer at most once; the outcome is in history before the order moves on.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ParentClosePolicy,
+  condition,
+  defineQuery,
+  log,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  uuid4,
+} from '@temporalio/workflow';
+import type { DatabaseActivities } from '../../activities/database.js';
+import type { LightningActivities } from '../../activities/lightning.js';
+import type { NostrActivities, OutgoingReply } from '../../activities/nostr.js';
+import type { PriceActivities } from '../../activities/price.js';
+import type { SettingsActivities } from '../../activities/settings.js';
+import type { CantDoReason } from '../../protocol/schema.js';
+import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
+import { workflowNow } from '../time.js';
+import { ORDER_ACTIONS, orderSignals, orderWorkflowId, type InboundMessage, type NewOrderInput } from './contract.js';
+import { canAddInvoice, canRelease, canSendFiatSent } from './guards.js';
+import {
+  addInvoice,
+  cancel,
+  createOrder,
+  devFeeResult,
+  dueWork,
+  fiatSent,
+  holdInvoiceAccepted,
+  holdInvoiceCanceled,
+  holdInvoiceIssued,
+  nextDeadline,
+  openChildOrder,
+  payoutResult,
+  refuse,
+  released,
+  take,
+  timeout,
+  type Clock,
+  type Decision,
+  type NextTrade,
+  type OrderSettings,
+  type PayoutOutcome,
+  type Trade,
+} from './machine.js';
+import { cantDoMessage, readInbound, type Inbound, type Outbound, type Rid } from './messages.js';
+import { checkNewOrder, needsPrice } from './new-order.js';
+import { orderSearchAttributes } from './search-attributes.js';
+import type { OrderState } from './state.js';
+import { checkTake, takeNeedsPrice } from './take.js';
+
+const db = proxyActivities<DatabaseActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '30 seconds' } });
+const nostr = proxyActivities<NostrActivities>({ startToCloseTimeout: '60 seconds', retry: { maximumInterval: '1 minute' } });
+const ln = proxyActivities<LightningActivities>({ startToCloseTimeout: '60 seconds', retry: { maximumInterval: '1 minute' } });
+const lnPay = proxyActivities<LightningActivities>({ startToCloseTimeout: '3 minutes', retry: { maximumInterval: '1 minute' } });
+const price = proxyActivities<PriceActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } });
+const config = proxyActivities<SettingsActivities>({ startToCloseTimeout: '10 seconds' });
+
+/** The order as its workflow holds it (null while a `new-order` is still being checked). */
+export const getOrderQuery = defineQuery<OrderState | null>('getOrder');
+
+/** A range remainder, started by its parent's release. */
+export interface ChildOrderInput {
+  orderId: string;
+  child: OrderState;
+  announce: { to: string; rid: Rid; tradeIndex: number };
+  settings: OrderSettings;
+}
+
+export type OrderWorkflowInput = NewOrderInput | ChildOrderInput;
+
+export interface OrderWorkflowResult {
+  orderId: string;
+  /** Final status, or null when the `new-order` was refused. */
+  status: string | null;
+}
+
+const holdMemo = (o: OrderState) =>
+  `Escrow amount Order #${o.id}: SELL BTC for ${o.fiatCode} ${o.fiatAmount} - It WILL FREEZE IN WALLET. ` +
+  'It will release once you release. It will return if buyer does not confirm the payment';
+
+/** Non-retryable activity failures are defects or operator matters: fail the task (visible, fixable) not the trade. */
+function stuck(what: string, err: unknown): never {
+  const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? `${err.cause.type}: ${err.cause.message}` : String(err);
+  throw new Error(`${what} failed permanently (${cause}); the trade waits here until an operator fixes the cause`);
+}
+
+export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWorkflowResult> {
+  const settings = 'child' in input ? input.settings : await config.orderSettings();
+  const clock = (): Clock => ({ now: Math.floor(workflowNow() / 1000), settings });
+  const inbox: InboundMessage[] = [];
+  const seen = new Set<string>();
+  const holdReports: HoldInvoiceUpdate[] = [];
+  let trade: Trade | undefined;
+  let seq = 0;
+  let lastEventAt = 0;
+
+  for (const action of ORDER_ACTIONS) {
+    setHandler(orderSignals[action], (m) => {
+      // The same Nostr event can arrive through two relays: one delivery counts.
+      if (seen.has(m.eventId)) return;
+      seen.add(m.eventId);
+      inbox.push(m);
+    });
+  }
+  for (const signal of Object.values(holdInvoiceSignals)) setHandler(signal, (u) => void holdReports.push(u));
+  setHandler(getOrderQuery, () => trade?.order ?? null);
+
+  // ---- effects -----------------------------------------------------------------------------------------------
+
+  async function sendNow(messages: Outbound[]): Promise<void> {
+    if (messages.length === 0) return;
+    const replies: OutgoingReply[] = messages.map((m) => ({ to: m.to, messageJson: m.json }));
+    const events = await nostr.buildReplies({ replies });
+    await nostr.publishReplies({ events });
+  }
+
+  async function apply(d: Decision): Promise<void> {
+    const before = trade?.order;
+    trade = d.trade;
+    if (trade.order !== before) {
+      seq += 1;
+      await db.projectOrder({ order: trade.order, seq });
+      upsertSearchAttributes(orderSearchAttributes(trade.order, settings.paymentAttempts));
+    }
+    let batch: Outbound[] = [];
+    for (const e of d.effects) {
+      if (e.type === 'send') {
+        batch.push(e.msg);
+        continue;
+      }
+      await sendNow(batch);
+      batch = [];
+      switch (e.type) {
+        case 'publish':
+          await publishOrder(trade.order);
+          break;
+        case 'cancel-hold':
+          try {
+            await ln.cancelHoldInvoice({ hash: e.hash });
+          } catch (err) {
+            // Already settled or gone: nothing is locked any more either way.
+            log.warn('hold invoice cancel refused', { hash: e.hash, error: String(err) });
+          }
+          break;
+        case 'create-hold': {
+          const o = trade.order;
+          let hold: { hash: string; request: string };
+          try {
+            hold = await ln.createHoldInvoice({ key: `${o.id}:${trade.escrowSeq}`, amountSats: o.amount + o.fee, memo: holdMemo(o) });
+          } catch (err) {
+            stuck('creating the escrow hold invoice', err);
+          }
+          await apply(holdInvoiceIssued(trade, hold, clock()));
+          break;
+        }
+        case 'start-child':
+          await startChild(orderWorkflow, {
+            workflowId: orderWorkflowId(e.child.id),
+            args: [{ orderId: e.child.id, child: e.child, announce: e.announce, settings }],
+            // The remainder is an order of its own: it outlives this trade.
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+          });
+          break;
+      }
+    }
+    await sendNow(batch);
+  }
+
+  async function publishOrder(o: OrderState): Promise<void> {
+    const makerIdentity = o.kind === 'sell' ? o.masterSellerPubkey : o.masterBuyerPubkey;
+    const r = await nostr.publishOrderEvent({
+      order: {
+        id: o.id,
+        kind: o.kind,
+        status: o.status,
+        amount: o.amount,
+        fiat_code: o.fiatCode,
+        min_amount: o.minAmount,
+        max_amount: o.maxAmount,
+        fiat_amount: o.fiatAmount,
+        payment_method: o.paymentMethod,
+        premium: o.premium,
+        expires_at: o.expiresAt,
+      },
+      makerIdentity,
+      minCreatedAt: lastEventAt + 1,
+    });
+    if (r && trade) {
+      lastEventAt = r.createdAt;
+      trade = { ...trade, order: { ...trade.order, eventId: r.eventId } };
+    }
+  }
+
+  const reply = async (to: string, rid: Rid, reason: CantDoReason) => {
+    const id = trade?.order.id ?? input.orderId;
+    await sendNow([cantDoMessage(to, rid, id, reason)]);
+  };
+
+  // ---- creation ----------------------------------------------------------------------------------------------
+
+  if ('child' in input) {
+    await apply(openChildOrder(input.child, input.announce));
+  } else {
+    const created = await create(input);
+    if (!created) return { orderId: input.orderId, status: null };
+  }
+
+  async function create(i: NewOrderInput): Promise<boolean> {
+    const { kind, rid } = readInbound(i.message.messageJson);
+    const m = i.message;
+    const payload = kind.payload;
+    if (!payload || !('order' in payload)) {
+      await reply(m.sender, rid, 'invalid_payload');
+      return false;
+    }
+    const small = payload.order;
+    if (small.buyer_invoice) {
+      const check = await ln.validateInvoice({ request: small.buyer_invoice, amountSats: small.amount ?? 0 });
+      if (!check.valid) {
+        await reply(m.sender, rid, 'invalid_invoice');
+        return false;
+      }
+    }
+    const fields = { ...small, amount: small.amount ?? 0 };
+    const quote = needsPrice(fields) ? await price.getMarketPrice({ fiatCode: small.fiat_code }) : undefined;
+    const check = checkNewOrder(fields, settings, quote);
+    if (!check.ok) {
+      // No price at all: the reference logs it and sends nothing.
+      if ('reason' in check) await reply(m.sender, rid, check.reason);
+      else log.warn('new-order without a market price', { fiatCode: small.fiat_code });
+      return false;
+    }
+    await apply(createOrder({ orderId: i.orderId, order: small, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid }, clock()));
+    return true;
+  }
+
+  // ---- messages ----------------------------------------------------------------------------------------------
+
+  const nextTradeOf = (p: Inbound['kind']['payload']): NextTrade | null =>
+    p && 'next_trade' in p ? { pubkey: p.next_trade[0], index: p.next_trade[1] } : null;
+
+  async function onMessage(m: InboundMessage): Promise<void> {
+    const t = trade!;
+    const { kind, rid } = readInbound(m.messageJson);
+    switch (m.action) {
+      case 'take-sell':
+      case 'take-buy':
+        return onTake(m, kind, rid);
+      case 'add-invoice': {
+        const g = canAddInvoice(t.order, m.sender);
+        if (!g.ok) return apply(refuse(t, m.sender, rid, g.reason));
+        const p = kind.payload;
+        if (!p || !('payment_request' in p)) return apply(refuse(t, m.sender, rid, 'invalid_payload'));
+        const invoice = p.payment_request[1];
+        const check = await ln.validateInvoice({ request: invoice, amountSats: t.order.amount, feeSats: t.order.fee });
+        if (!check.valid) return apply(refuse(trade!, m.sender, rid, 'invalid_invoice'));
+        const rep = await db.userReputation({ identity: t.order.kind === 'sell' ? t.order.masterBuyerPubkey : t.order.masterSellerPubkey });
+        return apply(addInvoice(trade!, { sender: m.sender, rid, invoice }, rep, clock()));
+      }
+      case 'fiat-sent': {
+        const g = canSendFiatSent(t.order, m.sender);
+        if (!g.ok) return apply(refuse(t, m.sender, rid, g.reason));
+        return apply(fiatSent(t, { rid, nextTrade: nextTradeOf(kind.payload) }, clock()));
+      }
+      case 'release': {
+        const g = canRelease(t.order, m.sender);
+        if (!g.ok) return apply(refuse(t, m.sender, rid, g.reason));
+        try {
+          await ln.settleHoldInvoice({ key: `${t.order.id}:${t.escrowSeq}` });
+        } catch (err) {
+          stuck('settling the escrow', err);
+        }
+        return apply(released(trade!, { rid, nextTrade: nextTradeOf(kind.payload), childId: uuid4() }, clock()));
+      }
+      case 'cancel':
+        return apply(cancel(t, { sender: m.sender, rid }, clock()));
+      default:
+        // Disputes, ratings, admin actions and bonds arrive with later issues; answer instead of staying silent.
+        return reply(m.sender, rid, 'invalid_action');
+    }
+  }
+
+  async function onTake(m: InboundMessage, kind: Inbound['kind'], rid: Rid): Promise<void> {
+    const action = m.action as 'take-sell' | 'take-buy';
+    const o = trade!.order;
+    if (await db.pendingOrderExists({ action, identity: m.identity, exceptOrderId: o.id })) return reply(m.sender, rid, 'pending_order_exists');
+    const p = kind.payload;
+    let fiatAmount: number | null = null;
+    let invoice: string | null = null;
+    if (p && 'amount' in p) fiatAmount = p.amount;
+    if (p && 'payment_request' in p) {
+      fiatAmount = p.payment_request[2];
+      if (action === 'take-sell') invoice = p.payment_request[1];
+    }
+    const quote = takeNeedsPrice(o) ? await price.getMarketPrice({ fiatCode: o.fiatCode }) : undefined;
+    const q = checkTake(o, { action, sender: m.sender, fiatAmount }, clock().now, settings, quote);
+    if (!q.ok) {
+      if ('reason' in q) return reply(m.sender, rid, q.reason);
+      log.warn('take without a market price', { fiatCode: o.fiatCode });
+      return;
+    }
+    if (invoice) {
+      const check = await ln.validateInvoice({ request: invoice, amountSats: q.amount, feeSats: q.fee });
+      if (!check.valid) return reply(m.sender, rid, 'invalid_invoice');
+    }
+    await apply(take(trade!, { action, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid, quote: q, invoice }, clock()));
+  }
+
+  async function onHoldReport(u: HoldInvoiceUpdate): Promise<void> {
+    const t = trade!;
+    if (u.hash !== t.order.hash) return; // a previous take's invoice
+    if (u.state === 'accepted') {
+      const rep = await db.userReputation({ identity: t.order.masterSellerPubkey });
+      return apply(holdInvoiceAccepted(t, rep, clock()));
+    }
+    if (u.state === 'canceled') return apply(holdInvoiceCanceled(t, u.hash, clock()));
+  }
+
+  // ---- payouts -----------------------------------------------------------------------------------------------
+
+  async function pay(purpose: string, request: string, amountSats: number): Promise<PayoutOutcome> {
+    try {
+      return await lnPay.payInvoice({ purpose, request, amountSats });
+    } catch (err) {
+      // Unresolvable Lightning address, invoice LND refuses: a failed attempt like any other.
+      if (err instanceof ActivityFailure) return { status: 'failed', hash: null, reason: err.cause?.message ?? err.message };
+      throw err;
+    }
+  }
+
+  // ---- the trade's life ------------------------------------------------------------------------------------
+
+  for (;;) {
+    const t = trade!;
+    const due = dueWork(t, settings, clock().now);
+    if (due === 'close') break;
+    if (due === null && inbox.length === 0 && holdReports.length === 0) {
+      const at = nextDeadline(t, settings);
+      const ready = () => inbox.length > 0 || holdReports.length > 0;
+      if (at === null) await condition(ready);
+      else await condition(ready, Math.max(1, at * 1000 - workflowNow()));
+      continue;
+    }
+    // LND's reports first: a payment that landed decides before a message that raced it.
+    if (holdReports.length > 0) {
+      await onHoldReport(holdReports.shift()!);
+    } else if (inbox.length > 0) {
+      await onMessage(inbox.shift()!);
+    } else if (due === 'payout') {
+      const o = t.order;
+      const outcome = await pay(`payout:${o.id}:${t.payoutSeq}`, o.buyerInvoice!, o.amount - o.fee);
+      await apply(payoutResult(trade!, outcome, clock()));
+    } else if (due === 'dev-fee') {
+      const o = t.order;
+      const outcome = await pay(`dev-fee:${o.id}`, settings.devFeeLightningAddress!, o.devFee);
+      await apply(devFeeResult(trade!, outcome, clock()));
+    } else {
+      await apply(timeout(t, clock()));
+    }
+  }
+  return { orderId: trade!.order.id, status: trade!.order.status };
+}
