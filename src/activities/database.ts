@@ -4,6 +4,7 @@
  */
 import type { Db } from '../db/database.js';
 import { projectOrder } from '../db/order-projection.js';
+import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { UserInfo } from '../protocol/schema.js';
 import type { OrderState } from '../workflows/order/state.js';
 
@@ -17,7 +18,17 @@ export async function reputationOf(db: Db, identity: string | null, now: number)
 }
 
 export function createDatabaseActivities(db: Db, clock: () => number = () => Math.floor(Date.now() / 1000)) {
+  const tradeIndexes = new DbTradeIndexStore(db, clock);
   return {
+    /**
+     * Records the trade index of an accepted new-order or take as the identity's last (compare-and-set: only
+     * upwards, so a repeated call is a no-op). Full-privacy users have no index.
+     */
+    async advanceTradeIndex(input: { identity: string; sender: string; index: number | null }): Promise<void> {
+      if (input.index === null || input.identity === input.sender) return;
+      await tradeIndexes.advance(input.identity, input.index);
+    },
+
     /** Writes the workflow's state number `seq` into `orders`; older or repeated writes are no-ops. */
     async projectOrder(input: { order: OrderState; seq: number }): Promise<boolean> {
       return projectOrder(db, input.order, input.seq, clock());

@@ -76,7 +76,8 @@ export interface LocalRelay {
 export async function startLocalRelay(opts: { port?: number; host?: string } = {}): Promise<LocalRelay> {
   const host = opts.host ?? '127.0.0.1';
   const repo = new MemoryEventRepository();
-  const relay = new NostrRelay(repo, { logLevel: 3 });
+  // No filter-result cache: a query right after a replacement must see the new revision.
+  const relay = new NostrRelay(repo, { logLevel: 3, filterResultCacheTtl: 0 });
   const validator = new Validator();
   const wss = new WebSocketServer({ port: opts.port ?? 0, host });
   wss.on('connection', (ws: WebSocket) => {

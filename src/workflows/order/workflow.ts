@@ -243,6 +243,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       else log.warn('new-order without a market price', { fiatCode: small.fiat_code });
       return false;
     }
+    await db.advanceTradeIndex({ identity: m.identity, sender: m.sender, index: kind.trade_index });
     await apply(createOrder({ orderId: i.orderId, order: small, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid }, clock()));
     return true;
   }
@@ -316,6 +317,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       const check = await ln.validateInvoice({ request: invoice, amountSats: q.amount, feeSats: q.fee });
       if (!check.valid) return reply(m.sender, rid, 'invalid_invoice');
     }
+    await db.advanceTradeIndex({ identity: m.identity, sender: m.sender, index: kind.trade_index });
     await apply(take(trade!, { action, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid, quote: q, invoice }, clock()));
   }
 

@@ -1,0 +1,76 @@
+/**
+ * The daemon's thin ingress, assembled: Nostr messages through the intake pipeline to order workflows (start or
+ * signal) and the session handlers, and LND hold-invoice states to the workflows that own the invoices.
+ */
+import type { Client } from '@temporalio/client';
+import type * as ln from 'lightning';
+import type { Db } from '../db/database.js';
+import { loadActiveTradePubkeys } from '../db/active-pubkeys.js';
+import { DbTradeIndexStore } from '../db/trade-index-store.js';
+import type { Logger } from '../log.js';
+import type { NostrEgress } from '../nostr/egress.js';
+import type { RelayPool } from '../nostr/relay-pool.js';
+import type { Transport } from '../protocol/index.js';
+import { lastTradeIndexHandler } from './actions/last-trade-index.js';
+import { Intake } from './intake.js';
+import { refreshKnownPubkeys } from './known-pubkeys.js';
+import { InvoiceWatcher, TemporalHoldInvoiceGateway } from './lightning.js';
+import { NostrIngress } from './nostr.js';
+import { orderRoutes } from './router.js';
+import { TemporalOrderGateway } from './temporal-gateway.js';
+
+export interface IngressOptions {
+  pool: RelayPool;
+  egress: NostrEgress;
+  mostroKey: Uint8Array;
+  mostroPubkey: string;
+  transport: Transport;
+  pow: number;
+  powFirstContact?: number;
+  db: Db;
+  client: Client;
+  taskQueue: string;
+  /** Without LND no invoice states reach the workflows (a Nostr-only ingress process). */
+  lnd?: ln.AuthenticatedLnd;
+  log: Logger;
+  activePubkeysRefreshMs?: number;
+  invoicePollMs?: number;
+}
+
+export interface RunningIngress {
+  nostr: NostrIngress;
+  invoices: InvoiceWatcher | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
+  const tradeIndex = new DbTradeIndexStore(o.db);
+  const intake = new Intake({ transport: o.transport, mostroKey: o.mostroKey, pow: o.pow, powFirstContact: o.powFirstContact, tradeIndex });
+  const known = refreshKnownPubkeys(intake, () => loadActiveTradePubkeys(o.db), { intervalMs: o.activePubkeysRefreshMs, log: o.log });
+  await known.refreshNow();
+  const nostr = new NostrIngress({
+    pool: o.pool,
+    intake,
+    egress: o.egress,
+    transport: o.transport,
+    mostroPubkey: o.mostroPubkey,
+    handlers: { ...orderRoutes(new TemporalOrderGateway(o.client, o.taskQueue)), 'last-trade-index': lastTradeIndexHandler(tradeIndex) },
+    log: o.log,
+  });
+  nostr.start();
+  let invoices: InvoiceWatcher | undefined;
+  if (o.lnd) {
+    invoices = new InvoiceWatcher({ lnd: o.lnd, db: o.db, gateway: new TemporalHoldInvoiceGateway(o.client), log: o.log, pollMs: o.invoicePollMs });
+    await invoices.start();
+  }
+  return {
+    nostr,
+    invoices,
+    async stop() {
+      known.stop();
+      nostr.stop();
+      await nostr.idle();
+      await invoices?.stop();
+    },
+  };
+}

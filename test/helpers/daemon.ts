@@ -1,0 +1,337 @@
+/**
+ * The whole daemon for end-to-end tests, from real parts: a relay on 127.0.0.1, the embedded Temporal server with
+ * time skipping, the order worker (real activities), the ingress (Nostr intake + LND invoice watcher), the simulated
+ * Lightning network behind LND's gRPC API, PostgreSQL (PGlite when no server is available), a yadio-style price
+ * server — and traders that talk to it the way mostro-cli does (rust-nostr keys and wrapping, real signed events).
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as ln from 'lightning';
+import type { Worker } from '@temporalio/worker';
+import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
+import { createActivities, makerReputation } from '../../src/activities/index.js';
+import type { Database } from '../../src/db/database.js';
+import { startIngress, type RunningIngress } from '../../src/ingress/index.js';
+import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
+import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
+import { SimNetwork } from '../../src/lnsim/network.js';
+import type { Logger } from '../../src/log.js';
+import { NostrEgress } from '../../src/nostr/egress.js';
+import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
+import { RelayPool } from '../../src/nostr/relay-pool.js';
+import { PriceManager } from '../../src/price/manager.js';
+import { yadioProvider } from '../../src/price/yadio.js';
+import { message, parseArrayElements, serializeMessage, type NostrEvent, type Transport } from '../../src/protocol/index.js';
+import type { OrderSettings } from '../../src/workflows/order/machine.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
+import { databaseBackends } from './databases.js';
+import { TEST_LIGHTNING_SETTINGS } from './lightning.js';
+import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
+import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from './temporal.js';
+
+export const TEST_ORDER_SETTINGS: OrderSettings = {
+  feeRate: 0.006,
+  devFeePercentage: 0.3,
+  fiatCurrenciesAccepted: [],
+  minPaymentAmount: 100,
+  maxOrderAmount: 1_000_000,
+  expirationHours: 24,
+  maxExpirationDays: 15,
+  expirationSeconds: 900,
+  holdInvoiceCltvDelta: 144,
+  escrowDeadlineMarginBlocks: 24,
+  paymentAttempts: 3,
+  paymentRetriesInterval: 60,
+  devFeeLightningAddress: null,
+  lingerSeconds: 3600,
+};
+
+const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export interface TestDaemonOptions {
+  transport?: Transport;
+  settings?: Partial<OrderSettings>;
+  /** BTC price per fiat code served by the price API. */
+  prices?: Record<string, number>;
+  /** Pay the dev fee to the simulated `dev` node's Lightning address. */
+  devFee?: boolean;
+}
+
+export class TestDaemon {
+  readonly traders: Trader[] = [];
+  private closers: (() => Promise<unknown>)[] = [];
+  rates: Record<string, number> = {};
+
+  constructor(
+    readonly transport: Transport,
+    readonly net: SimNetwork,
+    readonly relay: LocalRelay,
+    readonly db: Database,
+    readonly env: TemporalTestEnv,
+    readonly mostroPubkey: string,
+    readonly taskQueue: string,
+    readonly ingress: RunningIngress,
+    readonly prices: PriceManager,
+    readonly clientPool: RelayPool,
+    readonly lnurl: LnurlServer,
+  ) {}
+
+  static async start(o: TestDaemonOptions = {}): Promise<TestDaemon> {
+    const transport = o.transport ?? 'nip44';
+    const closers: (() => Promise<unknown>)[] = [];
+    const relay = await startLocalRelay();
+    closers.push(() => relay.close());
+    const net = new SimNetwork('regtest');
+    for (const n of ['mostro', 'seller', 'buyer', 'dev']) net.addNode(n);
+    const sim: SimLndServer = await startSimLnd(net, { node: 'mostro' });
+    closers.push(() => sim.close());
+    const lnurl = await startLnurlServer(net);
+    closers.push(() => lnurl.close());
+    const lnd = ln.authenticatedLndGrpc(sim.credentials).lnd;
+    const db = await databaseBackends()[0]!.open();
+    closers.push(() => db.close());
+    const env = await createTemporalTestEnv({ searchAttributes: ORDER_SEARCH_ATTRIBUTES });
+    closers.push(() => env.teardown());
+
+    const rates: Record<string, number> = { VES: 3_600_000, USD: 100_000, ...o.prices };
+    const priceServer = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ BTC: rates, base: 'BTC' }));
+    });
+    await new Promise<void>((r) => priceServer.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => priceServer.close(r)));
+    const prices = new PriceManager([yadioProvider(`http://127.0.0.1:${(priceServer.address() as AddressInfo).port}`)]);
+    await prices.refresh();
+
+    const mostroKey = generateSecretKey();
+    const mostroPubkey = getPublicKey(mostroKey);
+    const pool = new RelayPool([relay.url], { backoffMinMs: 50, backoffMaxMs: 200 });
+    closers.push(async () => pool.close());
+    const egress = new NostrEgress({ pool, mostroKey, transport });
+    const settings = { ...TEST_ORDER_SETTINGS, ...o.settings, ...(o.devFee ? { devFeeLightningAddress: lnurl.addressOf('dev') } : {}) };
+    const activities = createActivities({
+      identity: 'test-worker',
+      db: db.prisma,
+      lightning: {
+        lnd,
+        db: db.prisma,
+        preimageSecret: crypto.randomBytes(32),
+        settings: TEST_LIGHTNING_SETTINGS,
+        lnurl: { allowPrivateHosts: true, allowHttp: true },
+      },
+      nostr: {
+        egress,
+        orderEvents: {
+          context: () => ({ orderDays: 30, relays: [relay.url], mostroPubkey, networks: ['regtest'] }),
+          reputation: (identity) => makerReputation(db.prisma, identity),
+        },
+      },
+      prices,
+      orderSettings: settings,
+    });
+    const taskQueue = uid('orders');
+    const worker: Worker = await env.worker({
+      taskQueue,
+      activities,
+      workflowsPath: pathOf(new URL('../../src/workflows/index.ts', import.meta.url).href),
+    });
+    const running = worker.run();
+    closers.push(async () => {
+      worker.shutdown();
+      await running;
+    });
+    const ingress = await startIngress({
+      pool,
+      egress,
+      mostroKey,
+      mostroPubkey,
+      transport,
+      pow: 0,
+      db: db.prisma,
+      client: env.client,
+      taskQueue,
+      lnd,
+      log: quiet,
+      activePubkeysRefreshMs: 1000,
+      invoicePollMs: 50,
+    });
+    closers.push(() => ingress.stop());
+    await pool.ready(5000);
+    const clientPool = new RelayPool([relay.url], { backoffMinMs: 20, backoffMaxMs: 100 });
+    closers.push(async () => clientPool.close());
+    await clientPool.ready(5000);
+    const d = new TestDaemon(transport, net, relay, db, env, mostroPubkey, taskQueue, ingress, prices, clientPool, lnurl);
+    d.closers = closers;
+    d.rates = rates;
+    return d;
+  }
+
+  /** A trader with its own mnemonic (mostro-cli key derivation). */
+  trader(name: string, opts: { fullPrivacy?: boolean } = {}): Trader {
+    const t = new Trader(this, name, opts.fullPrivacy ?? false);
+    this.traders.push(t);
+    return t;
+  }
+
+  /** The workflow's view of an order. */
+  async order(orderId: string) {
+    return this.env.client.workflow.getHandle(`order-${orderId}`).query<Record<string, unknown> | null>('getOrder');
+  }
+
+  /** The newest kind-38383 event of an order on the relay (what an order book shows), as tag name → values. */
+  async orderEvent(orderId: string): Promise<Record<string, string[]> | undefined> {
+    const got: NostrEvent[] = [];
+    const sub = this.clientPool.subscribe({ filters: () => [{ kinds: [38383], '#d': [orderId] }], onEvent: (ev) => void got.push(ev as NostrEvent) });
+    await new Promise((r) => setTimeout(r, 300));
+    sub.close();
+    const newest = got.sort((a, b) => b.created_at - a.created_at)[0];
+    return newest ? Object.fromEntries(newest.tags.map(([k, ...v]) => [k!, v])) : undefined;
+  }
+
+  /** Waits until the order's workflow reports `status`. */
+  async waitForStatus(orderId: string, status: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const o = await this.order(orderId).catch(() => null);
+      if (o?.status === status) return o;
+      if (Date.now() > deadline) throw new Error(`order ${orderId} not ${status} within ${timeoutMs} ms (is ${String(o?.status)})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.traders) t.close();
+    for (const c of this.closers.reverse()) await c().catch(() => undefined);
+  }
+}
+
+/** A message received by a trader: the JSON text and its parsed inner kind. */
+export interface Received {
+  json: string;
+  wrapper: string;
+  action: string;
+  id?: string;
+  request_id: number | null;
+  trade_index: number | null;
+  payload: Record<string, unknown> | null;
+}
+
+/** A mostro-cli-like client: one mnemonic, an identity key (index 0) and trade keys (1, 2, …). */
+export class Trader {
+  private readonly mnemonic: string;
+  private readonly inbox = new Map<string, Received[]>();
+  private readonly waiters = new Map<string, () => void>();
+  private readonly subs: { close(): void }[] = [];
+  private nextRequestId = 1000;
+
+  constructor(
+    private readonly d: TestDaemon,
+    readonly name: string,
+    readonly fullPrivacy: boolean,
+  ) {
+    // A distinct valid BIP-39 phrase per trader, so each has its own identity and trade keys.
+    this.mnemonic = MNEMONICS[d.traders.length % MNEMONICS.length]!;
+  }
+
+  key(index: number) {
+    return cliKeys(index, this.mnemonic);
+  }
+
+  pubkey(index: number): string {
+    return pubOf(this.key(index));
+  }
+
+  get identity(): string {
+    return pubOf(this.key(0));
+  }
+
+  /** Subscribes for replies to trade key `index` (idempotent); resolves once the relay has the subscription. */
+  async listen(index: number): Promise<void> {
+    const pk = this.pubkey(index);
+    if (this.inbox.has(pk)) return;
+    this.inbox.set(pk, []);
+    const filter =
+      this.d.transport === 'nip44'
+        ? { kinds: [14], authors: [this.d.mostroPubkey], '#p': [pk], limit: 0 }
+        : { kinds: [1059], '#p': [pk], limit: 0 };
+    const key = this.key(index);
+    // Decryption is asynchronous; a chain keeps arrival order.
+    let chain = Promise.resolve();
+    this.subs.push(
+      this.d.clientPool.subscribe({
+        filters: () => [filter],
+        onEvent: (ev) => {
+          chain = chain.then(async () => {
+            const got = await cliUnwrap(ev as NostrEvent, key, this.d.transport);
+            if (got.sender !== this.d.mostroPubkey) return;
+            const json = parseArrayElements(got.tupleJson).raw[0]!;
+            const outer = JSON.parse(json) as Record<string, Omit<Received, 'json' | 'wrapper'>>;
+            const wrapper = Object.keys(outer)[0]!;
+            this.inbox.get(pk)!.push({ json, wrapper, ...outer[wrapper]! });
+            this.waiters.get(pk)?.();
+          });
+        },
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Sends a message from trade key `index` (signed, with the identity proof unless in full privacy). */
+  async send(
+    index: number,
+    f: { action: Parameters<typeof message>[0]['action']; id?: string; payload?: Parameters<typeof message>[0]['payload']; tradeIndex?: number | null; requestId?: number },
+  ): Promise<number> {
+    await this.listen(index);
+    const requestId = f.requestId ?? this.nextRequestId++;
+    const msgJson = serializeMessage(
+      message({ action: f.action, id: f.id, payload: f.payload ?? null, request_id: requestId, trade_index: f.tradeIndex === undefined ? index : f.tradeIndex }),
+    );
+    const trade = this.key(index);
+    const ev = await cliWrap({ transport: this.d.transport, msgJson, trade, identity: this.fullPrivacy ? null : this.key(0), mostro: this.d.mostroPubkey });
+    const r = await this.d.clientPool.publish(ev);
+    if (r.accepted.length === 0) throw new Error(`relay refused ${f.action}`);
+    return requestId;
+  }
+
+  /** The next unread message to trade key `index` (optionally: skip to the first with `action`). */
+  async next(index: number, action?: string, timeoutMs = 20_000): Promise<Received> {
+    const pk = this.pubkey(index);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const box = this.inbox.get(pk) ?? [];
+      const i = action ? box.findIndex((m) => m.action === action) : 0;
+      if (box.length > 0 && i >= 0) return box.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`${this.name}/${index}: no ${action ?? 'message'} within ${timeoutMs} ms (unread: ${box.map((m) => m.action).join(', ') || 'none'})`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 200));
+        this.waiters.set(pk, () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Everything received on `index` and not read yet. */
+  unread(index: number): Received[] {
+    return [...(this.inbox.get(this.pubkey(index)) ?? [])];
+  }
+
+  close(): void {
+    for (const s of this.subs) s.close();
+  }
+}
+
+/** Valid BIP-39 phrases (checksums included), one per trader. */
+const MNEMONICS = [
+  'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about',
+  'legal winner thank year wave sausage worth useful legal winner thank yellow',
+  'letter advice cage absurd amount doctor acoustic avoid letter advice cage above',
+  'zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong',
+  'void come effort suffer camp survey warrior heavy shoot primary clutch crush',
+  'all hour make first leader extend hole alien behind guard gospel lava',
+];
