@@ -50,6 +50,16 @@ export interface LightningDeps {
   now?: () => number;
 }
 
+export interface PayInput {
+  /** Idempotency key: one purpose is paid at most once. */
+  purpose: string;
+  /** BOLT11, Lightning address or LNURL. */
+  request: string;
+  amountSats: number;
+  /** Skip the `min_payment_amount` floor (payments that are not buyer payouts). */
+  noMinimum?: boolean;
+}
+
 export type PaymentOutcome =
   | { status: 'succeeded'; hash: string; feeSats: number }
   | { status: 'failed'; hash: string; reason: string }
@@ -143,8 +153,9 @@ export function createLightningActivities(deps: LightningDeps) {
     });
   }
 
-  const payableRequest = (input: { purpose: string; request: string; amountSats: number }) =>
-    payableRequestFor(db, input, { network, now: now(), rules, lnurl: deps.lnurl });
+  // The `min_payment_amount` floor protects buyers' payouts; the daemon's own small payments (the dev fee) skip it.
+  const payableRequest = (input: PayInput) =>
+    payableRequestFor(db, input, { network, now: now(), rules: input.noMinimum ? { ...rules, minPaymentAmount: 0 } : rules, lnurl: deps.lnurl });
 
   return {
     async getNodeInfo(): Promise<{
@@ -306,7 +317,7 @@ export function createLightningActivities(deps: LightningDeps) {
       );
     },
 
-    async payInvoice(input: { purpose: string; request: string; amountSats: number }): Promise<PaymentOutcome> {
+    async payInvoice(input: PayInput): Promise<PaymentOutcome> {
       const request = await payableRequest(input);
       const decoded = await (async () => {
         try {

@@ -8,6 +8,10 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as ln from 'lightning';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { entropyToMnemonic } from '@scure/bip39';
+import { wordlist as english } from '@scure/bip39/wordlists/english.js';
 import type { Worker } from '@temporalio/worker';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { createActivities, makerReputation } from '../../src/activities/index.js';
@@ -230,8 +234,9 @@ export class Trader {
     readonly name: string,
     readonly fullPrivacy: boolean,
   ) {
-    // A distinct valid BIP-39 phrase per trader, so each has its own identity and trade keys.
-    this.mnemonic = MNEMONICS[d.traders.length % MNEMONICS.length]!;
+    // A distinct valid BIP-39 phrase per trader (derived from its name and the daemon, so runs are reproducible
+    // while two daemons' traders never share an identity).
+    this.mnemonic = entropyToMnemonic(sha256(utf8ToBytes(`${d.mostroPubkey}:${name}`)).slice(0, 16), english);
   }
 
   key(index: number) {
@@ -326,12 +331,48 @@ export class Trader {
   }
 }
 
-/** Valid BIP-39 phrases (checksums included), one per trader. */
-const MNEMONICS = [
-  'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about',
-  'legal winner thank year wave sausage worth useful legal winner thank yellow',
-  'letter advice cage absurd amount doctor acoustic avoid letter advice cage above',
-  'zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong',
-  'void come effort suffer camp survey warrior heavy shoot primary clutch crush',
-  'all hour make first leader extend hole alien behind guard gospel lava',
-];
+
+/** A `new-order` payload as mostro-cli sends it. */
+export function newOrderPayload(o: {
+  kind: 'buy' | 'sell';
+  fiatAmount?: number;
+  amount?: number;
+  premium?: number;
+  fiatCode?: string;
+  min?: number;
+  max?: number;
+  buyerInvoice?: string;
+  expiresAt?: number | null;
+}) {
+  return {
+    order: {
+      kind: o.kind,
+      status: 'pending' as const,
+      amount: o.amount ?? 0,
+      fiat_code: o.fiatCode ?? 'VES',
+      min_amount: o.min ?? null,
+      max_amount: o.max ?? null,
+      fiat_amount: o.fiatAmount ?? 0,
+      payment_method: 'face to face',
+      premium: o.premium ?? 0,
+      ...(o.buyerInvoice ? { buyer_invoice: o.buyerInvoice } : {}),
+      created_at: 0,
+      expires_at: o.expiresAt ?? null,
+    },
+  };
+}
+
+/** Opens an order from trade key `index` and returns its id (after checking the ack). */
+export async function openOrder(maker: Trader, index: number, o: Parameters<typeof newOrderPayload>[0]): Promise<string> {
+  const rid = await maker.send(index, { action: 'new-order', payload: newOrderPayload(o) });
+  const ack = await maker.next(index);
+  if (ack.action !== 'new-order' || ack.request_id !== rid || !ack.id) throw new Error(`new-order refused: ${ack.json}`);
+  return ack.id;
+}
+
+/** The bolt11 of a `pay-invoice` message. */
+export function holdInvoiceOf(m: Received): string {
+  return (m.payload as { payment_request: [unknown, string, unknown] }).payment_request[1];
+}
+
+export const orderOf = (m: Received) => (m.payload as { order: Record<string, unknown> }).order;

@@ -333,9 +333,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
 
   // ---- payouts -----------------------------------------------------------------------------------------------
 
-  async function pay(purpose: string, request: string, amountSats: number): Promise<PayoutOutcome> {
+  async function pay(purpose: string, request: string, amountSats: number, noMinimum = false): Promise<PayoutOutcome> {
     try {
-      return await lnPay.payInvoice({ purpose, request, amountSats });
+      return await lnPay.payInvoice({ purpose, request, amountSats, noMinimum });
     } catch (err) {
       // Unresolvable Lightning address, invoice LND refuses: a failed attempt like any other.
       if (err instanceof ActivityFailure) return { status: 'failed', hash: null, reason: err.cause?.message ?? err.message };
@@ -367,7 +367,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       await apply(payoutResult(trade!, outcome, clock()));
     } else if (due === 'dev-fee') {
       const o = t.order;
-      const outcome = await pay(`dev-fee:${o.id}`, settings.devFeeLightningAddress!, o.devFee);
+      const outcome = await pay(`dev-fee:${o.id}`, settings.devFeeLightningAddress!, o.devFee, true);
       await apply(devFeeResult(trade!, outcome, clock()));
     } else {
       await apply(timeout(t, clock()));
