@@ -1,0 +1,141 @@
+/**
+ * Everything that happens to a trade by the clock — waiting-state timeouts (15 min), pending expiry (24 h), the
+ * escrow CLTV guard (20 h), payout retries (every 60 s) — through the real stack, with Temporal skipping time: each
+ * test runs in well under a second of wall time per simulated hour.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestDaemon, holdInvoiceOf, openOrder, orderOf } from '../helpers/daemon.js';
+
+let d: TestDaemon;
+beforeAll(async () => {
+  d = await TestDaemon.start();
+});
+afterAll(async () => {
+  await d?.close();
+});
+
+const holdOf = (request: string) => [...d.net.invoices.values()].find((i) => i.request === request)!;
+
+describe('waiting timeouts (expiration_seconds = 900)', () => {
+  it('a buyer who never sends the invoice loses the take: the order is offered again, the maker re-announced', async () => {
+    const seller = d.trader('seller-t1');
+    const buyer = d.trader('buyer-t1');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    await buyer.send(1, { action: 'take-sell', id });
+    await buyer.next(1, 'add-invoice');
+    await seller.next(1, 'waiting-buyer-invoice');
+    await d.env.sleep('14 minutes');
+    expect((await d.order(id))?.status).toBe('waiting-buyer-invoice');
+    await d.env.sleep('1 minute');
+    const again = await seller.next(1);
+    expect(again).toMatchObject({ action: 'new-order', request_id: null });
+    expect(orderOf(again)).toMatchObject({ status: 'pending', amount: 3_000 });
+    expect(await buyer.next(1)).toMatchObject({ action: 'canceled', request_id: null });
+    expect((await d.orderEvent(id))?.s).toEqual(['pending']);
+    expect(await d.order(id)).toMatchObject({ buyerPubkey: null, takenAt: 0 });
+  });
+
+  it('a seller who never pays the escrow: the order is canceled for both and the hold invoice with it', async () => {
+    const seller = d.trader('seller-t2');
+    const buyer = d.trader('buyer-t2');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 2_991, expirySecs: 7200 });
+    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
+    const pay = await seller.next(1, 'pay-invoice');
+    await buyer.next(1, 'waiting-seller-to-pay');
+    await d.env.sleep('15 minutes');
+    expect(await seller.next(1)).toMatchObject({ action: 'canceled' });
+    expect(await buyer.next(1)).toMatchObject({ action: 'canceled' });
+    expect((await d.orderEvent(id))?.s).toEqual(['canceled']);
+    expect(holdOf(holdInvoiceOf(pay)).state).toBe('CANCELED');
+  });
+});
+
+describe('pending expiry', () => {
+  it('an untaken order expires after expiration_hours (24 h) and leaves the book', async () => {
+    const seller = d.trader('seller-t3');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    await d.env.sleep('23 hours');
+    expect((await d.order(id))?.status).toBe('pending');
+    await d.env.sleep('1 hour');
+    await d.waitForStatus(id, 'expired');
+    expect((await d.orderEvent(id))?.s).toEqual(['canceled']);
+    const taker = d.trader('late-taker');
+    await taker.send(1, { action: 'take-sell', id });
+    expect(await taker.next(1)).toMatchObject({ action: 'cant-do' });
+  });
+});
+
+describe('escrow CLTV guard', () => {
+  it('an active trade nobody moves is canceled before LND would expire the hold invoice; the seller is refunded', async () => {
+    const seller = d.trader('seller-t4');
+    const buyer = d.trader('buyer-t4');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 2_991, expirySecs: 7200 });
+    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
+    const pay = await seller.next(1, 'pay-invoice');
+    const payment = d.net.pay('seller', holdInvoiceOf(pay));
+    await seller.next(1, 'buyer-took-order');
+    await d.env.sleep('19 hours');
+    expect((await d.order(id))?.status).toBe('active');
+    await d.env.sleep('1 hour');
+    expect(await seller.next(1, 'canceled')).toMatchObject({ id });
+    expect(await buyer.next(1, 'canceled')).toMatchObject({ id });
+    expect(holdOf(holdInvoiceOf(pay)).state).toBe('CANCELED');
+    expect(d.net.payments.get(payment.hash)!.status).toBe('FAILED');
+  });
+});
+
+describe('payout failures', () => {
+  it('retries every payment_retries_interval, then asks for a new invoice, pays that one, once', async () => {
+    const seller = d.trader('seller-t5');
+    const buyer = d.trader('buyer-t5');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 8_000, fiatAmount: 8, fiatCode: 'USD' });
+    const bad = d.net.createInvoice({ node: 'buyer', valueSats: 7_976, expirySecs: 7200 });
+    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, bad.request, null] } });
+    const pay = await seller.next(1, 'pay-invoice');
+    d.net.pay('seller', holdInvoiceOf(pay));
+    await seller.next(1, 'buyer-took-order');
+    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
+    await seller.next(1, 'fiat-sent-ok');
+    for (const a of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, a);
+
+    d.net.failNextPayment();
+    const rid = await seller.send(1, { action: 'release', id, tradeIndex: null });
+    await buyer.next(1, 'released');
+    expect(await buyer.next(1)).toMatchObject({
+      action: 'payment-failed',
+      request_id: rid,
+      payload: { payment_failed: { payment_attempts: 2, payment_retries_interval: 60 } },
+    });
+    expect((await d.order(id))?.status).toBe('settled-hold-invoice');
+
+    d.net.failNextPayment();
+    await d.env.sleep('1 minute');
+    await waitFor(() => d.net.payments.get(bad.hash)?.attempts === 2);
+    d.net.failNextPayment();
+    await d.env.sleep('1 minute');
+    const ask = await buyer.next(1);
+    expect(ask).toMatchObject({ action: 'add-invoice', request_id: rid });
+    expect(orderOf(ask)).toMatchObject({ status: 'settled-hold-invoice', amount: 7_976 });
+    expect(d.net.payments.get(bad.hash)).toMatchObject({ attempts: 3, status: 'FAILED' });
+    // Nothing more is tried with the old invoice.
+    await d.env.sleep('10 minutes');
+    expect(d.net.payments.get(bad.hash)!.attempts).toBe(3);
+
+    const good = d.net.createInvoice({ node: 'buyer', valueSats: 7_976, expirySecs: 7200 });
+    const rid2 = await buyer.send(1, { action: 'add-invoice', id, tradeIndex: null, payload: { payment_request: [null, good.request, null] } });
+    expect(await buyer.next(1)).toMatchObject({ action: 'invoice-updated', request_id: rid2 });
+    expect(await buyer.next(1)).toMatchObject({ action: 'purchase-completed' });
+    expect(d.net.payments.get(good.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, valueSats: 7_976 });
+    await d.waitForStatus(id, 'success');
+  });
+});
+
+async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
