@@ -2,6 +2,7 @@
  * All activities of the daemon, grouped by the external system they touch. A worker gets the groups whose systems
  * it was given (a worker without LND credentials, say, runs no Lightning activities).
  */
+import { Context } from '@temporalio/activity';
 import type { Db } from '../db/database.js';
 import type { Reputation } from '../nostr/events.js';
 import type { NostrEgress } from '../nostr/egress.js';
@@ -23,15 +24,41 @@ export interface ActivityDeps {
   orderSettings?: OrderSettings;
 }
 
+/**
+ * Every activity heartbeats while it runs, so a worker that dies mid-activity is noticed within the workflow's
+ * heartbeat timeout (seconds) rather than the activity's start-to-close timeout (minutes), and the attempt moves on to
+ * a live worker.
+ */
+export function heartbeating<A extends unknown[], R>(fn: (...args: A) => Promise<R>, everyMs = 1000): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    let ctx: Context;
+    try {
+      ctx = Context.current();
+    } catch {
+      return fn(...args); // called outside an activity (tools, tests)
+    }
+    const timer = setInterval(() => ctx.heartbeat(), everyMs);
+    try {
+      return await fn(...args);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+}
+
+function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(group: T): T {
+  return Object.fromEntries(Object.entries(group).map(([k, f]) => [k, heartbeating(f as (...a: unknown[]) => Promise<unknown>)])) as unknown as T;
+}
+
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return withHeartbeats({
     ...createSystemActivities(deps),
     ...(deps.db ? createDatabaseActivities(deps.db) : {}),
     ...(deps.lightning ? createLightningActivities(deps.lightning) : {}),
     ...(deps.nostr ? createNostrActivities(deps.nostr.egress, deps.nostr.orderEvents) : {}),
     ...(deps.prices ? createPriceActivities(deps.prices) : {}),
     ...(deps.orderSettings ? createSettingsActivities(deps.orderSettings) : {}),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -15,6 +15,8 @@ export type Db = PrismaClient;
 export interface Database {
   prisma: PrismaClient;
   kind: 'postgresql' | 'pglite';
+  /** The PostgreSQL connection URL (other processes can open the same database); absent for PGlite. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function openDatabase(where: DatabaseLocation): Promise<Database> {
     return {
       prisma,
       kind: 'postgresql',
+      url: where.url,
       close: async () => {
         await prisma.$disconnect();
         await pool.end().catch(() => undefined);

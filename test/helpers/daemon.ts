@@ -9,12 +9,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as ln from 'lightning';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { entropyToMnemonic } from '@scure/bip39';
 import { wordlist as english } from '@scure/bip39/wordlists/english.js';
 import type { Worker } from '@temporalio/worker';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
-import { createActivities, makerReputation } from '../../src/activities/index.js';
 import type { Database } from '../../src/db/database.js';
 import { startIngress, type RunningIngress } from '../../src/ingress/index.js';
 import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
@@ -30,9 +29,9 @@ import { message, parseArrayElements, serializeMessage, type NostrEvent, type Tr
 import type { OrderSettings } from '../../src/workflows/order/machine.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
 import { databaseBackends } from './databases.js';
-import { TEST_LIGHTNING_SETTINGS } from './lightning.js';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
-import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from './temporal.js';
+import { ORDER_WORKFLOWS_PATH, orderWorkerActivities, type OrderWorkerConfig } from './order-worker.js';
+import { createTemporalTestEnv, uid, type TemporalTestEnv } from './temporal.js';
 
 export const TEST_ORDER_SETTINGS: OrderSettings = {
   feeRate: 0.006,
@@ -49,6 +48,7 @@ export const TEST_ORDER_SETTINGS: OrderSettings = {
   paymentRetriesInterval: 60,
   devFeeLightningAddress: null,
   lingerSeconds: 3600,
+  activityHeartbeatTimeoutSecs: 3,
 };
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -60,12 +60,16 @@ export interface TestDaemonOptions {
   prices?: Record<string, number>;
   /** Pay the dev fee to the simulated `dev` node's Lightning address. */
   devFee?: boolean;
+  /** `external`: no worker in this process; the test runs one (see `workerConfig`). Needs PostgreSQL. */
+  worker?: 'in-process' | 'external';
 }
 
 export class TestDaemon {
   readonly traders: Trader[] = [];
   private closers: (() => Promise<unknown>)[] = [];
   rates: Record<string, number> = {};
+  /** How to run an order worker for this daemon in another process (crash tests). */
+  workerConfig!: OrderWorkerConfig;
 
   constructor(
     readonly transport: Transport,
@@ -93,7 +97,9 @@ export class TestDaemon {
     const lnurl = await startLnurlServer(net);
     closers.push(() => lnurl.close());
     const lnd = ln.authenticatedLndGrpc(sim.credentials).lnd;
-    const db = await databaseBackends()[0]!.open();
+    const backend = databaseBackends()[0]!;
+    if (o.worker === 'external' && backend.name !== 'PostgreSQL') throw new Error('an external worker needs PostgreSQL');
+    const db = await backend.open();
     closers.push(() => db.close());
     const env = await createTemporalTestEnv({ searchAttributes: ORDER_SEARCH_ATTRIBUTES });
     closers.push(() => env.teardown());
@@ -114,37 +120,29 @@ export class TestDaemon {
     closers.push(async () => pool.close());
     const egress = new NostrEgress({ pool, mostroKey, transport });
     const settings = { ...TEST_ORDER_SETTINGS, ...o.settings, ...(o.devFee ? { devFeeLightningAddress: lnurl.addressOf('dev') } : {}) };
-    const activities = createActivities({
-      identity: 'test-worker',
-      db: db.prisma,
-      lightning: {
-        lnd,
-        db: db.prisma,
-        preimageSecret: crypto.randomBytes(32),
-        settings: TEST_LIGHTNING_SETTINGS,
-        lnurl: { allowPrivateHosts: true, allowHttp: true },
-      },
-      nostr: {
-        egress,
-        orderEvents: {
-          context: () => ({ orderDays: 30, relays: [relay.url], mostroPubkey, networks: ['regtest'] }),
-          reputation: (identity) => makerReputation(db.prisma, identity),
-        },
-      },
-      prices,
-      orderSettings: settings,
-    });
     const taskQueue = uid('orders');
-    const worker: Worker = await env.worker({
+    const workerConfig: OrderWorkerConfig = {
+      temporalAddress: env.address,
+      namespace: env.namespace,
       taskQueue,
-      activities,
-      workflowsPath: pathOf(new URL('../../src/workflows/index.ts', import.meta.url).href),
-    });
-    const running = worker.run();
-    closers.push(async () => {
-      worker.shutdown();
-      await running;
-    });
+      databaseUrl: db.url,
+      lnd: sim.credentials,
+      relayUrl: relay.url,
+      mostroSecretHex: bytesToHex(mostroKey),
+      preimageSecretHex: crypto.randomBytes(32).toString('hex'),
+      transport,
+      priceUrl: `http://127.0.0.1:${(priceServer.address() as AddressInfo).port}`,
+      settings,
+    };
+    if (o.worker !== 'external') {
+      const activities = orderWorkerActivities(workerConfig, db.prisma, { egress, prices });
+      const worker: Worker = await env.worker({ taskQueue, activities, workflowsPath: ORDER_WORKFLOWS_PATH });
+      const running = worker.run();
+      closers.push(async () => {
+        worker.shutdown();
+        await running;
+      });
+    }
     const ingress = await startIngress({
       pool,
       egress,
@@ -167,6 +165,7 @@ export class TestDaemon {
     await clientPool.ready(5000);
     const d = new TestDaemon(transport, net, relay, db, env, mostroPubkey, taskQueue, ingress, prices, clientPool, lnurl);
     d.closers = closers;
+    d.workerConfig = workerConfig;
     d.rates = rates;
     return d;
   }

@@ -43,6 +43,7 @@ const SETTINGS: OrderSettings = {
   paymentRetriesInterval: 60,
   devFeeLightningAddress: 'dev@127.0.0.1',
   lingerSeconds: 3600,
+  activityHeartbeatTimeoutSecs: 3,
 };
 const NOW = 1_700_000_000;
 const at = (now: number, settings: Partial<OrderSettings> = {}): Clock => ({ now, settings: { ...SETTINGS, ...settings } });

@@ -31,6 +31,8 @@ export interface OrderSettings {
   devFeeLightningAddress: string | null;
   /** How long a finished order's workflow keeps answering (ratings, late cancels) before it closes. */
   lingerSeconds: number;
+  /** Activities heartbeat every second; a worker silent this long is presumed dead and the attempt is retried. */
+  activityHeartbeatTimeoutSecs: number;
 }
 
 /** The order plus what only the workflow needs to drive it. */

@@ -61,12 +61,20 @@ import { orderSearchAttributes } from './search-attributes.js';
 import type { OrderState } from './state.js';
 import { checkTake, takeNeedsPrice } from './take.js';
 
-const db = proxyActivities<DatabaseActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '30 seconds' } });
-const nostr = proxyActivities<NostrActivities>({ startToCloseTimeout: '60 seconds', retry: { maximumInterval: '1 minute' } });
-const ln = proxyActivities<LightningActivities>({ startToCloseTimeout: '60 seconds', retry: { maximumInterval: '1 minute' } });
-const lnPay = proxyActivities<LightningActivities>({ startToCloseTimeout: '3 minutes', retry: { maximumInterval: '1 minute' } });
-const price = proxyActivities<PriceActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } });
 const config = proxyActivities<SettingsActivities>({ startToCloseTimeout: '10 seconds' });
+
+/** Activity stubs; every activity heartbeats, so a dead worker is detected after `heartbeatSecs`. */
+function activities(heartbeatSecs: number) {
+  const heartbeatTimeout = heartbeatSecs * 1000;
+  const opts = (startToClose: string, maximumInterval = '1 minute') => ({ startToCloseTimeout: startToClose, heartbeatTimeout, retry: { maximumInterval } });
+  return {
+    db: proxyActivities<DatabaseActivities>(opts('30 seconds', '30 seconds')),
+    nostr: proxyActivities<NostrActivities>(opts('60 seconds')),
+    ln: proxyActivities<LightningActivities>(opts('60 seconds')),
+    lnPay: proxyActivities<LightningActivities>(opts('3 minutes')),
+    price: proxyActivities<PriceActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout, retry: { maximumAttempts: 3 } }),
+  };
+}
 
 /** The order as its workflow holds it (null while a `new-order` is still being checked). */
 export const getOrderQuery = defineQuery<OrderState | null>('getOrder');
@@ -99,6 +107,7 @@ function stuck(what: string, err: unknown): never {
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWorkflowResult> {
   const settings = 'child' in input ? input.settings : await config.orderSettings();
+  const { db, nostr, ln, lnPay, price } = activities(settings.activityHeartbeatTimeoutSecs);
   const clock = (): Clock => ({ now: Math.floor(workflowNow() / 1000), settings });
   const inbox: InboundMessage[] = [];
   const seen = new Set<string>();
