@@ -153,6 +153,31 @@ describe('range order', () => {
   });
 });
 
+describe('one duty at a time', () => {
+  it('a buyer who still owes an invoice on one order cannot take another (pending_order_exists)', async () => {
+    const seller = d.trader('seller-dup');
+    const buyer = d.trader('buyer-dup');
+    const first = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    const second = await openOrder(seller, 2, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    await buyer.send(1, { action: 'take-sell', id: first });
+    await buyer.next(1, 'add-invoice');
+    await buyer.send(2, { action: 'take-sell', id: second });
+    expect(await buyer.next(2)).toMatchObject({ action: 'cant-do', id: second, payload: { cant_do: 'pending_order_exists' } });
+    expect((await d.order(second))?.status).toBe('pending');
+  });
+});
+
+describe('support staff', () => {
+  it('find trades by status, kind, currency and party in the Temporal visibility store', async () => {
+    const seller = d.trader('seller-sa');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    const found: string[] = [];
+    const query = `MostroOrderStatus = "pending" AND MostroOrderKind = "sell" AND MostroFiatCode = "USD" AND MostroMakerPubkey = "${seller.pubkey(1)}" AND MostroNeedsAttention = false`;
+    for await (const w of d.env.client.workflow.list({ query })) found.push(w.workflowId);
+    expect(found).toEqual([`order-${id}`]);
+  });
+});
+
 describe('racing takers', () => {
   it('exactly one of several simultaneous takers wins; the others are told the order is no longer available', async () => {
     const seller = d.trader('seller-race');
