@@ -4,7 +4,6 @@
  * relay with retries; an event at least one relay accepted counts as published. Sends to the same recipient leave in
  * the order they were asked for, so a direct reply always precedes the notices that follow it.
  */
-import { finalizeEvent } from 'nostr-tools/pure';
 import {
   message,
   serializeMessage,
@@ -17,6 +16,7 @@ import {
   type NostrEvent,
   type Transport,
 } from '../protocol/index.js';
+import { finalizeWith } from '../protocol/crypto.js';
 import type { EventTemplate } from './events.js';
 import type { PublishResult, RelayPool } from './relay-pool.js';
 
@@ -77,7 +77,7 @@ export class NostrEgress {
   }
 
   sign(template: EventTemplate): NostrEvent {
-    return finalizeEvent(template, this.o.mostroKey) as NostrEvent;
+    return finalizeWith(template, this.o.mostroKey) as NostrEvent;
   }
 
   /** Publishes to every relay, retrying until at least one accepts; throws PublishError when none did. */

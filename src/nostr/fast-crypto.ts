@@ -18,6 +18,8 @@ export const libsecp256k1Backend: CryptoBackend = {
     if (!p) throw new Error('invalid public key for ECDH');
     return p.subarray(1);
   },
+  signSchnorr: (digest, sk) => ecc.signSchnorr(digest, sk, crypto.getRandomValues(new Uint8Array(32))),
+  xOnlyPublicKey: (sk) => ecc.xOnlyPointFromScalar(sk),
 };
 
 export function useFastCrypto(): void {

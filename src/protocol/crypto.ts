@@ -4,6 +4,8 @@
  * daemon switches to libsecp256k1 compiled to WebAssembly (`src/nostr/fast-crypto.ts`), 6–12× faster.
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 
 export interface CryptoBackend {
   name: string;
@@ -11,6 +13,10 @@ export interface CryptoBackend {
   verifySchnorr(signature: Uint8Array, digest: Uint8Array, xOnlyPubkey: Uint8Array): boolean;
   /** The x coordinate of secretKey·P, P being the even-y point of the x-only public key (NIP-44's ECDH). */
   sharedX(secretKey: Uint8Array, xOnlyPubkey: Uint8Array): Uint8Array;
+  /** BIP-340 signature of a 32-byte digest (fresh auxiliary randomness). */
+  signSchnorr(digest: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** The x-only public key of a secret key. */
+  xOnlyPublicKey(secretKey: Uint8Array): Uint8Array;
 }
 
 export const nobleBackend: CryptoBackend = {
@@ -23,6 +29,8 @@ export const nobleBackend: CryptoBackend = {
     }
   },
   sharedX: (sk, pk) => secp256k1.getSharedSecret(sk, concat02(pk)).subarray(1, 33),
+  signSchnorr: (digest, sk) => schnorr.sign(digest, sk),
+  xOnlyPublicKey: (sk) => schnorr.getPublicKey(sk),
 };
 
 export function concat02(xOnly: Uint8Array): Uint8Array {
@@ -40,4 +48,27 @@ export function setCryptoBackend(b: CryptoBackend): void {
 
 export function cryptoBackend(): CryptoBackend {
   return backend;
+}
+
+const pubkeys = new WeakMap<Uint8Array, string>();
+
+/** Hex x-only public key of a secret key, remembered per key object (the daemon's key signs every reply). */
+export function publicKeyHex(secretKey: Uint8Array): string {
+  let pk = pubkeys.get(secretKey);
+  if (!pk) {
+    pk = bytesToHex(backend.xOnlyPublicKey(secretKey));
+    pubkeys.set(secretKey, pk);
+  }
+  return pk;
+}
+
+/** A signed Nostr event (NIP-01 id and BIP-340 signature) through the current backend. */
+export function finalizeWith<T extends { kind: number; created_at: number; tags: string[][]; content: string }>(
+  t: T,
+  secretKey: Uint8Array,
+): T & { id: string; pubkey: string; sig: string } {
+  const pubkey = publicKeyHex(secretKey);
+  const id = bytesToHex(sha256(utf8ToBytes(JSON.stringify([0, pubkey, t.created_at, t.kind, t.tags, t.content]))));
+  const sig = bytesToHex(backend.signSchnorr(hexToBytes(id), secretKey));
+  return { ...t, id, pubkey, sig };
 }

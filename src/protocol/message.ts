@@ -2,7 +2,6 @@
  * Messages: parsing from JSON text, construction, the `MessageKind::verify` shape rules, and signatures
  * (BIP-340 Schnorr over sha256 of the message JSON).
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { z } from 'zod';
@@ -176,7 +175,7 @@ const HEX128 = /^[0-9a-f]{128}$/i;
 
 /** `Message::sign`: BIP-340 over sha256(UTF-8 of `text`), hex. */
 export function signText(text: string, secretKey: Uint8Array): string {
-  return bytesToHex(schnorr.sign(sha256(utf8ToBytes(text)), secretKey));
+  return bytesToHex(cryptoBackend().signSchnorr(sha256(utf8ToBytes(text)), secretKey));
 }
 
 /** `Message::verify_signature` over sha256(`text`); malformed inputs simply do not verify. */

@@ -14,8 +14,8 @@ import * as nip44 from 'nostr-tools/nip44';
 import { extract as hkdfExtract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { finalizeEvent, generateSecretKey, getEventHash, getPublicKey } from 'nostr-tools/pure';
-import { cryptoBackend } from './crypto.js';
+import { generateSecretKey, getEventHash } from 'nostr-tools/pure';
+import { cryptoBackend, finalizeWith, publicKeyHex } from './crypto.js';
 import { z } from 'zod';
 import { parseArrayElements, type JsonValue } from './json.js';
 import {
@@ -118,7 +118,7 @@ interface Template {
 /** Signs an event, mining a NIP-13 nonce first when `pow` > 0. */
 export function signEvent(t: Template, secretKey: Uint8Array, pow = 0): NostrEvent {
   if (pow > 0) {
-    const pubkey = getPublicKey(secretKey);
+    const pubkey = publicKeyHex(secretKey);
     const tags = [...t.tags, ['nonce', '0', String(pow)]];
     const nonceTag = tags[tags.length - 1]!;
     for (let n = 0; ; n++) {
@@ -126,9 +126,9 @@ export function signEvent(t: Template, secretKey: Uint8Array, pow = 0): NostrEve
       const id = getEventHash({ ...t, tags, pubkey });
       if (powBits(id) >= pow) break;
     }
-    return finalizeEvent({ ...t, tags }, secretKey) as NostrEvent;
+    return finalizeWith({ ...t, tags }, secretKey) as NostrEvent;
   }
-  return finalizeEvent({ ...t, tags: t.tags }, secretKey) as NostrEvent;
+  return finalizeWith({ ...t, tags: t.tags }, secretKey) as NostrEvent;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ const keyIds = new WeakMap<Uint8Array, string>();
 function conversationKey(secretKey: Uint8Array, pubkeyHex: string): Uint8Array {
   let own = keyIds.get(secretKey);
   if (!own) {
-    own = getPublicKey(secretKey);
+    own = publicKeyHex(secretKey);
     keyIds.set(secretKey, own);
   }
   const id = `${own}:${pubkeyHex}`;
@@ -222,9 +222,9 @@ function buildTuple(o: WrapOptions, messageJson: string, tradePub: string, ident
 export function wrapMessage(o: WrapOptions): NostrEvent {
   const now = o.now ?? Math.floor(Date.now() / 1000);
   const messageJson = o.messageJson ?? serializeMessage(o.message);
-  const tradePub = getPublicKey(o.tradeKey);
+  const tradePub = publicKeyHex(o.tradeKey);
   const identityKey = o.identityKey ?? o.tradeKey;
-  const identityPub = getPublicKey(identityKey);
+  const identityPub = publicKeyHex(identityKey);
   const tuple = buildTuple(o, messageJson, tradePub, identityPub);
   const outerTags: string[][] = [];
   if (o.expiration !== undefined) outerTags.push(['expiration', String(o.expiration)]);
@@ -239,7 +239,7 @@ export function wrapMessage(o: WrapOptions): NostrEvent {
   }
   const rumorBase = { pubkey: tradePub, created_at: now, kind: KIND_RUMOR, tags: o.rumorTags ?? [], content: tuple };
   const rumor = { id: getEventHash(rumorBase), ...rumorBase };
-  const seal = finalizeEvent(
+  const seal = finalizeWith(
     {
       kind: KIND_SEAL,
       created_at: tweakedTimestamp(now),
@@ -400,6 +400,6 @@ export function unwrapMessage(event: NostrEvent, receiverKey: Uint8Array, transp
 }
 
 export function publicKeyOf(secretKey: Uint8Array): string {
-  return getPublicKey(secretKey);
+  return publicKeyHex(secretKey);
 }
 

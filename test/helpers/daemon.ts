@@ -12,7 +12,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { entropyToMnemonic } from '@scure/bip39';
 import { wordlist as english } from '@scure/bip39/wordlists/english.js';
-import type { Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import type { Database } from '../../src/db/database.js';
 import { startIngress, type RunningIngress } from '../../src/ingress/index.js';
@@ -21,6 +21,7 @@ import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
 import type { Logger } from '../../src/log.js';
 import { NostrEgress } from '../../src/nostr/egress.js';
+import { useFastCrypto } from '../../src/nostr/fast-crypto.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import { PriceManager } from '../../src/price/manager.js';
@@ -31,7 +32,7 @@ import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attrib
 import { databaseBackends } from './databases.js';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
 import { ORDER_WORKFLOWS_PATH, orderWorkerActivities, type OrderWorkerConfig } from './order-worker.js';
-import { createTemporalTestEnv, uid, type TemporalTestEnv } from './temporal.js';
+import { createTemporalTestEnv, uid, workflowBundle, type TemporalTestEnv } from './temporal.js';
 
 export const TEST_ORDER_SETTINGS: OrderSettings = {
   feeRate: 0.006,
@@ -62,6 +63,10 @@ export interface TestDaemonOptions {
   devFee?: boolean;
   /** `external`: no worker in this process; the test runs one (see `workerConfig`). Needs PostgreSQL. */
   worker?: 'in-process' | 'external';
+  /** An already open database (benchmarks); closed with the daemon. Default: the test setup's PostgreSQL or PGlite. */
+  database?: Database;
+  /** Worker tuning (benchmarks). */
+  workerOptions?: Partial<WorkerOptions>;
 }
 
 export class TestDaemon {
@@ -87,6 +92,7 @@ export class TestDaemon {
 
   static async start(o: TestDaemonOptions = {}): Promise<TestDaemon> {
     const transport = o.transport ?? 'nip44';
+    useFastCrypto(); // as the daemon runs (libsecp256k1)
     const closers: (() => Promise<unknown>)[] = [];
     const relay = await startLocalRelay();
     closers.push(() => relay.close());
@@ -97,9 +103,14 @@ export class TestDaemon {
     const lnurl = await startLnurlServer(net);
     closers.push(() => lnurl.close());
     const lnd = ln.authenticatedLndGrpc(sim.credentials).lnd;
-    const backend = databaseBackends()[0]!;
-    if (o.worker === 'external' && backend.name !== 'PostgreSQL') throw new Error('an external worker needs PostgreSQL');
-    const db = await backend.open();
+    let db: Database;
+    if (o.database) {
+      db = o.database;
+    } else {
+      const backend = databaseBackends()[0]!;
+      if (o.worker === 'external' && backend.name !== 'PostgreSQL') throw new Error('an external worker needs PostgreSQL');
+      db = await backend.open();
+    }
     closers.push(() => db.close());
     const env = await createTemporalTestEnv({ searchAttributes: ORDER_SEARCH_ATTRIBUTES });
     closers.push(() => env.teardown());
@@ -136,11 +147,21 @@ export class TestDaemon {
     };
     if (o.worker !== 'external') {
       const activities = orderWorkerActivities(workerConfig, db.prisma, { egress, prices });
-      const worker: Worker = await env.worker({ taskQueue, activities, workflowsPath: ORDER_WORKFLOWS_PATH });
+      // gzip on loopback only costs CPU (as the daemon's own worker does with the embedded server).
+      const connection = await NativeConnection.connect({ address: env.address, grpcCompression: { codec: 'none' } });
+      const worker: Worker = await Worker.create({
+        connection,
+        namespace: env.namespace,
+        taskQueue,
+        activities,
+        workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH),
+        ...o.workerOptions,
+      });
       const running = worker.run();
       closers.push(async () => {
         worker.shutdown();
         await running;
+        await connection.close();
       });
     }
     const ingress = await startIngress({

@@ -95,6 +95,8 @@ export interface OrderWorkflowResult {
   status: string | null;
 }
 
+const NO_REPUTATION = { rating: 0, reviews: 0, operating_days: 0 };
+
 const holdMemo = (o: OrderState) =>
   `Escrow amount Order #${o.id}: SELL BTC for ${o.fiatCode} ${o.fiatAmount} - It WILL FREEZE IN WALLET. ` +
   'It will release once you release. It will return if buyer does not confirm the payment';
@@ -277,7 +279,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
         const invoice = p.payment_request[1];
         const check = await ln.validateInvoice({ request: invoice, amountSats: t.order.amount, feeSats: t.order.fee });
         if (!check.valid) return apply(refuse(trade!, m.sender, rid, 'invalid_invoice'));
-        const rep = await db.userReputation({ identity: t.order.kind === 'sell' ? t.order.masterBuyerPubkey : t.order.masterSellerPubkey });
+        // Only the sell path (escrow not created yet) shows the maker who took the order.
+        const notice = t.order.status === 'waiting-buyer-invoice' && t.order.invoiceHeldAt === 0;
+        const rep = notice ? await db.userReputation({ identity: t.order.masterBuyerPubkey }) : NO_REPUTATION;
         return apply(addInvoice(trade!, { sender: m.sender, rid, invoice }, rep, clock()));
       }
       case 'fiat-sent': {
@@ -334,7 +338,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     const t = trade!;
     if (u.hash !== t.order.hash) return; // a previous take's invoice
     if (u.state === 'accepted') {
-      const rep = await db.userReputation({ identity: t.order.masterSellerPubkey });
+      // The buyer (maker) hears who took the order only when it still owes its invoice.
+      const rep = t.order.buyerInvoice ? NO_REPUTATION : await db.userReputation({ identity: t.order.masterSellerPubkey });
       return apply(holdInvoiceAccepted(t, rep, clock()));
     }
     if (u.state === 'canceled') return apply(holdInvoiceCanceled(t, u.hash, clock()));
