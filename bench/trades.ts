@@ -7,7 +7,7 @@
  * Reports: complete trades per second with `--concurrency` trades in flight, the latency of each step (client event
  * published → the reply to that client received) p50/p99, and the process RSS with `--open` more pending orders.
  *
- *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite]
+ *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000]
  */
 import { parseArgs } from 'node:util';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '40' },
     open: { type: 'string', default: '10000' },
     db: { type: 'string', default: 'postgres' },
+    /** Workflows kept in the worker's cache (the rest are replayed from history when they wake up). */
+    cache: { type: 'string', default: '1000' },
   },
 });
 const TRADES = Number(values.trades);
@@ -43,7 +45,12 @@ if (values.db === 'pglite') {
 const d = await TestDaemon.start({
   database,
   settings: { expirationHours: 24 },
-  workerOptions: { maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentActivityTaskExecutions: 200, workflowThreadPoolSize: 2, ...(process.env.NO_REUSE ? { reuseV8Context: false } : {}) },
+  workerOptions: {
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentActivityTaskExecutions: 200,
+    workflowThreadPoolSize: 2,
+    maxCachedWorkflows: Number(values.cache),
+  },
 });
 console.log(`daemon up (${values.db}); mostro ${d.mostroPubkey}`);
 

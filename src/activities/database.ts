@@ -10,6 +10,13 @@ import type { OrderState } from '../workflows/order/state.js';
 
 const DAY = 86_400;
 
+/** An accepted message's trade index for its identity (ignored in full privacy, where identity = sender). */
+export interface TradeIndexUpdate {
+  identity: string;
+  sender: string;
+  index: number | null;
+}
+
 /** Reputation as the taker-reputation notice shows it: rating, reviews, whole days since the user appeared. */
 export async function reputationOf(db: Db, identity: string | null, now: number): Promise<UserInfo> {
   const user = identity ? await db.user.findUnique({ where: { pubkey: identity } }) : null;
@@ -19,19 +26,27 @@ export async function reputationOf(db: Db, identity: string | null, now: number)
 
 export function createDatabaseActivities(db: Db, clock: () => number = () => Math.floor(Date.now() / 1000)) {
   const tradeIndexes = new DbTradeIndexStore(db, clock);
+  const advance = async (u: TradeIndexUpdate) => {
+    if (u.index === null || u.identity === u.sender) return; // full privacy: no index
+    await tradeIndexes.advance(u.identity, u.index);
+  };
   return {
     /**
      * Records the trade index of an accepted new-order or take as the identity's last (compare-and-set: only
      * upwards, so a repeated call is a no-op). Full-privacy users have no index.
      */
-    async advanceTradeIndex(input: { identity: string; sender: string; index: number | null }): Promise<void> {
-      if (input.index === null || input.identity === input.sender) return;
-      await tradeIndexes.advance(input.identity, input.index);
+    async advanceTradeIndex(input: TradeIndexUpdate): Promise<void> {
+      await advance(input);
     },
 
-    /** Writes the workflow's state number `seq` into `orders`; older or repeated writes are no-ops. */
-    async projectOrder(input: { order: OrderState; seq: number }): Promise<boolean> {
-      return projectOrder(db, input.order, input.seq, clock());
+    /**
+     * Writes the workflow's state number `seq` into `orders`; older or repeated writes are no-ops. With `tradeIndex`,
+     * also records the maker's accepted trade index (the first projection of a new order).
+     */
+    async projectOrder(input: { order: OrderState; seq: number; tradeIndex?: TradeIndexUpdate }): Promise<boolean> {
+      const written = await projectOrder(db, input.order, input.seq, clock());
+      if (input.tradeIndex) await advance(input.tradeIndex);
+      return written;
     },
 
     /**

@@ -105,6 +105,8 @@ export class SimNetwork extends EventEmitter {
 
   constructor(readonly network: NetworkName = 'regtest') {
     super();
+    // Every invoice subscription (one per open hold invoice, as LND's SubscribeSingleInvoice) listens here.
+    this.setMaxListeners(0);
   }
 
   addNode(alias: string, secretKey = secp256k1.utils.randomSecretKey()): SimNode {

@@ -393,8 +393,4 @@ export const MessageSchema = externallyTagged(
   'message',
 ) as unknown as z.ZodType<Message, MessageInput>;
 
-/** The wrapper key and the inner MessageKind of a message. */
-export function unwrapKind(msg: Message): { wrapper: MessageWrapper; kind: MessageKind } {
-  const wrapper = Object.keys(msg)[0] as MessageWrapper;
-  return { wrapper, kind: (msg as Record<string, MessageKind>)[wrapper]! };
-}
+export { unwrapKind } from './kind.js';

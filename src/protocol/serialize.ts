@@ -15,7 +15,7 @@ import type {
   SolverDisputeInfo,
   UserInfo,
 } from './schema.js';
-import { unwrapKind } from './schema.js';
+import { unwrapKind } from './kind.js';
 
 const str = jsonString;
 const int = (n: number | bigint): string => {

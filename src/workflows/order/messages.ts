@@ -1,19 +1,15 @@
 /**
  * Messages as the order workflow reads and writes them: canonical JSON text in, canonical JSON text out. Request ids
  * travel as decimal strings inside workflow state (Temporal's JSON payloads cannot hold a 64-bit integer exactly);
- * they become bigints only while a message is built. Uses only the pure parts of the protocol library (schemas,
- * lossless JSON, canonical serialization), so it runs in the workflow sandbox.
+ * they become bigints only while a message is built.
+ *
+ * Inbound messages were validated by the ingress and re-serialized canonically, so they are read without the zod
+ * schemas; outbound ones are typed and checked byte for byte by the tests. Keeping zod out of the workflow bundle
+ * keeps each cached workflow small (every workflow instance gets its own copy of the modules it imports).
  */
 import { parseJson } from '../../protocol/json.js';
-import {
-  MessageSchema,
-  unwrapKind,
-  type Action,
-  type CantDoReason,
-  type MessageKind,
-  type MessageWrapper,
-  type PayloadInput,
-} from '../../protocol/schema.js';
+import { unwrapKind } from '../../protocol/kind.js';
+import type { Action, CantDoReason, Message, MessageKind, MessageWrapper, Payload } from '../../protocol/schema.js';
 import { serializeMessage } from '../../protocol/serialize.js';
 
 /** A request id as workflow state keeps it: decimal text, or null. */
@@ -26,8 +22,9 @@ export interface Inbound {
 
 /** Parses a message the ingress already accepted (so it is canonical and valid). */
 export function readInbound(json: string): Inbound {
-  const kind = unwrapKind(MessageSchema.parse(parseJson(json))).kind;
-  return { kind, rid: kind.request_id === null ? null : kind.request_id.toString() };
+  const kind = unwrapKind(parseJson(json) as unknown as Message).kind;
+  const rid = kind.request_id as unknown as number | bigint | null;
+  return { kind, rid: rid === null || rid === undefined ? null : rid.toString() };
 }
 
 export interface Outbound {
@@ -39,19 +36,17 @@ export interface Outbound {
 /** An `order` message to `to`; the egress stamps the transport's protocol version. */
 export function orderMessage(
   to: string,
-  f: { rid?: Rid; ti?: number | null; id?: string; action: Action; payload?: PayloadInput | null; wrapper?: MessageWrapper },
+  f: { rid?: Rid; ti?: number | null; id?: string; action: Action; payload?: Payload | null; wrapper?: MessageWrapper },
 ): Outbound {
-  const msg = MessageSchema.parse({
-    [f.wrapper ?? 'order']: {
-      version: 2,
-      request_id: f.rid === null || f.rid === undefined ? null : BigInt(f.rid),
-      trade_index: f.ti ?? null,
-      ...(f.id ? { id: f.id } : {}),
-      action: f.action,
-      payload: f.payload ?? null,
-    },
-  });
-  return { to, json: serializeMessage(msg) };
+  const kind: MessageKind = {
+    version: 2,
+    request_id: f.rid === null || f.rid === undefined ? null : BigInt(f.rid),
+    trade_index: f.ti ?? null,
+    id: f.id,
+    action: f.action,
+    payload: f.payload ?? null,
+  };
+  return { to, json: serializeMessage({ [f.wrapper ?? 'order']: kind } as Message) };
 }
 
 /** The `cant-do` answer to a request: echoes its request id and order id. */

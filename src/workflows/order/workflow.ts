@@ -117,6 +117,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   let trade: Trade | undefined;
   let seq = 0;
   let lastEventAt = 0;
+  let pendingTradeIndex: { identity: string; sender: string; index: number | null } | undefined;
 
   for (const action of ORDER_ACTIONS) {
     setHandler(orderSignals[action], (m) => {
@@ -141,9 +142,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   async function apply(d: Decision): Promise<void> {
     const before = trade?.order;
     trade = d.trade;
-    if (trade.order !== before) {
+    // A decision that creates the escrow first is projected once, with the hold invoice's outcome.
+    const projectNow = d.effects[0]?.type !== 'create-hold';
+    if (trade.order !== before && projectNow) {
       seq += 1;
-      await db.projectOrder({ order: trade.order, seq });
+      await db.projectOrder({ order: trade.order, seq, ...(pendingTradeIndex ? { tradeIndex: pendingTradeIndex } : {}) });
+      pendingTradeIndex = undefined;
       upsertSearchAttributes(orderSearchAttributes(trade.order, settings.paymentAttempts));
     }
     let batch: Outbound[] = [];
@@ -254,7 +258,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       else log.warn('new-order without a market price', { fiatCode: small.fiat_code });
       return false;
     }
-    await db.advanceTradeIndex({ identity: m.identity, sender: m.sender, index: kind.trade_index });
+    // The maker's trade index is recorded with the order's first projection.
+    pendingTradeIndex = { identity: m.identity, sender: m.sender, index: kind.trade_index };
     await apply(createOrder({ orderId: i.orderId, order: small, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid }, clock()));
     return true;
   }
