@@ -9,13 +9,15 @@
  *
  *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000]
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { useFastCrypto } from '../src/nostr/fast-crypto.js';
 import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '../src/protocol/index.js';
-import { TestDaemon } from '../test/helpers/daemon.js';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../test/helpers/postgres.js';
+import { spawnTs } from '../test/helpers/process.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,14 @@ const CONCURRENCY = Number(values.concurrency);
 const OPEN = Number(values.open);
 
 useFastCrypto();
+
+// The Temporal server runs as its own process, as in a deployment: its CPU and memory are its own.
+const server = spawnTs('src/devserver/cli.ts', ['--port', '0', '--log-level', 'error']);
+process.env.TEMPORAL_ADDRESS = await server.line('address');
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+// Imported after TEMPORAL_ADDRESS is set: the test environment then connects to that server.
+const { TestDaemon } = await import('../test/helpers/daemon.js');
+console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
 
 let stopPg: (() => Promise<void>) | undefined;
 let database: Database;
@@ -184,7 +194,7 @@ for (const [k, xs] of Object.entries(steps)) console.log(`${k.padEnd(52)} ${pct(
 // ---- memory with OPEN pending orders -------------------------------------------------------------------------
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 global.gc?.();
-console.log(`\nRSS after the trades: ${mb(process.memoryUsage().rss)}`);
+console.log(`\nRSS after the trades: daemon+relay+LND+clients ${mb(process.memoryUsage().rss)}, Temporal server ${rssMb(server.child.pid!).toFixed(0)} MB`);
 if (OPEN > 0) {
   const t1 = performance.now();
   const makers: Party[] = [];
@@ -208,8 +218,10 @@ if (OPEN > 0) {
   global.gc?.();
   const rss = process.memoryUsage().rss;
   console.log(`${acked} more orders opened in ${openSecs.toFixed(1)} s (${(acked / openSecs).toFixed(0)}/s); ${pending} pending in the database`);
-  console.log(`RSS of the whole process (server + worker + ingress + relay + simulated LND + clients): ${mb(rss)}`);
+  const serverRss = rssMb(server.child.pid!);
+  console.log(`RSS: Temporal server ${serverRss.toFixed(0)} MB; worker + ingress + relay + simulated LND + clients ${mb(rss)}; total ${(serverRss + rss / 2 ** 20).toFixed(0)} MB`);
 }
 await d.close();
+server.child.kill('SIGTERM');
 await stopPg?.();
 process.exit(0);
