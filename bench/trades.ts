@@ -36,7 +36,7 @@ const OPEN = Number(values.open);
 useFastCrypto();
 
 // The Temporal server runs as its own process, as in a deployment: its CPU and memory are its own.
-const server = spawnTs('src/devserver/cli.ts', ['--port', '0', '--log-level', 'error']);
+const server = spawnTs('src/devserver/cli.ts', ['--port', '0', '--log-level', 'error'], process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {});
 process.env.TEMPORAL_ADDRESS = await server.line('address');
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 // Imported after TEMPORAL_ADDRESS is set: the test environment then connects to that server.

@@ -12,6 +12,7 @@ import { ActivityTasks } from './activity-tasks.js';
 import { VirtualClock } from './clock.js';
 import { RpcError, alreadyExists, invalidArgument, notFound } from './errors.js';
 import {
+  compactBytes,
   durationToMs,
   eventAttrField,
   eventTypeName,
@@ -404,7 +405,7 @@ export class Engine {
   /** Appends straight to history (events the server itself orders: commands, task events). */
   /** @internal */
   append(run: Run, type: string, attrs: Msg): number {
-    const ev = this.makeEvent(run, type, attrs);
+    const ev = this.makeEvent(run, type, compactBytes(attrs));
     run.history.push(ev);
     run.m.historySizeBytes += 64;
     run.wakeHistoryWaiters();

@@ -117,6 +117,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   let trade: Trade | undefined;
   let seq = 0;
   let lastEventAt = 0;
+  const upserted = new Map<string, unknown>();
   let pendingTradeIndex: { identity: string; sender: string; index: number | null } | undefined;
 
   for (const action of ORDER_ACTIONS) {
@@ -148,7 +149,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       seq += 1;
       await db.projectOrder({ order: trade.order, seq, ...(pendingTradeIndex ? { tradeIndex: pendingTradeIndex } : {}) });
       pendingTradeIndex = undefined;
-      upsertSearchAttributes(orderSearchAttributes(trade.order, settings.paymentAttempts));
+      // Only what changed: every upsert is a history event carrying its payloads.
+      const changed = orderSearchAttributes(trade.order, settings.paymentAttempts).filter((p) => (upserted.get(p.key.name) ?? null) !== p.value);
+      if (changed.length > 0) {
+        for (const p of changed) upserted.set(p.key.name, p.value);
+        upsertSearchAttributes(changed);
+      }
     }
     let batch: Outbound[] = [];
     for (const e of d.effects) {
