@@ -161,7 +161,7 @@ export class ActivityTasks {
     act.requestId = randomUUID();
     this.armAttemptTimers(run, act);
     this.engine.touch(run);
-    const sched = run.history[sid - 1]![eventAttrField('ActivityTaskScheduled')] as Msg;
+    const sched = run.history.get(sid - 1)![eventAttrField('ActivityTaskScheduled')] as Msg;
     return {
       taskToken: encodeToken({ k: 'a', r: run.runId, s: sid, a: attempt }),
       workflowNamespace: run.m.namespace,

@@ -10,9 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { ActivityTasks } from './activity-tasks.js';
 import { VirtualClock } from './clock.js';
+import { History } from './history.js';
 import { RpcError, alreadyExists, invalidArgument, notFound } from './errors.js';
 import {
-  compactBytes,
   durationToMs,
   eventAttrField,
   eventTypeName,
@@ -165,7 +165,7 @@ export class Engine {
     }
     const loaded = state.runs.map(({ meta, history }) => {
       const run = new Run(meta);
-      run.history = history;
+      run.history = History.from(history);
       run.persistedEvents = history.length;
       return run;
     });
@@ -405,7 +405,7 @@ export class Engine {
   /** Appends straight to history (events the server itself orders: commands, task events). */
   /** @internal */
   append(run: Run, type: string, attrs: Msg): number {
-    const ev = this.makeEvent(run, type, compactBytes(attrs));
+    const ev = this.makeEvent(run, type, attrs);
     run.history.push(ev);
     run.m.historySizeBytes += 64;
     run.wakeHistoryWaiters();
@@ -748,12 +748,12 @@ export class Engine {
       const started = this.makeEvent(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
       started.eventId = w.startedId;
       started.taskId = w.startedId;
-      events = [...run.history, scheduled, started];
+      events = [...run.history.slice(), scheduled, started];
     } else {
       w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
       // A sticky worker has the run cached: it gets only what happened since its last task, as from a Temporal
       // server (events after previousStartedEventId). On a cache miss sdk-core fetches the full history itself.
-      events = sticky && run.m.lastStartedId > 0 ? run.history.slice(run.m.lastStartedId) : run.history;
+      events = run.history.slice(sticky && run.m.lastStartedId > 0 ? run.m.lastStartedId : 0);
     }
     this.clock.set(`${run.runId}|wft`, now + run.m.wftTimeoutMs, () => {
       this.wftTimedOut(run, seq);
@@ -793,10 +793,10 @@ export class Engine {
     const w = run.m.wft!;
     if (!w.transient) return;
     const sid = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt));
-    run.history[sid - 1]!.eventTime = msToTimestamp(w.scheduledTime);
+    run.history.setEventTime(sid - 1, msToTimestamp(w.scheduledTime));
     w.scheduledId = sid;
     w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
-    run.history[w.startedId - 1]!.eventTime = msToTimestamp(w.startedTime ?? this.now());
+    run.history.setEventTime(w.startedId - 1, msToTimestamp(w.startedTime ?? this.now()));
     w.transient = false;
   }
 
@@ -1217,7 +1217,7 @@ export class Engine {
       initiatedEventId: p.initiatedId,
       startedEventId: child.startedId,
     };
-    const close = run.history[run.history.length - 1]!;
+    const close = run.history.last()!;
     const ca = (name: string) => close[eventAttrField(name)] as Msg;
     let ev: BufferedEvent;
     switch (run.m.status) {
@@ -1580,7 +1580,7 @@ export class Engine {
       startedEventId: 0,
       attempt: 1,
       backlogCountHint: 0,
-      history: { events: run.history },
+      history: { events: run.history.slice() },
       query: q.query,
       workflowExecutionTaskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
       queries: {},

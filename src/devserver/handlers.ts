@@ -189,7 +189,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
           await engine.waitForHistory(run, run.history.length, deadline - Date.now(), ctx.signal);
         }
         if (run.running) return { history: { events: [] }, nextPageToken: req.waitNewEvent ? pageToken(0) : undefined };
-        return { history: { events: [run.history[run.history.length - 1]] } };
+        return { history: { events: [run.history.last()] } };
       }
       const start = readPageToken(req.nextPageToken);
       if (start >= run.history.length && req.waitNewEvent && run.running) {

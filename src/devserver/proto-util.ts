@@ -77,30 +77,3 @@ export function fromJson<T = unknown>(text: string): T {
   }) as T;
 }
 
-/**
- * Copies every bytes field that is a view into a larger buffer. Decoded requests hand out payloads as slices of the
- * whole request buffer, so keeping one small payload in history would keep the entire request (or a pool slab)
- * alive; long-lived state stores exact-size copies instead. Returns the same object, changed in place.
- */
-export function compactBytes<T>(value: T): T {
-  const visit = (v: unknown): unknown => {
-    if (v instanceof Uint8Array) {
-      if (v.byteLength === v.buffer.byteLength) return v;
-      // An exact-size buffer of its own: `Buffer.from(view)` would take a slice of the shared 8 KB pool, and a few
-      // long-lived slices keep whole pool slabs alive.
-      const own = new Uint8Array(v.byteLength);
-      own.set(v);
-      return Buffer.from(own.buffer);
-    }
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) v[i] = visit(v[i]);
-      return v;
-    }
-    if (v !== null && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      for (const k of Object.keys(o)) o[k] = visit(o[k]);
-    }
-    return v;
-  };
-  return visit(value) as T;
-}

@@ -1,4 +1,5 @@
 /** The persistent state of one workflow run, and the shapes of its pending activities, timers and children. */
+import { History } from './history.js';
 import type { Msg } from './proto-util.js';
 
 export type RunStatus = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELED' | 'TERMINATED' | 'CONTINUED_AS_NEW' | 'TIMED_OUT';
@@ -119,7 +120,7 @@ export interface RunMeta {
 }
 
 export class Run {
-  history: Msg[] = [];
+  history = new History();
   /** Number of history events already written to the log. */
   persistedEvents = 0;
   historyWaiters = new Set<() => void>();

@@ -202,7 +202,7 @@ export class Store {
     const nextGen = this.logGen + 1;
     const runs: { m: RunMeta; e: Msg[] }[] = [];
     for (const run of this.source.runs()) {
-      runs.push({ m: run.m, e: run.history });
+      runs.push({ m: run.m, e: run.history.slice() });
       run.persistedEvents = run.history.length;
     }
     this.dirtyRuns.clear();
