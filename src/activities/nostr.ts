@@ -5,7 +5,7 @@
  * a client never sees a reply twice. Messages travel as canonical JSON: a 64-bit `request_id` survives Temporal's
  * JSON payloads that way.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { parseMessage, type NostrEvent } from '../protocol/index.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import {
@@ -46,16 +46,17 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
     },
 
     /**
-     * Wraps a batch of replies (a decision's messages, in order). The events land in the workflow history, so a
-     * retried `publishReplies` re-sends identical events and a client never sees a reply twice.
+     * Builds and publishes a decision's replies, in order (each recipient's after its earlier ones). Every event is
+     * derived from this activity's identity (workflow, run, activity id — the same on every retry) and its first
+     * scheduling time, so a retry after a crash publishes byte-identical events and relays drop the copies: a client
+     * never sees a reply twice.
      */
-    async buildReplies(input: { replies: OutgoingReply[] }): Promise<Array<{ to: string; event: NostrEvent }>> {
-      return input.replies.map((r) => ({ to: r.to, event: egress.buildReply(r.to, parse(r.messageJson)) }));
-    },
-
-    /** Publishes built replies in order (each recipient's after its earlier ones); done when every one was accepted. */
-    async publishReplies(input: { events: Array<{ to: string; event: NostrEvent }> }): Promise<void> {
-      await Promise.all(input.events.map((e) => egress.publishTo(e.to, e.event)));
+    async sendReplies(input: { replies: OutgoingReply[] }): Promise<void> {
+      const info = Context.current().info;
+      const now = Math.floor(info.scheduledTimestampMs / 1000);
+      const seed = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}/${info.activityId}`;
+      const events = input.replies.map((r, i) => ({ to: r.to, event: egress.buildReply(r.to, parse(r.messageJson), now, `${seed}/${i}`) }));
+      await Promise.all(events.map((e) => egress.publishTo(e.to, e.event)));
     },
 
     /**

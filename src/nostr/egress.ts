@@ -16,7 +16,7 @@ import {
   type NostrEvent,
   type Transport,
 } from '../protocol/index.js';
-import { finalizeWith } from '../protocol/crypto.js';
+import { finalizeWith, seededRandom } from '../protocol/crypto.js';
 import type { EventTemplate } from './events.js';
 import type { PublishResult, RelayPool } from './relay-pool.js';
 
@@ -61,8 +61,12 @@ export class NostrEgress {
     return this.o.transport;
   }
 
-  /** Wraps a reply for `to`, stamping the protocol version of the transport. */
-  buildReply(to: string, msg: Message, now = Math.floor(Date.now() / 1000)): NostrEvent {
+  /**
+   * Wraps a reply for `to`, stamping the protocol version of the transport. With `seed` every random input (nonces,
+   * signature aux data, v1 keys and timestamp tweaks) is derived from the daemon key and the seed, so the same seed,
+   * message and `now` give the same event.
+   */
+  buildReply(to: string, msg: Message, now = Math.floor(Date.now() / 1000), seed?: string): NostrEvent {
     const { wrapper, kind } = unwrapKind(msg);
     const stamped = { [wrapper]: { ...kind, version: transportProtocolVersion(this.o.transport) } } as Message;
     return wrapMessage({
@@ -73,6 +77,7 @@ export class NostrEgress {
       signed: false,
       expiration: this.o.transport === 'nip44' ? now + (this.o.dmDays ?? 30) * 86_400 : undefined,
       now,
+      random: seed === undefined ? undefined : seededRandom(this.o.mostroKey, `mostro-reply:${seed}`),
     });
   }
 

@@ -18,7 +18,7 @@ export const libsecp256k1Backend: CryptoBackend = {
     if (!p) throw new Error('invalid public key for ECDH');
     return p.subarray(1);
   },
-  signSchnorr: (digest, sk) => ecc.signSchnorr(digest, sk, crypto.getRandomValues(new Uint8Array(32))),
+  signSchnorr: (digest, sk, aux) => ecc.signSchnorr(digest, sk, aux ?? crypto.getRandomValues(new Uint8Array(32))),
   xOnlyPublicKey: (sk) => ecc.xOnlyPointFromScalar(sk),
 };
 

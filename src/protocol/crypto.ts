@@ -4,6 +4,7 @@
  * daemon switches to libsecp256k1 compiled to WebAssembly (`src/nostr/fast-crypto.ts`), 6–12× faster.
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 
@@ -13,8 +14,8 @@ export interface CryptoBackend {
   verifySchnorr(signature: Uint8Array, digest: Uint8Array, xOnlyPubkey: Uint8Array): boolean;
   /** The x coordinate of secretKey·P, P being the even-y point of the x-only public key (NIP-44's ECDH). */
   sharedX(secretKey: Uint8Array, xOnlyPubkey: Uint8Array): Uint8Array;
-  /** BIP-340 signature of a 32-byte digest (fresh auxiliary randomness). */
-  signSchnorr(digest: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** BIP-340 signature of a 32-byte digest; fresh auxiliary randomness unless `aux` is given. */
+  signSchnorr(digest: Uint8Array, secretKey: Uint8Array, aux?: Uint8Array): Uint8Array;
   /** The x-only public key of a secret key. */
   xOnlyPublicKey(secretKey: Uint8Array): Uint8Array;
 }
@@ -29,7 +30,7 @@ export const nobleBackend: CryptoBackend = {
     }
   },
   sharedX: (sk, pk) => secp256k1.getSharedSecret(sk, concat02(pk)).subarray(1, 33),
-  signSchnorr: (digest, sk) => schnorr.sign(digest, sk),
+  signSchnorr: (digest, sk, aux) => schnorr.sign(digest, sk, aux),
   xOnlyPublicKey: (sk) => schnorr.getPublicKey(sk),
 };
 
@@ -66,9 +67,30 @@ export function publicKeyHex(secretKey: Uint8Array): string {
 export function finalizeWith<T extends { kind: number; created_at: number; tags: string[][]; content: string }>(
   t: T,
   secretKey: Uint8Array,
+  random?: RandomSource,
 ): T & { id: string; pubkey: string; sig: string } {
   const pubkey = publicKeyHex(secretKey);
   const id = bytesToHex(sha256(utf8ToBytes(JSON.stringify([0, pubkey, t.created_at, t.kind, t.tags, t.content]))));
-  const sig = bytesToHex(backend.signSchnorr(hexToBytes(id), secretKey));
+  const sig = bytesToHex(backend.signSchnorr(hexToBytes(id), secretKey, random?.(32)));
   return { ...t, id, pubkey, sig };
+}
+
+/**
+ * Where the random bytes of a wrap come from (NIP-44 nonces, signature auxiliary data, v1 ephemeral keys and
+ * timestamp tweaks). The default is the system's CSPRNG; a seeded source makes building the same reply twice give
+ * byte-identical events, so a retried publish is deduplicated by relays instead of delivered twice.
+ */
+export type RandomSource = (n: number) => Uint8Array;
+
+/** A deterministic source: HMAC-SHA256(key, seed ‖ counter) blocks. Secret key + unique seed ⇒ unpredictable, unique. */
+export function seededRandom(key: Uint8Array, seed: string): RandomSource {
+  let counter = 0;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let off = 0; off < n; off += 32) {
+      const block = hmac(sha256, key, utf8ToBytes(`${seed}\u0000${counter++}`));
+      out.set(block.subarray(0, Math.min(32, n - off)), off);
+    }
+    return out;
+  };
 }

@@ -15,7 +15,7 @@ import { extract as hkdfExtract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { generateSecretKey, getEventHash } from 'nostr-tools/pure';
-import { cryptoBackend, finalizeWith, publicKeyHex } from './crypto.js';
+import { cryptoBackend, finalizeWith, publicKeyHex, type RandomSource } from './crypto.js';
 import { z } from 'zod';
 import { parseArrayElements, type JsonValue } from './json.js';
 import {
@@ -116,7 +116,7 @@ interface Template {
 }
 
 /** Signs an event, mining a NIP-13 nonce first when `pow` > 0. */
-export function signEvent(t: Template, secretKey: Uint8Array, pow = 0): NostrEvent {
+export function signEvent(t: Template, secretKey: Uint8Array, pow = 0, random?: RandomSource): NostrEvent {
   if (pow > 0) {
     const pubkey = publicKeyHex(secretKey);
     const tags = [...t.tags, ['nonce', '0', String(pow)]];
@@ -126,9 +126,9 @@ export function signEvent(t: Template, secretKey: Uint8Array, pow = 0): NostrEve
       const id = getEventHash({ ...t, tags, pubkey });
       if (powBits(id) >= pow) break;
     }
-    return finalizeWith({ ...t, tags }, secretKey) as NostrEvent;
+    return finalizeWith({ ...t, tags }, secretKey, random) as NostrEvent;
   }
-  return finalizeWith({ ...t, tags: t.tags }, secretKey) as NostrEvent;
+  return finalizeWith({ ...t, tags: t.tags }, secretKey, random) as NostrEvent;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -164,8 +164,8 @@ function conversationKey(secretKey: Uint8Array, pubkeyHex: string): Uint8Array {
   return k;
 }
 
-function encrypt(plaintext: string, secretKey: Uint8Array, pubkeyHex: string): string {
-  return nip44.v2.encrypt(plaintext, conversationKey(secretKey, pubkeyHex));
+function encrypt(plaintext: string, secretKey: Uint8Array, pubkeyHex: string, random?: RandomSource): string {
+  return nip44.v2.encrypt(plaintext, conversationKey(secretKey, pubkeyHex), random?.(32));
 }
 
 function decrypt(payload: string, secretKey: Uint8Array, pubkeyHex: string): string {
@@ -173,9 +173,8 @@ function decrypt(payload: string, secretKey: Uint8Array, pubkeyHex: string): str
 }
 
 /** A timestamp randomly 0–2 days in the past, as nostr-sdk tweaks seal and wrap timestamps. */
-function tweakedTimestamp(now: number): number {
-  const r = new Uint32Array(1);
-  crypto.getRandomValues(r);
+function tweakedTimestamp(now: number, random?: RandomSource): number {
+  const r = random ? new Uint32Array(random(4).buffer) : crypto.getRandomValues(new Uint32Array(1));
   return now - (r[0]! % (2 * 24 * 3600));
 }
 
@@ -203,6 +202,8 @@ export interface WrapOptions {
   messageJson?: string;
   /** v1: extra rumor tags (mostro-cli sends none; other clients add `["p", mostro]`). */
   rumorTags?: string[][];
+  /** Randomness for nonces, signatures, v1 ephemeral keys and timestamps (default: the CSPRNG). */
+  random?: RandomSource;
 }
 
 /** Builds the tuple text by concatenation, so the message bytes are exactly the ones signed. */
@@ -232,9 +233,10 @@ export function wrapMessage(o: WrapOptions): NostrEvent {
 
   if (o.transport === 'nip44') {
     return signEvent(
-      { kind: KIND_DIRECT, created_at: now, tags: outerTags, content: encrypt(tuple, o.tradeKey, o.receiver) },
+      { kind: KIND_DIRECT, created_at: now, tags: outerTags, content: encrypt(tuple, o.tradeKey, o.receiver, o.random) },
       o.tradeKey,
       o.pow ?? 0,
+      o.random,
     );
   }
   const rumorBase = { pubkey: tradePub, created_at: now, kind: KIND_RUMOR, tags: o.rumorTags ?? [], content: tuple };
@@ -242,22 +244,25 @@ export function wrapMessage(o: WrapOptions): NostrEvent {
   const seal = finalizeWith(
     {
       kind: KIND_SEAL,
-      created_at: tweakedTimestamp(now),
+      created_at: tweakedTimestamp(now, o.random),
       tags: [],
-      content: encrypt(JSON.stringify(rumor), identityKey, o.receiver),
+      content: encrypt(JSON.stringify(rumor), identityKey, o.receiver, o.random),
     },
     identityKey,
+    o.random,
   );
-  const ephemeral = generateSecretKey();
+  // A seeded source yields a valid scalar with overwhelming probability (order n ≈ 2^256 − 4.3·10^38).
+  const ephemeral = o.random ? o.random(32) : generateSecretKey();
   return signEvent(
     {
       kind: KIND_GIFT_WRAP,
-      created_at: tweakedTimestamp(now),
+      created_at: tweakedTimestamp(now, o.random),
       tags: outerTags,
-      content: encrypt(JSON.stringify(seal), ephemeral, o.receiver),
+      content: encrypt(JSON.stringify(seal), ephemeral, o.receiver, o.random),
     },
     ephemeral,
     o.pow ?? 0,
+    o.random,
   );
 }
 

@@ -56,7 +56,7 @@ describe.skipIf(!inject('databaseUrl'))('worker killed at an activity boundary',
     };
   }
 
-  it.each(['createHoldInvoice', 'publishOrderEvent', 'publishReplies', 'settleHoldInvoice', 'payInvoice'])(
+  it.each(['createHoldInvoice', 'publishOrderEvent', 'sendReplies', 'settleHoldInvoice', 'payInvoice'])(
     'after %s: the trade completes, the buyer is paid once, no message is lost or repeated',
     async (point) => {
       const w = await crashingWorker(point);

@@ -79,3 +79,35 @@ describe('nostr activities', () => {
     })).toBeNull();
   });
 });
+
+describe('sendReplies', () => {
+  it.each(['nip44', 'gift-wrap'] as const)(
+    'on %s: a retried attempt publishes byte-identical events (the relay keeps one), readable by the client',
+    async (transport) => {
+      const acts = createNostrActivities(new NostrEgress({ pool, mostroKey: mostroSk, transport }));
+      const trade = cliKeys(5);
+      const messageJson = '{"order":{"version":2,"request_id":7,"trade_index":null,"id":"7dd204d2-d06c-4406-a3d9-4415f4a8b9c9","action":"released","payload":null}}';
+      const got: NostrEvent[] = [];
+      const filter = transport === 'nip44' ? { kinds: [14], '#p': [pubOf(trade)] } : { kinds: [1059], '#p': [pubOf(trade)] };
+      const sub = pool.subscribe({ filters: () => [filter], onEvent: (ev) => void got.push(ev as NostrEvent) });
+      const info = { activityId: '9', scheduledTimestampMs: 1_795_000_000_000, workflowExecution: { workflowId: 'order-x', runId: 'r1' } };
+      const before = relay.storedEvents();
+      // Two attempts of the same activity (same id, same first scheduling time), e.g. after a worker crash.
+      await runIn(new MockActivityEnvironment(info as never), acts.sendReplies, { replies: [{ to: pubOf(trade), messageJson }] });
+      await runIn(new MockActivityEnvironment({ ...info, attempt: 2 } as never), acts.sendReplies, { replies: [{ to: pubOf(trade), messageJson }] });
+      expect(relay.storedEvents()).toBe(before + 1);
+      // Another activity (another seed) gives a different event.
+      await runIn(new MockActivityEnvironment({ ...info, activityId: '10' } as never), acts.sendReplies, { replies: [{ to: pubOf(trade), messageJson }] });
+      expect(relay.storedEvents()).toBe(before + 2);
+      await new Promise((r) => setTimeout(r, 200));
+      sub.close();
+      const ids = new Set(got.map((e) => e.id));
+      expect(ids.size).toBe(2);
+      for (const ev of got) {
+        expect(verifyEvent(ev as never)).toBe(true);
+        const opened = await cliUnwrap(ev, trade, transport);
+        expect(parseArrayElements(opened.tupleJson).raw[0]).toContain('"action":"released"');
+      }
+    },
+  );
+});

@@ -136,8 +136,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   async function sendNow(messages: Outbound[]): Promise<void> {
     if (messages.length === 0) return;
     const replies: OutgoingReply[] = messages.map((m) => ({ to: m.to, messageJson: m.json }));
-    const events = await nostr.buildReplies({ replies });
-    await nostr.publishReplies({ events });
+    await nostr.sendReplies({ replies });
   }
 
   async function apply(d: Decision): Promise<void> {
