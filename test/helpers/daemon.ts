@@ -31,26 +31,10 @@ import type { OrderSettings } from '../../src/workflows/order/machine.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
 import { databaseBackends } from './databases.js';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
+import { TEST_ORDER_SETTINGS } from './orders.js';
 import { ORDER_WORKFLOWS_PATH, orderWorkerActivities, type OrderWorkerConfig } from './order-worker.js';
 import { createTemporalTestEnv, uid, workflowBundle, type TemporalTestEnv } from './temporal.js';
 
-export const TEST_ORDER_SETTINGS: OrderSettings = {
-  feeRate: 0.006,
-  devFeePercentage: 0.3,
-  fiatCurrenciesAccepted: [],
-  minPaymentAmount: 100,
-  maxOrderAmount: 1_000_000,
-  expirationHours: 24,
-  maxExpirationDays: 15,
-  expirationSeconds: 900,
-  holdInvoiceCltvDelta: 144,
-  escrowDeadlineMarginBlocks: 24,
-  paymentAttempts: 3,
-  paymentRetriesInterval: 60,
-  devFeeLightningAddress: null,
-  lingerSeconds: 3600,
-  activityHeartbeatTimeoutSecs: 3,
-};
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 

@@ -1,6 +1,27 @@
-/** An order state for tests: a sell order for 100 VES by a full-identity maker; override what the test is about. */
+/** Order fixtures for tests. */
+import type { OrderSettings } from '../../src/workflows/order/machine.js';
 import { UNTOUCHED_ORDER_FIELDS, type OrderState } from '../../src/workflows/order/state.js';
 
+/** Order settings for tests: the reference's defaults with a 0.6 % fee, and short heartbeats so a killed worker is noticed fast. */
+export const TEST_ORDER_SETTINGS: OrderSettings = {
+  feeRate: 0.006,
+  devFeePercentage: 0.3,
+  fiatCurrenciesAccepted: [],
+  minPaymentAmount: 100,
+  maxOrderAmount: 1_000_000,
+  expirationHours: 24,
+  maxExpirationDays: 15,
+  expirationSeconds: 900,
+  holdInvoiceCltvDelta: 144,
+  escrowDeadlineMarginBlocks: 24,
+  paymentAttempts: 3,
+  paymentRetriesInterval: 60,
+  devFeeLightningAddress: null,
+  lingerSeconds: 3600,
+  activityHeartbeatTimeoutSecs: 3,
+};
+
+/** An order state: a sell order for 100 VES by a full-identity maker; override what the test is about. */
 export function orderState(overrides: Partial<OrderState> = {}): OrderState {
   return {
     ...UNTOUCHED_ORDER_FIELDS,

@@ -26,25 +26,9 @@ import {
   type Trade,
 } from '../../src/workflows/order/machine.js';
 import type { OrderState } from '../../src/workflows/order/state.js';
-import { orderState } from '../helpers/orders.js';
+import { TEST_ORDER_SETTINGS, orderState } from '../helpers/orders.js';
 
-const SETTINGS: OrderSettings = {
-  feeRate: 0.006,
-  devFeePercentage: 0.3,
-  fiatCurrenciesAccepted: [],
-  minPaymentAmount: 100,
-  maxOrderAmount: 1_000_000,
-  expirationHours: 24,
-  maxExpirationDays: 15,
-  expirationSeconds: 900,
-  holdInvoiceCltvDelta: 144,
-  escrowDeadlineMarginBlocks: 24,
-  paymentAttempts: 3,
-  paymentRetriesInterval: 60,
-  devFeeLightningAddress: 'dev@127.0.0.1',
-  lingerSeconds: 3600,
-  activityHeartbeatTimeoutSecs: 3,
-};
+const SETTINGS: OrderSettings = { ...TEST_ORDER_SETTINGS, devFeeLightningAddress: 'dev@127.0.0.1' };
 const NOW = 1_700_000_000;
 const at = (now: number, settings: Partial<OrderSettings> = {}): Clock => ({ now, settings: { ...SETTINGS, ...settings } });
 const C = at(NOW);

@@ -3,9 +3,11 @@
  * plain —, which keys, whether the invoice and `expires_at` are present). Pure; serialized by the protocol library.
  */
 import type { SmallOrder } from '../../protocol/schema.js';
+import type { OrderEventInput } from '../../nostr/events.js';
 import type { OrderState } from './state.js';
 
-const base = (o: OrderState): SmallOrder => ({
+/** What the NIP-69 event of an order revision shows. */
+export const orderEventView = (o: OrderState): OrderEventInput => ({
   id: o.id,
   kind: o.kind,
   status: o.status,
@@ -16,6 +18,11 @@ const base = (o: OrderState): SmallOrder => ({
   fiat_amount: o.fiatAmount,
   payment_method: o.paymentMethod,
   premium: o.premium,
+  expires_at: o.expiresAt,
+});
+
+const base = (o: OrderState): SmallOrder => ({
+  ...orderEventView(o),
   buyer_trade_pubkey: undefined,
   seller_trade_pubkey: undefined,
   buyer_invoice: undefined,

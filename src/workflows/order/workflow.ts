@@ -59,6 +59,7 @@ import { cantDoMessage, readInbound, type Inbound, type Outbound, type Rid } fro
 import { checkNewOrder, needsPrice } from './new-order.js';
 import { orderSearchAttributes } from './search-attributes.js';
 import type { OrderState } from './state.js';
+import { orderEventView } from './views.js';
 import { checkTake, takeNeedsPrice } from './take.js';
 
 const config = proxyActivities<SettingsActivities>({ startToCloseTimeout: '10 seconds' });
@@ -202,19 +203,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   async function publishOrder(o: OrderState): Promise<void> {
     const makerIdentity = o.kind === 'sell' ? o.masterSellerPubkey : o.masterBuyerPubkey;
     const r = await nostr.publishOrderEvent({
-      order: {
-        id: o.id,
-        kind: o.kind,
-        status: o.status,
-        amount: o.amount,
-        fiat_code: o.fiatCode,
-        min_amount: o.minAmount,
-        max_amount: o.maxAmount,
-        fiat_amount: o.fiatAmount,
-        payment_method: o.paymentMethod,
-        premium: o.premium,
-        expires_at: o.expiresAt,
-      },
+      order: orderEventView(o),
       makerIdentity,
       minCreatedAt: lastEventAt + 1,
     });
