@@ -54,7 +54,13 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
     egress: o.egress,
     transport: o.transport,
     mostroPubkey: o.mostroPubkey,
-    handlers: { ...orderRoutes(new TemporalOrderGateway(o.client, o.taskQueue)), 'last-trade-index': lastTradeIndexHandler(tradeIndex) },
+    handlers: {
+      ...orderRoutes(new TemporalOrderGateway(o.client, o.taskQueue), async (id) => {
+        const row = await o.db.order.findUnique({ where: { id }, select: { status: true } });
+        return row?.status ?? null;
+      }),
+      'last-trade-index': lastTradeIndexHandler(tradeIndex),
+    },
     log: o.log,
   });
   nostr.start();

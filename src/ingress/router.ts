@@ -5,7 +5,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { serializeMessage, type Action } from '../protocol/index.js';
+import { serializeMessage, type Action, type CantDoReason } from '../protocol/index.js';
 import { ORDER_ACTIONS, type InboundMessage } from '../workflows/order/contract.js';
 import { CantDoError, type AcceptedMessage, type ActionHandler } from './nostr.js';
 
@@ -36,14 +36,37 @@ export function inboundMessage(m: AcceptedMessage): InboundMessage {
   };
 }
 
-/** Handlers for `new-order` and the order-scoped actions, to merge into the ingress' handler table. */
-export function orderRoutes(gateway: OrderGateway): Partial<Record<Action, ActionHandler>> {
+/** Statuses of an order that was canceled one way or another (the reference's `order_already_canceled` set). */
+const CANCELED: readonly string[] = ['canceled', 'cooperatively-canceled', 'canceled-by-admin'];
+
+/**
+ * The answer for a message about an order whose workflow has finished and closed (the projection still knows it):
+ * what the reference answers for that action and final status.
+ */
+export function closedOrderReason(action: string, status: string): CantDoReason {
+  if (action === 'cancel' && CANCELED.includes(status)) return 'order_already_canceled';
+  if (action === 'take-sell' || action === 'take-buy') return 'invalid_order_status';
+  return 'not_allowed_by_status';
+}
+
+/**
+ * Handlers for `new-order` and the order-scoped actions, to merge into the ingress' handler table. `finalStatus`
+ * looks up an order no workflow answers for any more (the orders projection); without it such messages get
+ * `not_found`.
+ */
+export function orderRoutes(
+  gateway: OrderGateway,
+  finalStatus?: (orderId: string) => Promise<string | null>,
+): Partial<Record<Action, ActionHandler>> {
   const startOrder: ActionHandler = async (m) => {
     await gateway.startOrder(orderIdForEvent(m.event.id), inboundMessage(m));
   };
   const toOrder: ActionHandler = async (m) => {
     const orderId = m.kind.id;
-    if (!orderId || !(await gateway.signalOrder(orderId, inboundMessage(m)))) throw new CantDoError('not_found');
+    if (!orderId) throw new CantDoError('not_found');
+    if (await gateway.signalOrder(orderId, inboundMessage(m))) return;
+    const status = finalStatus ? await finalStatus(orderId) : null;
+    throw new CantDoError(status ? closedOrderReason(m.kind.action, status) : 'not_found');
   };
   const routes: Partial<Record<Action, ActionHandler>> = { 'new-order': startOrder };
   for (const a of ORDER_ACTIONS) routes[a] = toOrder;

@@ -139,3 +139,23 @@ async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('after the workflow has closed', () => {
+  it('a finished order is still answered as the reference does, from the orders projection', async () => {
+    const seller = d.trader('seller-t6');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
+    await seller.send(1, { action: 'cancel', id, tradeIndex: null });
+    await seller.next(1, 'canceled');
+    // The workflow lingers an hour for late messages, then closes.
+    await d.env.sleep('61 minutes');
+    const handle = d.env.client.workflow.getHandle(`order-${id}`);
+    expect((await handle.result()) as unknown).toEqual({ orderId: id, status: 'canceled' });
+    await seller.send(1, { action: 'cancel', id, tradeIndex: null });
+    expect(await seller.next(1)).toMatchObject({ action: 'cant-do', id, payload: { cant_do: 'order_already_canceled' } });
+    const late = d.trader('late-t6');
+    await late.send(1, { action: 'take-sell', id });
+    expect(await late.next(1)).toMatchObject({ action: 'cant-do', id, payload: { cant_do: 'invalid_order_status' } });
+    await late.send(2, { action: 'take-sell', id: '00000000-0000-4000-8000-00000000abcd' });
+    expect(await late.next(2)).toMatchObject({ action: 'cant-do', payload: { cant_do: 'not_found' } });
+  });
+});
