@@ -6,6 +6,7 @@ import type { Db } from '../db/database.js';
 import { projectOrder } from '../db/order-projection.js';
 import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { UserInfo } from '../protocol/schema.js';
+import type { OpenedDispute } from '../workflows/order/machine.js';
 import type { OrderState } from '../workflows/order/state.js';
 
 const DAY = 86_400;
@@ -60,6 +61,14 @@ export function createDatabaseActivities(db: Db, clock: () => number = () => Mat
           : { masterSellerPubkey: input.identity, status: 'waiting-payment' };
       const found = await db.order.findFirst({ where: { ...where, id: { not: input.exceptOrderId } }, select: { id: true } });
       return found !== null;
+    },
+
+    /** Records a dispute the order workflow opened (once: the order id is unique among disputes). */
+    async recordDispute(input: OpenedDispute): Promise<void> {
+      await db.dispute.createMany({
+        data: [{ id: input.id, orderId: input.orderId, status: 'initiated', orderPreviousStatus: input.previousStatus, createdAt: BigInt(input.createdAt) }],
+        skipDuplicates: true,
+      });
     },
 
     async userReputation(input: { identity: string | null }): Promise<UserInfo> {

@@ -26,6 +26,8 @@ export interface OrderEventSource {
   context(): Omit<OrderEventContext, 'now' | 'reputation' | 'createdAt'>;
   /** The maker identity's reputation; zeros for an unknown or full-privacy maker. */
   reputation(identity: string | null): Promise<Reputation>;
+  /** `[expiration] dispute_days` for dispute events (default 90). */
+  disputeDays?: number;
 }
 
 export interface OutgoingReply {
@@ -78,6 +80,14 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
       const event = egress.sign(t);
       await egress.publish(event);
       return { eventId: event.id, createdAt };
+    },
+
+    /** Signs and publishes a dispute's kind-38386 event (`[expiration] dispute_days`, 90 by default). */
+    async publishDisputeEvent(input: Omit<DisputeEventInput, 'now' | 'disputeDays' | 'createdAt'>): Promise<{ eventId: string }> {
+      const now = Math.floor(Date.now() / 1000);
+      const event = egress.sign(disputeEvent({ ...input, now, disputeDays: orderEvents?.disputeDays ?? 90 }));
+      await egress.publish(event);
+      return { eventId: event.id };
     },
 
     /** Publishes an event to every relay; done when at least one accepted it. */

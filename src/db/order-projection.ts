@@ -38,6 +38,8 @@ function columns(o: OrderState, now: number) {
     expiresAt: big(o.expiresAt),
     tradeIndexBuyer: big(o.tradeIndexBuyer ?? 0),
     tradeIndexSeller: big(o.tradeIndexSeller ?? 0),
+    buyerDispute: o.buyerDispute,
+    sellerDispute: o.sellerDispute,
     cancelInitiatorPubkey: o.cancelInitiatorPubkey,
     buyerCooperativeCancel: o.buyerCooperativeCancel,
     sellerCooperativeCancel: o.sellerCooperativeCancel,

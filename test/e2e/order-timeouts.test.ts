@@ -86,6 +86,36 @@ describe('escrow CLTV guard', () => {
   });
 });
 
+describe('escrow CLTV guard after fiat-sent', () => {
+  it('opens a dispute for the buyer (record, kind-38386 event, both told); the seller can still release', async () => {
+    const seller = d.trader('seller-t7');
+    const buyer = d.trader('buyer-t7');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 4_000, fiatAmount: 4, fiatCode: 'USD' });
+    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 3_988, expirySecs: 7200 });
+    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
+    const pay = await seller.next(1, 'pay-invoice');
+    d.net.pay('seller', holdInvoiceOf(pay));
+    await seller.next(1, 'buyer-took-order');
+    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
+    await seller.next(1, 'fiat-sent-ok');
+    await d.env.sleep('20 hours');
+    const byYou = await buyer.next(1, 'dispute-initiated-by-you');
+    const disputeId = (byYou.payload as { dispute: [string, null] }).dispute[0];
+    expect(await seller.next(1, 'dispute-initiated-by-peer')).toMatchObject({ payload: { dispute: [disputeId, null] } });
+    expect(await d.db.prisma.dispute.findUniqueOrThrow({ where: { orderId: id } })).toMatchObject({ id: disputeId, status: 'initiated', orderPreviousStatus: 'fiat-sent' });
+    expect(await d.db.prisma.order.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'dispute', buyerDispute: true });
+    const got: Array<{ tags: string[][] }> = [];
+    const sub = d.clientPool.subscribe({ filters: () => [{ kinds: [38386], '#d': [disputeId] }], onEvent: (ev) => void got.push(ev as never) });
+    await new Promise((r) => setTimeout(r, 300));
+    sub.close();
+    expect(Object.fromEntries(got[0]!.tags.map(([k, ...v]) => [k, v]))).toMatchObject({ s: ['initiated'], initiator: ['buyer'], z: ['dispute'] });
+    // The escrow was not canceled; the seller confirming the fiat ends it the normal way.
+    await seller.send(1, { action: 'release', id, tradeIndex: null });
+    await buyer.next(1, 'purchase-completed');
+    expect(d.net.payments.get(inv.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+  });
+});
+
 describe('payout failures', () => {
   it('retries every payment_retries_interval, then asks for a new invoice, pays that one, once', async () => {
     const seller = d.trader('seller-t5');

@@ -381,6 +381,23 @@ describe('timeouts', () => {
     expect(script(d)).toEqual(['<cancel-hold>', '<publish>', 'c canceled', 'b canceled']);
   });
 
+  it('fiat-sent past the guard opens a dispute for the buyer instead of refunding the seller', () => {
+    const t = sellTaken({ status: 'fiat-sent', hash: 'a'.repeat(64), invoiceHeldAt: NOW });
+    expect(dueWork(t, SETTINGS, NOW + 120 * 600 - 1)).toBeNull();
+    const d = timeout(t, at(NOW + 120 * 600), 'dddddddd-0000-4000-8000-000000000001');
+    expect(d.trade.order).toMatchObject({ status: 'dispute', buyerDispute: true, sellerDispute: false });
+    expect(script(d)).toEqual(['<open-dispute>', 'b dispute-initiated-by-you', 'c dispute-initiated-by-peer']);
+    expect(d.effects[0]).toEqual({
+      type: 'open-dispute',
+      dispute: { id: 'dddddddd-0000-4000-8000-000000000001', orderId: ID, initiator: 'buyer', previousStatus: 'fiat-sent', createdAt: NOW + 120 * 600 },
+    });
+    expect(sent(d, 0)).toBe(
+      `{"order":{"version":2,"request_id":null,"trade_index":null,"id":"${ID}","action":"dispute-initiated-by-you","payload":{"dispute":["dddddddd-0000-4000-8000-000000000001",null]}}}`,
+    );
+    // Nothing more happens by itself: a solver (or the seller's release) decides.
+    expect(dueWork(d.trade, SETTINGS, NOW + 10 * 86_400)).toBeNull();
+  });
+
   it('a finished order lingers to answer late messages, then closes', () => {
     const d = cancel(newTrade(orderState({ creatorPubkey: SELLER })), { sender: SELLER, rid: null }, C);
     expect(dueWork(d.trade, SETTINGS, NOW + 3599)).toBeNull();

@@ -62,8 +62,18 @@ export type Effect =
   | { type: 'cancel-hold'; hash: string }
   /** Create the escrow hold invoice (key `<id>:<escrowSeq>`), then continue with `holdInvoiceIssued`. */
   | { type: 'create-hold' }
+  /** Record a new dispute and publish its kind-38386 event. */
+  | { type: 'open-dispute'; dispute: OpenedDispute }
   /** Start the range remainder as an order of its own, announced to the maker's next trade key. */
   | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number } };
+
+export interface OpenedDispute {
+  id: string;
+  orderId: string;
+  initiator: 'buyer' | 'seller';
+  previousStatus: OrderStatus;
+  createdAt: number;
+}
 
 export interface Decision {
   trade: Trade;
@@ -528,6 +538,7 @@ export function nextDeadline(t: Trade, s: OrderSettings): number | null {
     case 'waiting-buyer-invoice':
       return o.takenAt + s.expirationSeconds;
     case 'active':
+    case 'fiat-sent':
       return o.invoiceHeldAt + escrowGuardSecs(s);
     case 'settled-hold-invoice':
       return t.payoutDueAt;
@@ -561,8 +572,11 @@ export function devFeeResult(t: Trade, r: PayoutOutcome, c: Clock): Decision {
   return { trade: { ...t, devFeeAttempts: attempts, devFeeDueAt }, effects: [] };
 }
 
-/** What a passed deadline does: expiry, a waiting timeout, or the escrow guard. Payouts are driven by the workflow. */
-export function timeout(t: Trade, c: Clock): Decision {
+/**
+ * What a passed deadline does: expiry, a waiting timeout, or the escrow guard. Payouts are driven by the workflow.
+ * `newId` names the dispute the guard may open.
+ */
+export function timeout(t: Trade, c: Clock, newId = ''): Decision {
   const o = t.order;
   const due = nextDeadline(t, c.settings);
   if (due === null || c.now < due) return { trade: t, effects: [] };
@@ -596,10 +610,28 @@ export function timeout(t: Trade, c: Clock): Decision {
       d.effects.push(send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'canceled' })), send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'canceled' })));
       return d;
     }
+    case 'fiat-sent':
+      // The buyer says it paid: refunding the seller would be unfair, settling unsafe. A solver decides, before the
+      // HTLC's CLTV runs out (the remaining margin blocks).
+      return openDispute(t, { id: newId, initiator: 'buyer', rid: null }, c);
     default:
-      // fiat-sent past the guard becomes a dispute (issue 7); a final order just stops lingering.
+      // A final order just stops lingering.
       return { trade: t, effects: [] };
   }
+}
+
+/** A dispute opens (§24.1): status `dispute`, the record and its event, both parties told with the dispute id. */
+export function openDispute(t: Trade, i: { id: string; initiator: 'buyer' | 'seller'; rid: Rid }, c: Clock): Decision {
+  const o = t.order;
+  const d = moveTo(t, 'dispute', i.initiator === 'buyer' ? { buyerDispute: true } : { sellerDispute: true }, c.now);
+  const [by, peer] = i.initiator === 'buyer' ? [o.buyerPubkey!, o.sellerPubkey!] : [o.sellerPubkey!, o.buyerPubkey!];
+  const payload = { dispute: [i.id, null] as [string, null] };
+  d.effects.push(
+    { type: 'open-dispute', dispute: { id: i.id, orderId: o.id, initiator: i.initiator, previousStatus: o.status, createdAt: c.now } },
+    send(orderMessage(by, { rid: i.rid, id: o.id, action: 'dispute-initiated-by-you', payload })),
+    send(orderMessage(peer, { rid: i.rid, id: o.id, action: 'dispute-initiated-by-peer', payload })),
+  );
+  return d;
 }
 
 /** LND canceled the escrow by itself (expiry): an order that was relying on it is over; both parties are told. */

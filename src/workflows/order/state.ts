@@ -38,6 +38,9 @@ export interface OrderState {
   expiresAt: number;
   takenAt: number;
   invoiceHeldAt: number;
+  /** Which side opened a dispute (the guard opens one for the buyer). */
+  buyerDispute: boolean;
+  sellerDispute: boolean;
   /** Who started a cooperative cancel, and which sides asked for it. */
   cancelInitiatorPubkey: string | null;
   buyerCooperativeCancel: boolean;
@@ -65,6 +68,8 @@ export const UNTOUCHED_ORDER_FIELDS = {
   hash: null,
   takenAt: 0,
   invoiceHeldAt: 0,
+  buyerDispute: false,
+  sellerDispute: false,
   cancelInitiatorPubkey: null,
   buyerCooperativeCancel: false,
   sellerCooperativeCancel: false,

@@ -187,6 +187,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
           await apply(holdInvoiceIssued(trade, hold, clock()));
           break;
         }
+        case 'open-dispute':
+          await db.recordDispute(e.dispute);
+          await nostr.publishDisputeEvent({ disputeId: e.dispute.id, status: 'initiated', initiator: e.dispute.initiator, openedAt: e.dispute.createdAt });
+          break;
         case 'start-child':
           await startChild(orderWorkflow, {
             workflowId: orderWorkflowId(e.child.id),
@@ -383,7 +387,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       const outcome = await pay(`dev-fee:${o.id}`, settings.devFeeLightningAddress!, o.devFee, true);
       await apply(devFeeResult(trade!, outcome, clock()));
     } else {
-      await apply(timeout(t, clock()));
+      await apply(timeout(t, clock(), uuid4()));
     }
   }
   return { orderId: trade!.order.id, status: trade!.order.status };
