@@ -86,6 +86,24 @@ describe('escrow CLTV guard', () => {
   });
 });
 
+describe('escrow canceled by LND', () => {
+  it('ends an active trade: both parties are told, the order is canceled', async () => {
+    const seller = d.trader('seller-t8');
+    const buyer = d.trader('buyer-t8');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 4_000, fiatAmount: 4, fiatCode: 'USD' });
+    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 3_988, expirySecs: 7200 });
+    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
+    const pay = await seller.next(1, 'pay-invoice');
+    const payment = d.net.pay('seller', holdInvoiceOf(pay));
+    await seller.next(1, 'buyer-took-order');
+    d.net.cancelInvoice(payment.hash); // what LND does when the HTLC is about to expire, or an operator's lncli cancel
+    expect(await seller.next(1, 'hold-invoice-payment-canceled')).toMatchObject({ id });
+    expect(await buyer.next(1, 'hold-invoice-payment-canceled')).toMatchObject({ id });
+    await d.waitForStatus(id, 'canceled');
+    expect((await d.orderEvent(id))?.s).toEqual(['canceled']);
+  });
+});
+
 describe('escrow CLTV guard after fiat-sent', () => {
   it('opens a dispute for the buyer (record, kind-38386 event, both told); the seller can still release', async () => {
     const seller = d.trader('seller-t7');
