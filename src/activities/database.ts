@@ -71,6 +71,20 @@ export function createDatabaseActivities(db: Db, clock: () => number = () => Mat
       });
     },
 
+    /**
+     * Closes the order's dispute if it is still open (compare-and-set on its status); returns what its event needs,
+     * or null when there was none open (already closed by an earlier attempt, or never opened).
+     */
+    async closeDispute(input: { orderId: string; status: 'settled' | 'seller-refunded' }): Promise<{ id: string; createdAt: number } | null> {
+      const open = await db.dispute.findUnique({ where: { orderId: input.orderId } });
+      if (!open) return null;
+      const r = await db.dispute.updateMany({
+        where: { id: open.id, status: { in: ['initiated', 'in-progress'] } },
+        data: { status: input.status, version: { increment: 1 } },
+      });
+      return r.count === 1 || open.status === input.status ? { id: open.id, createdAt: Number(open.createdAt) } : null;
+    },
+
     async userReputation(input: { identity: string | null }): Promise<UserInfo> {
       return reputationOf(db, input.identity, clock());
     },

@@ -82,12 +82,19 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
       return { eventId: event.id, createdAt };
     },
 
-    /** Signs and publishes a dispute's kind-38386 event (`[expiration] dispute_days`, 90 by default). */
-    async publishDisputeEvent(input: Omit<DisputeEventInput, 'now' | 'disputeDays' | 'createdAt'>): Promise<{ eventId: string }> {
+    /**
+     * Signs and publishes a dispute's kind-38386 event (`[expiration] dispute_days`, 90 by default), `created_at`
+     * strictly after the previous revision's so relays keep the newest.
+     */
+    async publishDisputeEvent(
+      input: Omit<DisputeEventInput, 'now' | 'disputeDays' | 'createdAt'> & { minCreatedAt: number },
+    ): Promise<{ eventId: string; createdAt: number }> {
       const now = Math.floor(Date.now() / 1000);
-      const event = egress.sign(disputeEvent({ ...input, now, disputeDays: orderEvents?.disputeDays ?? 90 }));
+      const { minCreatedAt, ...dispute } = input;
+      const createdAt = Math.max(now, minCreatedAt);
+      const event = egress.sign(disputeEvent({ ...dispute, now, createdAt, disputeDays: orderEvents?.disputeDays ?? 90 }));
       await egress.publish(event);
-      return { eventId: event.id };
+      return { eventId: event.id, createdAt };
     },
 
     /** Publishes an event to every relay; done when at least one accepted it. */

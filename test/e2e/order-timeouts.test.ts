@@ -131,6 +131,13 @@ describe('escrow CLTV guard after fiat-sent', () => {
     await seller.send(1, { action: 'release', id, tradeIndex: null });
     await buyer.next(1, 'purchase-completed');
     expect(d.net.payments.get(inv.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect((await d.db.prisma.dispute.findUniqueOrThrow({ where: { id: disputeId } })).status).toBe('settled');
+    const after: Array<{ created_at: number; tags: string[][] }> = [];
+    const sub2 = d.clientPool.subscribe({ filters: () => [{ kinds: [38386], '#d': [disputeId] }], onEvent: (ev) => void after.push(ev as never) });
+    await new Promise((r) => setTimeout(r, 300));
+    sub2.close();
+    expect(after).toHaveLength(1); // the relay replaced the initiated revision
+    expect(after[0]!.tags).toContainEqual(['s', 'settled']);
   });
 });
 

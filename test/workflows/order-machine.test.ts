@@ -396,6 +396,11 @@ describe('timeouts', () => {
     );
     // Nothing more happens by itself: a solver (or the seller's release) decides.
     expect(dueWork(d.trade, SETTINGS, NOW + 10 * 86_400)).toBeNull();
+    // The seller releasing closes the dispute as settled; a cooperative cancel closes it as seller-refunded.
+    const rel = released(d.trade, { rid: null, nextTrade: null, childId: 'x' }, C);
+    expect(rel.effects).toContainEqual({ type: 'close-dispute', status: 'settled', initiator: 'buyer' });
+    const first = cancel(d.trade, { sender: SELLER, rid: null }, C).trade;
+    expect(cancel(first, { sender: BUYER, rid: null }, C).effects).toContainEqual({ type: 'close-dispute', status: 'seller-refunded', initiator: 'buyer' });
   });
 
   it('a finished order lingers to answer late messages, then closes', () => {

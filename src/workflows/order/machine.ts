@@ -64,6 +64,8 @@ export type Effect =
   | { type: 'create-hold' }
   /** Record a new dispute and publish its kind-38386 event. */
   | { type: 'open-dispute'; dispute: OpenedDispute }
+  /** The parties settled it themselves: close the order's open dispute and republish its event. */
+  | { type: 'close-dispute'; status: 'settled' | 'seller-refunded'; initiator: 'buyer' | 'seller' | 'unknown' }
   /** Start the range remainder as an order of its own, announced to the maker's next trade key. */
   | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number } };
 
@@ -388,6 +390,7 @@ export function released(t: Trade, i: { rid: Rid; nextTrade: NextTrade | null; c
   const d = moveTo(t, 'settled-hold-invoice', {}, c.now);
   d.trade = { ...d.trade, releaseRid: i.rid, payoutDueAt: c.now };
   const o = d.trade.order;
+  if (t.order.status === 'dispute') d.effects.push(closeDispute(t.order, 'settled'));
   d.effects.push(send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'released' })));
   const child = childOrder(o, next, i.childId);
   if (child && next) d.effects.push({ type: 'start-child', child, announce: { to: next.pubkey, rid: i.rid, tradeIndex: next.index } });
@@ -514,6 +517,7 @@ function cooperativeCancel(t: Trade, i: { sender: string; rid: Rid }, c: Clock):
   if (o.cancelInitiatorPubkey === i.sender) return refuse(t, i.sender, i.rid, 'invalid_pubkey');
   const d = moveTo(t, 'cooperatively-canceled', isBuyer ? { buyerCooperativeCancel: true } : { sellerCooperativeCancel: true }, c.now);
   if (o.hash) d.effects.unshift({ type: 'cancel-hold', hash: o.hash });
+  if (o.status === 'dispute') d.effects.push(closeDispute(o, 'seller-refunded'));
   d.effects.push(
     send(orderMessage(i.sender, { rid: i.rid, id: o.id, action: 'cooperative-cancel-accepted' })),
     send(orderMessage(counterparty, { id: o.id, action: 'cooperative-cancel-accepted' })),
@@ -618,6 +622,10 @@ export function timeout(t: Trade, c: Clock, newId = ''): Decision {
       // A final order just stops lingering.
       return { trade: t, effects: [] };
   }
+}
+
+function closeDispute(o: OrderState, status: 'settled' | 'seller-refunded'): Effect {
+  return { type: 'close-dispute', status, initiator: o.buyerDispute ? 'buyer' : o.sellerDispute ? 'seller' : 'unknown' };
 }
 
 /** A dispute opens (§24.1): status `dispute`, the record and its event, both parties told with the dispute id. */

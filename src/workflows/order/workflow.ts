@@ -118,6 +118,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   let trade: Trade | undefined;
   let seq = 0;
   let lastEventAt = 0;
+  let lastDisputeEventAt = 0;
   const upserted = new Map<string, unknown>();
   let pendingTradeIndex: { identity: string; sender: string; index: number | null } | undefined;
 
@@ -189,8 +190,30 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
         }
         case 'open-dispute':
           await db.recordDispute(e.dispute);
-          await nostr.publishDisputeEvent({ disputeId: e.dispute.id, status: 'initiated', initiator: e.dispute.initiator, openedAt: e.dispute.createdAt });
+          lastDisputeEventAt = (
+            await nostr.publishDisputeEvent({
+              disputeId: e.dispute.id,
+              status: 'initiated',
+              initiator: e.dispute.initiator,
+              openedAt: e.dispute.createdAt,
+              minCreatedAt: lastDisputeEventAt + 1,
+            })
+          ).createdAt;
           break;
+        case 'close-dispute': {
+          const closed = await db.closeDispute({ orderId: trade.order.id, status: e.status });
+          if (closed) {
+            const r = await nostr.publishDisputeEvent({
+              disputeId: closed.id,
+              status: e.status,
+              initiator: e.initiator,
+              openedAt: closed.createdAt,
+              minCreatedAt: lastDisputeEventAt + 1,
+            });
+            lastDisputeEventAt = r.createdAt;
+          }
+          break;
+        }
         case 'start-child':
           await startChild(orderWorkflow, {
             workflowId: orderWorkflowId(e.child.id),
