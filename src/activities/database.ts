@@ -33,16 +33,9 @@ export function createDatabaseActivities(db: Db, clock: () => number = () => Mat
   };
   return {
     /**
-     * Records the trade index of an accepted new-order or take as the identity's last (compare-and-set: only
-     * upwards, so a repeated call is a no-op). Full-privacy users have no index.
-     */
-    async advanceTradeIndex(input: TradeIndexUpdate): Promise<void> {
-      await advance(input);
-    },
-
-    /**
      * Writes the workflow's state number `seq` into `orders`; older or repeated writes are no-ops. With `tradeIndex`,
-     * also records the maker's accepted trade index (the first projection of a new order).
+     * also records the accepted trade index of the message that led to this state (a new order's maker, a taker) as
+     * the identity's last — compare-and-set, only upwards, so repeating it is a no-op.
      */
     async projectOrder(input: { order: OrderState; seq: number; tradeIndex?: TradeIndexUpdate }): Promise<boolean> {
       const written = await projectOrder(db, input.order, input.seq, clock());

@@ -356,7 +356,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       const check = await ln.validateInvoice({ request: invoice, amountSats: q.amount, feeSats: q.fee });
       if (!check.valid) return reply(m.sender, rid, 'invalid_invoice');
     }
-    await db.advanceTradeIndex({ identity: m.identity, sender: m.sender, index: kind.trade_index });
+    // The taker's trade index is recorded with the take's projection.
+    pendingTradeIndex = { identity: m.identity, sender: m.sender, index: kind.trade_index };
     await apply(take(trade!, { action, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid, quote: q, invoice }, clock()));
   }
 
