@@ -26,6 +26,7 @@ import type { LightningActivities } from '../../activities/lightning.js';
 import type { NostrActivities, OutgoingReply } from '../../activities/nostr.js';
 import type { PriceActivities } from '../../activities/price.js';
 import type { SettingsActivities } from '../../activities/settings.js';
+import type { PriceQuote } from '../../price/manager.js';
 import type { CantDoReason } from '../../protocol/schema.js';
 import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
@@ -271,7 +272,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       }
     }
     const fields = { ...small, amount: small.amount ?? 0 };
-    const quote = needsPrice(fields) ? await price.getMarketPrice({ fiatCode: small.fiat_code }) : undefined;
+    const quote = needsPrice(fields) ? await marketPrice(small.fiat_code) : undefined;
     const check = checkNewOrder(fields, settings, quote);
     if (!check.ok) {
       // No price at all: the reference logs it and sends nothing.
@@ -283,6 +284,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     pendingTradeIndex = { identity: m.identity, sender: m.sender, index: kind.trade_index };
     await apply(createOrder({ orderId: i.orderId, order: small, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid }, clock()));
     return true;
+  }
+
+  /** A price source that keeps failing is "no price" (no reply, as upstream), not a failed order. */
+  async function marketPrice(fiatCode: string): Promise<PriceQuote> {
+    try {
+      return await price.getMarketPrice({ fiatCode });
+    } catch (err) {
+      if (err instanceof ActivityFailure) return { ok: false, reason: 'no_price' };
+      throw err;
+    }
   }
 
   // ---- messages ----------------------------------------------------------------------------------------------
@@ -345,7 +356,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       fiatAmount = p.payment_request[2];
       if (action === 'take-sell') invoice = p.payment_request[1];
     }
-    const quote = takeNeedsPrice(o) ? await price.getMarketPrice({ fiatCode: o.fiatCode }) : undefined;
+    const quote = takeNeedsPrice(o) ? await marketPrice(o.fiatCode) : undefined;
     const q = checkTake(o, { action, sender: m.sender, fiatAmount }, clock().now, settings, quote);
     if (!q.ok) {
       if ('reason' in q) return reply(m.sender, rid, q.reason);
@@ -398,6 +409,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       continue;
     }
     // LND's reports first: a payment that landed decides before a message that raced it.
+    try {
+      await step(t, due);
+    } catch (err) {
+      // An activity that failed for good (not retryable) is a defect or an operator matter: fail the workflow task so
+      // the trade waits, visible in the Web UI, until a fix is deployed — never fail the trade itself.
+      if (err instanceof ActivityFailure) stuck('an activity', err);
+      throw err;
+    }
+  }
+  return { orderId: trade!.order.id, status: trade!.order.status };
+
+  async function step(t: Trade, due: ReturnType<typeof dueWork>): Promise<void> {
     if (holdReports.length > 0) {
       await onHoldReport(holdReports.shift()!);
     } else if (inbox.length > 0) {
@@ -414,5 +437,4 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       await apply(timeout(t, clock(), uuid4()));
     }
   }
-  return { orderId: trade!.order.id, status: trade!.order.status };
 }
