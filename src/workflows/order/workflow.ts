@@ -248,10 +248,23 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
 
   // ---- creation ----------------------------------------------------------------------------------------------
 
+  /**
+   * An activity that failed for good (not retryable) is a defect or an operator matter: fail the workflow task so the
+   * trade waits, visible in the Web UI, until a fix is deployed — never fail the trade itself.
+   */
+  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ActivityFailure) stuck('an activity', err);
+      throw err;
+    }
+  }
+
   if ('child' in input) {
-    await apply(openChildOrder(input.child, input.announce));
+    await guarded(() => apply(openChildOrder(input.child, input.announce)));
   } else {
-    const created = await create(input);
+    const created = await guarded(() => create(input));
     if (!created) return { orderId: input.orderId, status: null };
   }
 
@@ -408,19 +421,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       else await condition(ready, Math.max(1, at * 1000 - workflowNow()));
       continue;
     }
-    // LND's reports first: a payment that landed decides before a message that raced it.
-    try {
-      await step(t, due);
-    } catch (err) {
-      // An activity that failed for good (not retryable) is a defect or an operator matter: fail the workflow task so
-      // the trade waits, visible in the Web UI, until a fix is deployed — never fail the trade itself.
-      if (err instanceof ActivityFailure) stuck('an activity', err);
-      throw err;
-    }
+    await guarded(() => step(t, due));
   }
   return { orderId: trade!.order.id, status: trade!.order.status };
 
   async function step(t: Trade, due: ReturnType<typeof dueWork>): Promise<void> {
+    // LND's reports first: a payment that landed decides before a message that raced it.
     if (holdReports.length > 0) {
       await onHoldReport(holdReports.shift()!);
     } else if (inbox.length > 0) {
