@@ -4,7 +4,7 @@
  * test runs in well under a second of wall time per simulated hour.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestDaemon, holdInvoiceOf, openOrder, orderOf } from '../helpers/daemon.js';
+import { TestDaemon, holdInvoiceOf, lockedSellTrade, openOrder, orderOf } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -70,19 +70,14 @@ describe('escrow CLTV guard', () => {
   it('an active trade nobody moves is canceled before LND would expire the hold invoice; the seller is refunded', async () => {
     const seller = d.trader('seller-t4');
     const buyer = d.trader('buyer-t4');
-    const id = await openOrder(seller, 1, { kind: 'sell', amount: 3_000, fiatAmount: 3, fiatCode: 'USD' });
-    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 2_991, expirySecs: 7200 });
-    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
-    const pay = await seller.next(1, 'pay-invoice');
-    const payment = d.net.pay('seller', holdInvoiceOf(pay));
-    await seller.next(1, 'buyer-took-order');
+    const { id, holdRequest, holdPayment } = await lockedSellTrade(d, seller, buyer, 3_000);
     await d.env.sleep('19 hours');
     expect((await d.order(id))?.status).toBe('active');
     await d.env.sleep('1 hour');
     expect(await seller.next(1, 'canceled')).toMatchObject({ id });
     expect(await buyer.next(1, 'canceled')).toMatchObject({ id });
-    expect(holdOf(holdInvoiceOf(pay)).state).toBe('CANCELED');
-    expect(d.net.payments.get(payment.hash)!.status).toBe('FAILED');
+    expect(holdOf(holdRequest).state).toBe('CANCELED');
+    expect(d.net.payments.get(holdPayment.hash)!.status).toBe('FAILED');
   });
 });
 
@@ -90,13 +85,8 @@ describe('escrow canceled by LND', () => {
   it('ends an active trade: both parties are told, the order is canceled', async () => {
     const seller = d.trader('seller-t8');
     const buyer = d.trader('buyer-t8');
-    const id = await openOrder(seller, 1, { kind: 'sell', amount: 4_000, fiatAmount: 4, fiatCode: 'USD' });
-    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 3_988, expirySecs: 7200 });
-    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
-    const pay = await seller.next(1, 'pay-invoice');
-    const payment = d.net.pay('seller', holdInvoiceOf(pay));
-    await seller.next(1, 'buyer-took-order');
-    d.net.cancelInvoice(payment.hash); // what LND does when the HTLC is about to expire, or an operator's lncli cancel
+    const { id, holdPayment } = await lockedSellTrade(d, seller, buyer, 4_000);
+    d.net.cancelInvoice(holdPayment.hash); // what LND does when the HTLC is about to expire, or an operator's lncli cancel
     expect(await seller.next(1, 'hold-invoice-payment-canceled')).toMatchObject({ id });
     expect(await buyer.next(1, 'hold-invoice-payment-canceled')).toMatchObject({ id });
     await d.waitForStatus(id, 'canceled');
@@ -108,12 +98,7 @@ describe('escrow CLTV guard after fiat-sent', () => {
   it('opens a dispute for the buyer (record, kind-38386 event, both told); the seller can still release', async () => {
     const seller = d.trader('seller-t7');
     const buyer = d.trader('buyer-t7');
-    const id = await openOrder(seller, 1, { kind: 'sell', amount: 4_000, fiatAmount: 4, fiatCode: 'USD' });
-    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 3_988, expirySecs: 7200 });
-    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
-    const pay = await seller.next(1, 'pay-invoice');
-    d.net.pay('seller', holdInvoiceOf(pay));
-    await seller.next(1, 'buyer-took-order');
+    const { id, invoice: inv } = await lockedSellTrade(d, seller, buyer, 4_000);
     await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
     await seller.next(1, 'fiat-sent-ok');
     await d.env.sleep('20 hours');

@@ -380,3 +380,18 @@ export function holdInvoiceOf(m: Received): string {
 }
 
 export const orderOf = (m: Received) => (m.payload as { order: Record<string, unknown> }).order;
+
+/**
+ * A sell trade up to the locked escrow: `seller` opens a fixed-amount order (fee 0.3 % a side), `buyer` takes it with
+ * an invoice for the net amount, the seller pays the hold invoice and hears `buyer-took-order`.
+ */
+export async function lockedSellTrade(d: TestDaemon, seller: Trader, buyer: Trader, amount: number) {
+  const id = await openOrder(seller, 1, { kind: 'sell', amount, fiatAmount: Math.max(1, Math.round(amount / 1000)), fiatCode: 'USD' });
+  const fee = Math.round((0.006 * amount) / 2);
+  const invoice = d.net.createInvoice({ node: 'buyer', valueSats: amount - fee, expirySecs: 7200 });
+  await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, invoice.request, null] } });
+  const pay = await seller.next(1, 'pay-invoice');
+  const holdPayment = d.net.pay('seller', holdInvoiceOf(pay));
+  await seller.next(1, 'buyer-took-order');
+  return { id, invoice, holdRequest: holdInvoiceOf(pay), holdPayment };
+}
