@@ -9,7 +9,6 @@
  *
  *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000]
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
@@ -18,6 +17,7 @@ import { useFastCrypto } from '../src/nostr/fast-crypto.js';
 import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '../src/protocol/index.js';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../test/helpers/postgres.js';
 import { spawnTs } from '../test/helpers/process.js';
+import { pct, rssMb } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +38,6 @@ useFastCrypto();
 // The Temporal server runs as its own process, as in a deployment: its CPU and memory are its own.
 const server = spawnTs('src/devserver/cli.ts', ['--port', '0', '--log-level', 'error'], process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {});
 process.env.TEMPORAL_ADDRESS = await server.line('address');
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 // Imported after TEMPORAL_ADDRESS is set: the test environment then connects to that server.
 const { TestDaemon } = await import('../test/helpers/daemon.js');
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
@@ -164,11 +163,6 @@ async function trade(n: number): Promise<void> {
   parties.delete(seller.pk);
   parties.delete(buyer.pk);
 }
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
 // Warm-up (bundle caches, JIT, connection pools), not measured.
 for (let i = 0; i < 5; i++) await trade(-i - 1);

@@ -5,6 +5,7 @@
 import type { Db } from '../db/database.js';
 import { projectOrder } from '../db/order-projection.js';
 import { DbTradeIndexStore } from '../db/trade-index-store.js';
+import type { Reputation } from '../nostr/events.js';
 import type { UserInfo } from '../protocol/schema.js';
 import type { OpenedDispute } from '../workflows/order/machine.js';
 import type { OrderState } from '../workflows/order/state.js';
@@ -18,11 +19,17 @@ export interface TradeIndexUpdate {
   index: number | null;
 }
 
+/** The reputation aggregates of an identity's user row; zeros for an unknown or full-privacy user. */
+export async function makerReputation(db: Db, identity: string | null): Promise<Reputation> {
+  const u = identity ? await db.user.findUnique({ where: { pubkey: identity } }) : null;
+  return u ? { totalRating: u.totalRating, totalReviews: u.totalReviews, userCreatedAt: Number(u.createdAt) } : { totalRating: 0, totalReviews: 0, userCreatedAt: 0 };
+}
+
 /** Reputation as the taker-reputation notice shows it: rating, reviews, whole days since the user appeared. */
 export async function reputationOf(db: Db, identity: string | null, now: number): Promise<UserInfo> {
-  const user = identity ? await db.user.findUnique({ where: { pubkey: identity } }) : null;
-  if (!user) return { rating: 0, reviews: 0, operating_days: 0 };
-  return { rating: user.totalRating, reviews: user.totalReviews, operating_days: Math.max(0, Math.floor((now - Number(user.createdAt)) / DAY)) };
+  const r = await makerReputation(db, identity);
+  const days = r.userCreatedAt === 0 ? 0 : Math.max(0, Math.floor((now - r.userCreatedAt) / DAY));
+  return { rating: r.totalRating, reviews: r.totalReviews, operating_days: days };
 }
 
 export function createDatabaseActivities(db: Db, clock: () => number = () => Math.floor(Date.now() / 1000)) {

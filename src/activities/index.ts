@@ -4,7 +4,6 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/database.js';
-import type { Reputation } from '../nostr/events.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { PriceManager } from '../price/manager.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
@@ -62,9 +61,3 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-
-/** The maker reputation order events carry: from the `users` row of the maker's identity, zeros when unknown. */
-export async function makerReputation(db: Db, identity: string | null): Promise<Reputation> {
-  const u = identity ? await db.user.findUnique({ where: { pubkey: identity } }) : null;
-  return u ? { totalRating: u.totalRating, totalReviews: u.totalReviews, userCreatedAt: Number(u.createdAt) } : { totalRating: 0, totalReviews: 0, userCreatedAt: 0 };
-}

@@ -3,7 +3,7 @@
  * takers and every cancel path — through the real stack, with real signed messages (one daemon for the file).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestDaemon, holdInvoiceOf, openOrder, orderOf } from '../helpers/daemon.js';
+import { TestDaemon, holdInvoiceOf, lockedSellTrade, openOrder, orderOf } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -242,13 +242,8 @@ describe('cancel', () => {
   it('cooperative cancel of an active trade refunds the seller', async () => {
     const seller = d.trader('seller-c4');
     const buyer = d.trader('buyer-c4');
-    const id = await openOrder(seller, 1, { kind: 'sell', amount: 6_000, fiatAmount: 6, fiatCode: 'USD' });
-    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 5_982, expirySecs: 7200 });
-    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
-    const pay = await seller.next(1, 'pay-invoice');
+    const { id, invoice: inv, holdPayment: payment } = await lockedSellTrade(d, seller, buyer, 6_000);
     await buyer.next(1, 'waiting-seller-to-pay');
-    const payment = d.net.pay('seller', holdInvoiceOf(pay));
-    await seller.next(1, 'buyer-took-order');
     await buyer.next(1, 'hold-invoice-payment-accepted');
 
     const rid1 = await buyer.send(1, { action: 'cancel', id, tradeIndex: null });

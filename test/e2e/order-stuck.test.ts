@@ -1,6 +1,8 @@
 /**
- * A permanently failing activity must not fail the trade: the order workflow fails its workflow task instead, so the
- * trade stays open (visible in the Web UI, retried) until an operator deploys a fix.
+ * Activities failing for good, injected (a broken database or price source cannot be produced on demand here): a
+ * permanent failure must not fail the trade — the order workflow fails its workflow task instead, so the trade stays
+ * open (visible in the Web UI, retried) until an operator deploys a fix — and a price source that keeps failing is
+ * "no price": no order, no reply, as the reference does.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -18,6 +20,21 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+function newOrderInput(orderId: string, amount: number): NewOrderInput {
+  const messageJson = serializeMessage(
+    message({
+      action: 'new-order',
+      request_id: 1,
+      trade_index: 1,
+      payload: { order: { kind: 'sell', status: 'pending', amount, fiat_code: 'USD', fiat_amount: 5, payment_method: 'cash', premium: 0, created_at: 0, expires_at: null } },
+    }),
+  );
+  return {
+    orderId,
+    message: { eventId: orderId.replace(/-/g, '').padEnd(64, '0'), action: 'new-order', messageJson, sender: 'a'.repeat(64), identity: 'b'.repeat(64), createdAt: 0, transport: 'nip44' },
+  };
+}
+
 it('an activity failing for good leaves the order workflow running with a failed workflow task, not failed', async () => {
   let projections = 0;
   const taskQueue = uid('stuck');
@@ -34,18 +51,7 @@ it('an activity failing for good leaves the order workflow running with a failed
   });
   await worker.runUntil(async () => {
     const orderId = '0e2a6a1c-5a40-4d0e-9f5a-7c4c2b1d9e01';
-    const messageJson = serializeMessage(
-      message({
-        action: 'new-order',
-        request_id: 1,
-        trade_index: 1,
-        payload: { order: { kind: 'sell', status: 'pending', amount: 5000, fiat_code: 'USD', fiat_amount: 5, payment_method: 'cash', premium: 0, created_at: 0, expires_at: null } },
-      }),
-    );
-    const input: NewOrderInput = {
-      orderId,
-      message: { eventId: 'e'.repeat(64), action: 'new-order', messageJson, sender: 'a'.repeat(64), identity: 'b'.repeat(64), createdAt: 0, transport: 'nip44' },
-    };
+    const input = newOrderInput(orderId, 5000);
     const handle = await env.client.workflow.start(ORDER_WORKFLOW_TYPE, { taskQueue, workflowId: orderWorkflowId(orderId), args: [input] });
     const deadline = Date.now() + 15_000;
     let failedTasks = 0;
@@ -58,5 +64,29 @@ it('an activity failing for good leaves the order workflow running with a failed
     expect(projections).toBe(1); // not retried: the failure is permanent
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await handle.terminate('test done');
+  });
+});
+
+it('a market-price order whose price source keeps failing ends without an order or a reply', async () => {
+  const calls: string[] = [];
+  const taskQueue = uid('noprice');
+  const worker = await env.worker({
+    taskQueue,
+    workflowsPath: ORDER_WORKFLOWS_PATH,
+    activities: {
+      orderSettings: async () => TEST_ORDER_SETTINGS,
+      getMarketPrice: async () => {
+        calls.push('getMarketPrice');
+        throw new Error('price API unreachable');
+      },
+      projectOrder: async () => void calls.push('projectOrder'),
+      sendReplies: async () => void calls.push('sendReplies'),
+    },
+  });
+  await worker.runUntil(async () => {
+    const orderId = '0e2a6a1c-5a40-4d0e-9f5a-7c4c2b1d9e02';
+    const result = await env.client.workflow.execute(ORDER_WORKFLOW_TYPE, { taskQueue, workflowId: orderWorkflowId(orderId), args: [newOrderInput(orderId, 0)] });
+    expect(result).toEqual({ orderId, status: null });
+    expect(calls).toEqual(['getMarketPrice', 'getMarketPrice', 'getMarketPrice']);
   });
 });

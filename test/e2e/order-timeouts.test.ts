@@ -130,12 +130,7 @@ describe('payout failures', () => {
   it('retries every payment_retries_interval, then asks for a new invoice, pays that one, once', async () => {
     const seller = d.trader('seller-t5');
     const buyer = d.trader('buyer-t5');
-    const id = await openOrder(seller, 1, { kind: 'sell', amount: 8_000, fiatAmount: 8, fiatCode: 'USD' });
-    const bad = d.net.createInvoice({ node: 'buyer', valueSats: 7_976, expirySecs: 7200 });
-    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, bad.request, null] } });
-    const pay = await seller.next(1, 'pay-invoice');
-    d.net.pay('seller', holdInvoiceOf(pay));
-    await seller.next(1, 'buyer-took-order');
+    const { id, invoice: bad } = await lockedSellTrade(d, seller, buyer, 8_000);
     await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
     await seller.next(1, 'fiat-sent-ok');
     for (const a of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, a);
@@ -159,9 +154,14 @@ describe('payout failures', () => {
     expect(ask).toMatchObject({ action: 'add-invoice', request_id: rid });
     expect(orderOf(ask)).toMatchObject({ status: 'settled-hold-invoice', amount: 7_976 });
     expect(d.net.payments.get(bad.hash)).toMatchObject({ attempts: 3, status: 'FAILED' });
-    // Nothing more is tried with the old invoice.
+    // Nothing more is tried with the old invoice, and support staff find the trade as needing attention.
     await d.env.sleep('10 minutes');
     expect(d.net.payments.get(bad.hash)!.attempts).toBe(3);
+    const stuck: string[] = [];
+    for await (const w of d.env.client.workflow.list({ query: 'MostroOrderStatus = "settled-hold-invoice" AND MostroNeedsAttention = true' })) {
+      stuck.push(w.workflowId);
+    }
+    expect(stuck).toContain(`order-${id}`);
 
     const good = d.net.createInvoice({ node: 'buyer', valueSats: 7_976, expirySecs: 7200 });
     const rid2 = await buyer.send(1, { action: 'add-invoice', id, tradeIndex: null, payload: { payment_request: [null, good.request, null] } });
@@ -169,6 +169,8 @@ describe('payout failures', () => {
     expect(await buyer.next(1)).toMatchObject({ action: 'purchase-completed' });
     expect(d.net.payments.get(good.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, valueSats: 7_976 });
     await d.waitForStatus(id, 'success');
+    const described = await d.env.client.workflow.getHandle(`order-${id}`).describe();
+    expect(described.searchAttributes.MostroNeedsAttention).toEqual([false]);
   });
 });
 

@@ -4,7 +4,8 @@
  */
 import * as ln from 'lightning';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { createActivities, makerReputation } from '../../src/activities/index.js';
+import { makerReputation } from '../../src/activities/database.js';
+import { createActivities } from '../../src/activities/index.js';
 import type { Db } from '../../src/db/database.js';
 import type { LndCredentials } from '../../src/lnsim/lnd-grpc.js';
 import { NostrEgress } from '../../src/nostr/egress.js';
