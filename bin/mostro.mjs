@@ -1,11 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx, so `npx mostro …` works without a build step.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+// `npx mostro …`: runs the TypeScript sources through tsx (the daemon ships as source).
+import { register } from 'tsx/esm/api';
 
-const require = createRequire(import.meta.url);
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const tsx = require.resolve('tsx');
-const res = spawnSync(process.execPath, ['--import', tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(res.status ?? 1);
+register();
+await import('../src/main.ts');

@@ -1,95 +1,210 @@
 /**
- * `mostro` command line. For now: `start` runs the embedded Temporal server (unless TEMPORAL_ADDRESS points at a
- * cluster) and the daemon's worker, checks the whole path with a self-check workflow, and runs until SIGINT/SIGTERM.
+ * The `mostro` command line (`npm start -- <command>`, or `npx mostro <command>`).
+ *
+ *   start         the whole daemon in one process, embedding whatever the settings leave unset
+ *   worker        the Temporal worker only (order workflows + activities)
+ *   ingress       the Nostr and LND ingress only
+ *   temporal:dev  the embedded Temporal server alone
+ *   admin …       support tooling (stuck trades, show a trade, repair signals)
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { startDevServer, type DevServer } from './devserver/index.js';
-import { DEFAULT_TASK_QUEUE, createWorker } from './workers/worker.js';
+import { ConfigError, loadSettings, type Settings } from './config/settings.js';
+import { DAEMON_INFO_FILE, startDaemon, type DaemonInfo, type RunningDaemon } from './daemon/index.js';
+import { createLogger, type LogLevelName } from './logging.js';
+import { useFastCrypto } from './nostr/fast-crypto.js';
+import { connectClient } from './temporal/connect.js';
 
-const USAGE = `Usage: npm start -- [--data-dir DIR]
+const USAGE = `Usage: npm start -- [command] [options]        (or: npx mostro [command] [options])
 
-Runs the daemon. Without TEMPORAL_ADDRESS it starts an embedded Temporal server keeping its state in
-DIR/temporal (default .data/temporal); with TEMPORAL_ADDRESS=host:port it uses that Temporal cluster instead.
-Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (default "default"), TEMPORAL_TASK_QUEUE (default "mostro").
+Commands:
+  start           run the whole daemon (default). Parts the settings leave unset are embedded: Temporal server,
+                  PGlite database, local relay, simulated Lightning network (no real money)
+  worker          run only the Temporal worker (needs a shared database, Temporal, relays and LND)
+  ingress         run only the Nostr and LND ingress (same needs)
+  temporal:dev    run the embedded Temporal server alone (see --help there)
+  admin <cmd>     support tooling: stuck | show <order-id> | signal <order-id> <signal> [json] (see: admin --help)
+
+Options:
+  --data-dir DIR      where the embedded parts and the generated key live (default .data)
+  --config FILE       settings file (default DIR/settings.toml when it exists; template: settings.tpl.toml)
+  --ephemeral-ports   embedded parts listen on free ports instead of 7233/7000/10009-10011
+  --log-level LEVEL   debug | info | warn | error (default info)
 `;
 
-async function start(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+const VERSION = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+interface CommonOptions {
+  settings: Settings;
+  dataDir: string;
+  ephemeral: boolean;
+  logLevel: LogLevelName;
+  rest: string[];
+}
+
+function commonOptions(argv: string[]): CommonOptions | null {
+  const { values, positionals } = parseArgs({
     args: argv,
-    options: { 'data-dir': { type: 'string', default: '.data' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    options: {
+      'data-dir': { type: 'string', default: '.data' },
+      config: { type: 'string' },
+      'ephemeral-ports': { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   });
   if (values.help) {
     console.log(USAGE);
-    return;
+    return null;
   }
+  const logLevel = values['log-level'] as LogLevelName;
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new UsageError(`--log-level must be debug, info, warn or error`);
+  const dataDir = path.resolve(values['data-dir']);
+  const defaultConfig = path.join(dataDir, 'settings.toml');
+  const file = values.config ?? (fs.existsSync(defaultConfig) ? defaultConfig : undefined);
+  return { settings: loadSettings(file), dataDir, ephemeral: values['ephemeral-ports'], logLevel, rest: positionals };
+}
+
+class UsageError extends Error {}
+
+/** The lines people and scripts read: a banner, then `key: value` lines (`pubkey:`, `npub:`, `relay:`, `lnsim:`…). */
+function printInfo(info: DaemonInfo, dataDir: string): void {
+  const lines: string[] = [];
+  if (info.lightning.mode === 'simulated') {
+    lines.push(
+      '',
+      '************************************************************************',
+      '*  SIMULATED LIGHTNING NETWORK: no real money moves. Invoices, escrows  *',
+      '*  and payouts happen between simulated wallets only. Configure         *',
+      '*  [lightning] in settings.toml to run against a real LND node.        *',
+      '************************************************************************',
+      '',
+    );
+  }
+  lines.push(
+    `Mostro daemon ${VERSION} (${info.keySource === 'generated' ? `new key generated in ${dataDir}` : `key from ${info.keySource === 'settings' ? 'settings' : dataDir}`})`,
+    `pubkey: ${info.pubkey}`,
+    `npub: ${info.npub}`,
+    ...info.relays.map((r) => `relay: ${r}`),
+    `temporal: ${info.temporal.address}`,
+    `namespace: ${info.temporal.namespace}`,
+    `task-queue: ${info.temporal.taskQueue}`,
+    `database: ${info.database}`,
+    `lightning: ${info.lightning.mode} (${info.lightning.network}, node ${info.lightning.nodePubkey})`,
+  );
+  if (info.lightning.lnsimControl) lines.push(`lnsim: ${info.lightning.lnsimControl}`);
+  if (info.metrics) lines.push(`metrics: ${info.metrics}/metrics`);
+  if (info.lightning.mode === 'simulated') {
+    lines.push(
+      '',
+      'Try a trade:',
+      '  npm run demo                                  two scripted traders complete a sell order, message by message',
+      `  mostro-cli with MOSTRO_PUBKEY=${info.npub} and RELAYS=${info.relays.join(',')}`,
+      `  pay escrows and make invoices with: LNSIM_URL=${info.lightning.lnsimControl} npm run lnsim -- pay <bolt11> | invoice <sats>`,
+      '',
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+async function run(roles: { worker: boolean; ingress: boolean }, argv: string[]): Promise<void> {
+  const o = commonOptions(argv);
+  if (!o) return;
+  const log = createLogger(o.logLevel);
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  // Everything started below is registered here, so a signal at any moment shuts down what exists.
-  const closers: (() => Promise<unknown>)[] = [];
+  useFastCrypto(); // libsecp256k1 for signatures: several times faster than the pure-JS path
+  let daemon: RunningDaemon | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: draining the worker and shutting down`);
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    await daemon?.stop();
     process.exit(0);
   };
   // Handlers first: a signal that arrives before a listener exists kills the process outright.
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-  const dataDir = path.resolve(values['data-dir']);
-  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
-  const taskQueue = process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
-  let server: DevServer | undefined;
-  let address = process.env.TEMPORAL_ADDRESS;
-  if (address) {
-    console.log(`Using the Temporal cluster at ${address} (namespace ${namespace})`);
-  } else {
-    server = await startDevServer({ port: 0, dataDir: path.join(dataDir, 'temporal'), log: 'warn' });
-    closers.push(server.close);
-    address = server.address;
-    console.log(`Embedded Temporal server started on ${address} (data in ${path.join(dataDir, 'temporal')})`);
+  daemon = await startDaemon({ settings: o.settings, dataDir: o.dataDir, roles, ports: o.ephemeral ? 'ephemeral' : 'fixed', log, version: VERSION });
+  if (stopping) return;
+  // For tools on this machine (`npm run demo`, scripts): where the running daemon can be reached.
+  const infoFile = path.join(o.dataDir, DAEMON_INFO_FILE);
+  fs.writeFileSync(infoFile, `${JSON.stringify({ ...daemon.info, pid: process.pid }, null, 2)}\n`);
+  const started = daemon;
+  daemon = {
+    ...started,
+    stop: async () => {
+      fs.rmSync(infoFile, { force: true });
+      await started.stop();
+    },
+  };
+  printInfo(daemon.info, o.dataDir);
+  if (roles.worker) {
+    const connection = await connectClient({ ...daemon.info.temporal, embedded: daemon.info.temporal.embedded, ...tlsOf(o.settings) });
+    const client = new Client({ connection, namespace: daemon.info.temporal.namespace });
+    const t0 = Date.now();
+    const check = await client.workflow.execute('selfCheckWorkflow', {
+      taskQueue: daemon.info.temporal.taskQueue,
+      workflowId: `self-check-${process.pid}-${Date.now()}`,
+    });
+    await connection.close();
+    console.log(`Self-check passed in ${Date.now() - t0} ms: workflow ${check.workflowId} ran on ${check.worker}`);
   }
-  console.log(`temporal: ${address}`);
-
-  const { worker, connection: nativeConnection } = await createWorker({
-    address,
-    namespace,
-    taskQueue,
-    compress: server === undefined,
-  });
-  closers.push(() => nativeConnection.close());
-  const running = worker.run();
-  closers.push(async () => {
-    worker.shutdown();
-    await running;
-  });
-  console.log(`Worker started on task queue "${taskQueue}"`);
-
-  const connection = await Connection.connect({ address });
-  closers.push(() => connection.close());
-  const client = new Client({ connection, namespace });
-  const t0 = Date.now();
-  const check = await client.workflow.execute('selfCheckWorkflow', {
-    taskQueue,
-    workflowId: `self-check-${process.pid}-${Date.now()}`,
-  });
-  console.log(`Self-check passed in ${Date.now() - t0} ms: workflow ${check.workflowId} ran on ${check.worker}`);
   console.log('Ready. Press Ctrl+C to stop.');
-  await running;
+  await daemon.done;
+  if (!stopping) {
+    log.error('the worker stopped on its own; shutting down');
+    await daemon.stop();
+    process.exit(1);
+  }
 }
 
-const [command = 'start', ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start };
-const run = commands[command];
-if (!run) {
+function tlsOf(s: Settings) {
+  return {
+    tls: s.temporal.tls_cert_file && s.temporal.tls_key_file ? { certFile: s.temporal.tls_cert_file, keyFile: s.temporal.tls_key_file, caFile: s.temporal.tls_ca_file, serverName: s.temporal.tls_server_name } : undefined,
+    apiKey: s.temporal.api_key,
+  };
+}
+
+async function temporalDev(argv: string[]): Promise<void> {
+  process.argv = [process.argv[0]!, 'temporal:dev', ...argv];
+  await import('./devserver/cli.js');
+}
+
+async function admin(argv: string[]): Promise<void> {
+  const { runAdmin, AdminUsageError, ADMIN_USAGE } = await import('./admin/cli.js');
+  try {
+    process.exitCode = await runAdmin(argv);
+  } catch (err) {
+    if (err instanceof AdminUsageError) throw new UsageError(`${err.message}\n\n${ADMIN_USAGE}`);
+    throw err;
+  }
+}
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  start: (a) => run({ worker: true, ingress: true }, a),
+  worker: (a) => run({ worker: true, ingress: false }, a),
+  ingress: (a) => run({ worker: false, ingress: true }, a),
+  'temporal:dev': temporalDev,
+  admin,
+};
+
+const args = process.argv.slice(2);
+const [command, rest] = args[0] === undefined || args[0].startsWith('-') ? ['start', args] : [args[0], args.slice(1)];
+const cmd = commands[command];
+if (!cmd) {
   console.error(`Unknown command "${command}".\n\n${USAGE}`);
   process.exit(2);
 }
-run(rest).catch((err: unknown) => {
-  console.error(`mostro: ${(err as Error).message}`);
-  process.exit(1);
+cmd(rest).catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(`mostro: ${err.message}`);
+  else if (err instanceof UsageError) console.error(`mostro: ${(err as Error).message}`);
+  else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error(`mostro: ${(err as Error).message}\n\n${USAGE}`);
+  else console.error(`mostro: ${(err as Error).message}`);
+  process.exit(err instanceof ConfigError || err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
 });

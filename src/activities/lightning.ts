@@ -23,6 +23,7 @@ import {
   type InvoiceRuleSettings,
 } from '../lightning/invoice-validation.js';
 import { isLnurlLike, resolveLnurlInvoice, type LnurlOptions } from '../lightning/lnurl.js';
+import { metrics } from '../metrics.js';
 
 export interface LightningSettings {
   /** Hold invoice expiry (`[lightning] hold_invoice_expiration_window`, seconds). */
@@ -67,6 +68,7 @@ export type PaymentOutcome =
 
 /** `lightning` errors are `[code, message, details]` arrays; 5xx and connection trouble are worth retrying. */
 export function lndError(err: unknown, operation: string): ApplicationFailure {
+  metrics.lndErrors.inc({ operation });
   if (Array.isArray(err) && typeof err[0] === 'number') {
     const [code, message] = err as [number, string];
     const retryable = code >= 500 || code === 429;
@@ -377,6 +379,7 @@ export function createLightningActivities(deps: LightningDeps) {
       });
       const outcome = sent === 'dispatched' ? await track(hash, 0) : sent;
       await record(input.purpose, outcome);
+      metrics.payouts.inc({ purpose: input.purpose.split(':')[0] ?? 'other', outcome: outcome.status });
       return outcome;
     },
   };

@@ -20,6 +20,7 @@ import {
   type RatingEventInput,
   type Reputation,
 } from '../nostr/events.js';
+import { metrics } from '../metrics.js';
 
 /** What an order event needs besides the order: the daemon's relays, key, network and the maker's reputation. */
 export interface OrderEventSource {
@@ -34,6 +35,9 @@ export interface OutgoingReply {
   to: string;
   messageJson: string;
 }
+
+/** The action of a serialized message (for metrics), without parsing it again. */
+const actionOf = (json: string): string => /"action":"([a-z-]+)"/.exec(json)?.[1] ?? 'unknown';
 
 export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEventSource) {
   const parse = (json: string) => {
@@ -59,6 +63,7 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
       const seed = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}/${info.activityId}`;
       const events = input.replies.map((r, i) => ({ to: r.to, event: egress.buildReply(r.to, parse(r.messageJson), now, `${seed}/${i}`) }));
       await Promise.all(events.map((e) => egress.publishTo(e.to, e.event)));
+      for (const r of input.replies) metrics.messagesOut.inc({ action: actionOf(r.messageJson) });
     },
 
     /**

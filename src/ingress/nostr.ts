@@ -18,6 +18,8 @@ import { cantDo, type NostrEgress } from '../nostr/egress.js';
 import type { Logger } from '../log.js';
 import type { Filter, RelayPool } from '../nostr/relay-pool.js';
 import type { Intake, IntakeResult } from './intake.js';
+import { metrics } from '../metrics.js';
+import { unwrapKind } from '../protocol/kind.js';
 
 export class CantDoError extends Error {
   constructor(readonly reason: CantDoReason) {
@@ -101,10 +103,11 @@ export class NostrIngress {
       return;
     }
     this.queued++;
+    const arrived = performance.now();
     const gated = this.o.intake.gate(raw);
     this.chain = this.chain.then(async () => {
       try {
-        await this.route(await this.o.intake.admit(await gated));
+        await this.route(await this.o.intake.admit(await gated), arrived);
       } catch (err) {
         this.log.error('ingress failed on an event', { err: String((err as Error)?.stack ?? err) });
       } finally {
@@ -117,6 +120,7 @@ export class NostrIngress {
     return {
       reply: async (to, msg) => {
         await this.o.egress.sendReply(to, msg);
+        metrics.messagesOut.inc({ action: unwrapKind(msg).kind.action });
       },
     };
   }
@@ -126,9 +130,11 @@ export class NostrIngress {
     await this.route(await this.o.intake.process(raw));
   }
 
-  private async route(r: IntakeResult): Promise<void> {
+  private async route(r: IntakeResult, arrived = performance.now()): Promise<void> {
     if (r.type === 'drop') return;
     const { unwrapped, kind, event } = r;
+    metrics.messagesIn.inc({ action: kind.action });
+    const timer = () => metrics.handling.observe({ action: kind.action }, (performance.now() - arrived) / 1000);
     if (r.type === 'reject-trade-index') {
       await this.sendCantDo(unwrapped.sender, kind, 'invalid_trade_index');
       return;
@@ -142,9 +148,11 @@ export class NostrIngress {
     try {
       await handler({ event, unwrapped, kind }, this.io());
       this.handled++;
+      timer();
     } catch (err) {
       if (err instanceof CantDoError) {
         await this.sendCantDo(unwrapped.sender, kind, err.reason);
+        timer();
       } else {
         // Internal errors get no reply, as upstream: the client times out rather than learn internals.
         this.log.error('handler failed', { action: kind.action, err: String((err as Error)?.message ?? err) });
@@ -155,6 +163,7 @@ export class NostrIngress {
   private async sendCantDo(to: string, request: MessageKind, reason: CantDoReason): Promise<void> {
     try {
       await this.o.egress.sendReply(to, cantDo(request, reason));
+      metrics.messagesOut.inc({ action: 'cant-do' });
     } catch (err) {
       this.log.warn('could not send cant-do', { reason, err: String(err) });
     }

@@ -15,12 +15,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { startControlServer } from './control.js';
-import { startSimLnd } from './lnd-grpc.js';
-import { startLnurlServer } from './lnurl-server.js';
-import { SimNetwork, type NetworkName } from './network.js';
+import { startLnsim } from './embedded.js';
+import type { NetworkName } from './network.js';
 
 const USAGE = `Usage: npm run lnsim -- <command> [options]
 
@@ -41,38 +37,26 @@ const die = (msg: string): never => {
 };
 
 async function serve(v: Record<string, string | string[] | boolean | undefined>): Promise<void> {
-  const dir = path.resolve(String(v.dir));
-  fs.mkdirSync(dir, { recursive: true });
   const network = String(v.network) as NetworkName;
   if (!['regtest', 'testnet', 'bitcoin'].includes(network)) die(`--network must be regtest, testnet or bitcoin`);
-  const net = new SimNetwork(network);
-  // Node keys persist so the daemon's node keeps its identity across restarts (invoices and payments do not).
-  const keysFile = path.join(dir, 'nodes.json');
-  const keys: Record<string, string> = fs.existsSync(keysFile) ? (JSON.parse(fs.readFileSync(keysFile, 'utf8')) as Record<string, string>) : {};
-  for (const alias of ['mostro', 'buyer', 'seller', ...((v.wallet as string[] | undefined) ?? [])]) {
-    if (net.nodes.has(alias)) continue;
-    const sk = keys[alias] ? hexToBytes(keys[alias]) : secp256k1.utils.randomSecretKey();
-    keys[alias] = bytesToHex(sk);
-    net.addNode(alias, sk);
-  }
-  fs.writeFileSync(keysFile, JSON.stringify(keys, null, 2), { mode: 0o600 });
-  const macaroonFile = path.join(dir, 'admin.macaroon');
-  if (!fs.existsSync(macaroonFile)) fs.writeFileSync(macaroonFile, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
-  const macaroon = fs.readFileSync(macaroonFile).toString('hex');
-  const lnd = await startSimLnd(net, { node: 'mostro', tlsDir: dir, port: Number(v['grpc-port']), macaroon });
-  const control = await startControlServer(net, { port: Number(v['control-port']) });
-  const lnurl = await startLnurlServer(net, { port: Number(v['lnurl-port']) });
-  fs.writeFileSync(path.join(dir, 'control.url'), control.url);
-  console.log(`lnsim: ${network} network at height ${net.height}; never use it for real money`);
-  console.log(`lnd-grpc: ${lnd.credentials.socket}`);
-  console.log(`lnd-cert: ${path.join(dir, 'tls.cert')}`);
-  console.log(`lnd-macaroon: ${macaroonFile}`);
-  console.log(`node-pubkey: ${net.node('mostro').pubkey}`);
-  console.log(`control: ${control.url}`);
-  for (const alias of net.nodes.keys()) if (alias !== 'mostro') console.log(`address-${alias}: ${lnurl.addressOf(alias)}`);
+  const sim = await startLnsim({
+    dir: String(v.dir),
+    network,
+    grpcPort: Number(v['grpc-port']),
+    controlPort: Number(v['control-port']),
+    lnurlPort: Number(v['lnurl-port']),
+    wallets: v.wallet as string[] | undefined,
+  });
+  console.log(`lnsim: ${network} network at height ${sim.net.height}; never use it for real money`);
+  console.log(`lnd-grpc: ${sim.credentials.socket}`);
+  console.log(`lnd-cert: ${sim.certFile}`);
+  console.log(`lnd-macaroon: ${sim.macaroonFile}`);
+  console.log(`node-pubkey: ${sim.net.node('mostro').pubkey}`);
+  console.log(`control: ${sim.controlUrl}`);
+  for (const alias of sim.net.nodes.keys()) if (alias !== 'mostro') console.log(`address-${alias}: ${sim.addressOf(alias)}`);
   console.log('ready: lnsim');
   const stop = async () => {
-    await Promise.allSettled([lnd.close(), control.close(), lnurl.close()]);
+    await sim.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

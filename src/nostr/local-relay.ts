@@ -1,7 +1,9 @@
 /**
  * A Nostr relay on 127.0.0.1 (NIP-01 with addressable replacement, id and signature checks), for tests and for the
- * embedded default of `npm start`. Built on @nostr-relay/core with an in-memory event store.
+ * embedded default of `npm start`. Built on @nostr-relay/core with an in-memory event store, optionally journaled to
+ * a file so the embedded relay keeps the order book across restarts.
  */
+import fs from 'node:fs';
 import { EventRepository, EventType, EventUtils, type Event, type Filter } from '@nostr-relay/common';
 import { NostrRelay } from '@nostr-relay/core';
 import { Validator } from '@nostr-relay/validator';
@@ -25,6 +27,8 @@ EventUtils.isMatchingFilter = (event: Event, filter: Filter): boolean => {
 
 class MemoryEventRepository extends EventRepository {
   private events = new Map<string, Event>();
+  /** Appends every stored event (JSON lines); replayed through `upsert` at start, so replacement rules apply. */
+  journal: number | undefined;
 
   isSearchSupported(): boolean {
     return false;
@@ -44,6 +48,7 @@ class MemoryEventRepository extends EventRepository {
       }
     }
     this.events.set(event.id, event);
+    if (this.journal !== undefined) fs.writeSync(this.journal, `${JSON.stringify(event)}\n`);
     return { isDuplicate: false };
   }
 
@@ -61,6 +66,26 @@ class MemoryEventRepository extends EventRepository {
   get size(): number {
     return this.events.size;
   }
+
+  /** Loads `file`, drops what expired or was replaced, rewrites it compacted, and journals from then on. */
+  open(file: string, now = Math.floor(Date.now() / 1000)): void {
+    if (fs.existsSync(file)) {
+      for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          const e = JSON.parse(line) as Event;
+          const exp = e.tags.find((t) => t[0] === 'expiration')?.[1];
+          if (exp === undefined || Number(exp) > now) this.upsert(e);
+        } catch {
+          // a line torn by a crash mid-write
+        }
+      }
+    }
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, [...this.events.values()].map((e) => `${JSON.stringify(e)}\n`).join(''));
+    fs.renameSync(tmp, file);
+    this.journal = fs.openSync(file, 'a');
+  }
 }
 
 export interface LocalRelay {
@@ -73,9 +98,10 @@ export interface LocalRelay {
   close(): Promise<void>;
 }
 
-export async function startLocalRelay(opts: { port?: number; host?: string } = {}): Promise<LocalRelay> {
+export async function startLocalRelay(opts: { port?: number; host?: string; file?: string } = {}): Promise<LocalRelay> {
   const host = opts.host ?? '127.0.0.1';
   const repo = new MemoryEventRepository();
+  if (opts.file) repo.open(opts.file);
   // No filter-result cache: a query right after a replacement must see the new revision.
   const relay = new NostrRelay(repo, { logLevel: 3, filterResultCacheTtl: 0 });
   const validator = new Validator();
@@ -110,6 +136,8 @@ export async function startLocalRelay(opts: { port?: number; host?: string } = {
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await relay.destroy();
+      if (repo.journal !== undefined) fs.closeSync(repo.journal);
+      repo.journal = undefined;
     },
   };
 }

@@ -4,7 +4,8 @@
  * subset, and clear INVALID_ARGUMENT answers for bad queries.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { realServerAddress, registerSearchAttributes, uid, visibilitySettled } from '../helpers/temporal.js';
+import { registerSearchAttributes } from '../../src/temporal/connect.js';
+import { realServerAddress, uid, visibilitySettled } from '../helpers/temporal.js';
 import { useHarness } from './harness.js';
 
 const h = useHarness();

@@ -10,6 +10,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../src/devserver/server.js';
 import type { SaType } from '../../src/devserver/visibility.js';
+import { registerSearchAttributes } from '../../src/temporal/connect.js';
 
 try {
   Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_TEST_LOG as 'WARN') ?? 'ERROR') });
@@ -117,19 +118,4 @@ export async function createTemporalTestEnv(
       await server?.close();
     },
   };
-}
-
-export async function registerSearchAttributes(
-  connection: Connection,
-  namespace: string,
-  attrs: Record<string, SaType>,
-): Promise<void> {
-  const enumOf: Record<SaType, number> = { Text: 1, Keyword: 2, Int: 3, Double: 4, Bool: 5, Datetime: 6, KeywordList: 7 };
-  const existing = await connection.operatorService.listSearchAttributes({ namespace });
-  const missing = Object.entries(attrs).filter(([k]) => !existing.customAttributes?.[k]);
-  if (missing.length === 0) return;
-  await connection.operatorService.addSearchAttributes({
-    namespace,
-    searchAttributes: Object.fromEntries(missing.map(([k, t]) => [k, enumOf[t]])),
-  });
 }

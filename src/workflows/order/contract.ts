@@ -5,6 +5,7 @@
  */
 import { defineSignal, type SignalDefinition } from '@temporalio/workflow';
 import type { Action } from '../../protocol/schema.js';
+import type { SupportRequest } from './machine.js';
 
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
@@ -61,3 +62,6 @@ export interface NewOrderInput {
   orderId: string;
   message: InboundMessage;
 }
+
+/** Support staff's repair requests (see `supportRequest` in machine.ts); sent by `mostro admin signal`. */
+export const supportSignal = defineSignal<[SupportRequest]>('support');

@@ -653,3 +653,46 @@ export function holdInvoiceCanceled(t: Trade, hash: string, c: Clock): Decision 
   );
   return d;
 }
+
+/**
+ * Support staff's repair requests (the `support` signal, sent with `mostro admin signal`), for after the cause of a
+ * stuck step was fixed outside the trade (channel liquidity, a relay outage):
+ * - `retry-payout`: pay the buyer's current invoice now instead of at the next retry (also after every attempt
+ *   failed and the buyer was asked for a new invoice). The payment's idempotency key is unchanged, so a payout that
+ *   did land is never sent twice.
+ * - `retry-dev-fee`: try the dev fee again now, with a fresh attempt budget.
+ * - `republish`: publish the order's NIP-69 event again.
+ * A request that does not apply to the trade's state changes nothing.
+ */
+export type SupportAction = 'retry-payout' | 'retry-dev-fee' | 'republish';
+
+export interface SupportRequest {
+  action: SupportAction;
+  /** Who asked, and why: kept in the workflow's history next to the signal. */
+  operator: string;
+  reason: string;
+}
+
+export function supportApplies(t: Trade, action: SupportAction, s: OrderSettings): boolean {
+  const o = t.order;
+  switch (action) {
+    case 'retry-payout':
+      return o.status === 'settled-hold-invoice' && o.buyerInvoice !== null;
+    case 'retry-dev-fee':
+      return o.status === 'success' && !o.devFeePaid && o.devFee > 0 && s.devFeeLightningAddress !== null;
+    case 'republish':
+      return publishedStatus(o.kind, o.status) !== null;
+  }
+}
+
+export function supportRequest(t: Trade, r: SupportRequest, c: Clock): Decision {
+  if (!supportApplies(t, r.action, c.settings)) return { trade: t, effects: [] };
+  switch (r.action) {
+    case 'retry-payout':
+      return { trade: { ...t, payoutDueAt: c.now }, effects: [] };
+    case 'retry-dev-fee':
+      return { trade: { ...t, devFeeDueAt: c.now, devFeeAttempts: 0 }, effects: [] };
+    case 'republish':
+      return { trade: t, effects: [{ type: 'publish' }] };
+  }
+}

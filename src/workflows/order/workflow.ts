@@ -30,7 +30,7 @@ import type { PriceQuote } from '../../price/manager.js';
 import type { CantDoReason } from '../../protocol/schema.js';
 import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
-import { ORDER_ACTIONS, orderSignals, orderWorkflowId, type InboundMessage, type NewOrderInput } from './contract.js';
+import { ORDER_ACTIONS, orderSignals, orderWorkflowId, supportSignal, type InboundMessage, type NewOrderInput } from './contract.js';
 import { canAddInvoice, canRelease, canSendFiatSent } from './guards.js';
 import {
   addInvoice,
@@ -47,9 +47,11 @@ import {
   payoutResult,
   refuse,
   released,
+  supportRequest,
   take,
   timeout,
   type Clock,
+  type SupportRequest,
   type Decision,
   type NextTrade,
   type OrderSettings,
@@ -116,6 +118,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   const inbox: InboundMessage[] = [];
   const seen = new Set<string>();
   const holdReports: HoldInvoiceUpdate[] = [];
+  const supportRequests: SupportRequest[] = [];
   let trade: Trade | undefined;
   let seq = 0;
   let lastEventAt = 0;
@@ -132,6 +135,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     });
   }
   for (const signal of Object.values(holdInvoiceSignals)) setHandler(signal, (u) => void holdReports.push(u));
+  // Added after workflows were running: histories without a `support` signal replay exactly as before.
+  setHandler(supportSignal, (r) => void supportRequests.push(r));
   setHandler(getOrderQuery, () => trade?.order ?? null);
 
   // ---- effects -----------------------------------------------------------------------------------------------
@@ -414,9 +419,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     const t = trade!;
     const due = dueWork(t, settings, clock().now);
     if (due === 'close') break;
-    if (due === null && inbox.length === 0 && holdReports.length === 0) {
+    if (due === null && inbox.length === 0 && holdReports.length === 0 && supportRequests.length === 0) {
       const at = nextDeadline(t, settings);
-      const ready = () => inbox.length > 0 || holdReports.length > 0;
+      const ready = () => inbox.length > 0 || holdReports.length > 0 || supportRequests.length > 0;
       if (at === null) await condition(ready);
       else await condition(ready, Math.max(1, at * 1000 - workflowNow()));
       continue;
@@ -431,6 +436,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       await onHoldReport(holdReports.shift()!);
     } else if (inbox.length > 0) {
       await onMessage(inbox.shift()!);
+    } else if (supportRequests.length > 0) {
+      const r = supportRequests.shift()!;
+      log.info('support request', { orderId: t.order.id, action: r.action, operator: r.operator, reason: r.reason });
+      await apply(supportRequest(t, r, clock()));
     } else if (due === 'payout') {
       const o = t.order;
       const outcome = await pay(`payout:${o.id}:${t.payoutSeq}`, o.buyerInvoice!, o.amount - o.fee);

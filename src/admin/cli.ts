@@ -1,0 +1,124 @@
+/**
+ * `mostro admin <command>`: support tooling against the daemon's Temporal namespace.
+ *
+ *   stuck [--dispute-hours 24] [--min-attempts 3]   trades that need a person
+ *   show <order-id>                                  one trade: state, pending activities, Web UI path
+ *   signal <order-id> <retry-payout|retry-dev-fee|republish> --reason TEXT [--operator NAME]
+ * Every command takes --json for machine-readable output, and --config / --data-dir like the daemon.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client } from '@temporalio/client';
+import { loadSettings } from '../config/settings.js';
+import { connectClient } from '../temporal/connect.js';
+import { EMBEDDED_PORTS } from '../daemon/ports.js';
+import type { SupportAction } from '../workflows/order/machine.js';
+import { findStuckTrades, sendSupportRequest, showTrade, SUPPORT_ACTIONS } from './support.js';
+
+export const ADMIN_USAGE = `Usage: npm start -- admin <command> [options]
+
+  stuck [--dispute-hours N] [--min-attempts N]
+        trades that need a person: payouts that failed every attempt, settled escrows not paid yet, disputes open
+        longer than N hours (default 24), activities retrying (attempt >= N, default 3), failing workflow tasks
+  show <order-id>
+        the trade's state (the workflow's getOrder query), pending activities, and its page in the Temporal Web UI
+  signal <order-id> <retry-payout|retry-dev-fee|republish> --reason TEXT [--operator NAME]
+        a repair request to the trade's workflow (recorded in its history with operator and reason)
+
+Options: --json, --config FILE, --data-dir DIR. The Temporal address is [temporal] address / TEMPORAL_ADDRESS,
+else the embedded server's default 127.0.0.1:${EMBEDDED_PORTS.temporal}.
+`;
+
+export class AdminUsageError extends Error {}
+
+export async function runAdmin(argv: string[], out: (line: string) => void = console.log): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      'data-dir': { type: 'string', default: '.data' },
+      'dispute-hours': { type: 'string', default: '24' },
+      'min-attempts': { type: 'string', default: '3' },
+      reason: { type: 'string' },
+      operator: { type: 'string', default: `${os.userInfo().username}@${os.hostname()}` },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  if (values.help || !cmd) {
+    out(ADMIN_USAGE);
+    return 0;
+  }
+  const defaultConfig = path.join(path.resolve(values['data-dir']), 'settings.toml');
+  const settings = loadSettings(values.config ?? (fs.existsSync(defaultConfig) ? defaultConfig : undefined));
+  const t = settings.temporal;
+  const connection = await connectClient({
+    address: t.address ?? `127.0.0.1:${EMBEDDED_PORTS.temporal}`,
+    namespace: t.namespace,
+    taskQueue: t.task_queue,
+    embedded: !t.address,
+    tls: t.tls_cert_file && t.tls_key_file ? { certFile: t.tls_cert_file, keyFile: t.tls_key_file, caFile: t.tls_ca_file, serverName: t.tls_server_name } : undefined,
+    apiKey: t.api_key,
+  });
+  const client = new Client({ connection, namespace: t.namespace });
+  const print = (human: string[], json: unknown) => (values.json ? out(JSON.stringify(json, null, 2)) : human.forEach((l) => out(l)));
+  const number = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new AdminUsageError(`--${name} must be a non-negative number, got "${v}"`);
+    return n;
+  };
+  try {
+    switch (cmd) {
+      case 'stuck': {
+        const stuck = await findStuckTrades(client, { disputeHours: number('dispute-hours', values['dispute-hours']), minAttempts: number('min-attempts', values['min-attempts']) });
+        print(
+          stuck.length === 0 ? ['No stuck trades.'] : stuck.map((s) => `${s.orderId}  ${s.problem.padEnd(21)} ${s.status.padEnd(20)} ${s.since ?? ''}  ${s.detail}`),
+          stuck,
+        );
+        return 0;
+      }
+      case 'show': {
+        const [orderId] = args;
+        if (!orderId) throw new AdminUsageError('show needs an order id');
+        const v = await showTrade(client, orderId);
+        const o = v.order;
+        print(
+          [
+            `workflow: ${v.workflowId} (run ${v.runId}, ${v.executionStatus.toLowerCase()})`,
+            `web-ui: ${v.webUiPath}`,
+            ...(o
+              ? [
+                  `status: ${o.status}`,
+                  `kind: ${o.kind}  amount: ${o.amount} sats  fee: ${o.fee}  fiat: ${o.fiatAmount} ${o.fiatCode}`,
+                  `seller: ${o.sellerPubkey ?? '-'}  buyer: ${o.buyerPubkey ?? '-'}`,
+                  `payout: attempts ${o.paymentAttempts}${o.failedPayment ? ' (failing)' : ''}  hash ${o.payoutPaymentHash ?? '-'}`,
+                ]
+              : ['status: (no order state)']),
+            ...v.pendingActivities.map((a) => `pending: ${a.type} attempt ${a.attempt}${a.lastFailure ? `: ${a.lastFailure}` : ''}`),
+            ...(v.workflowTaskAttempt && v.workflowTaskAttempt > 1 ? [`workflow task failing: attempt ${v.workflowTaskAttempt}`] : []),
+          ],
+          v,
+        );
+        return 0;
+      }
+      case 'signal': {
+        const [orderId, action] = args;
+        if (!orderId || !action) throw new AdminUsageError('signal needs an order id and a request');
+        if (!SUPPORT_ACTIONS.includes(action as SupportAction)) throw new AdminUsageError(`unknown request "${action}" (one of ${SUPPORT_ACTIONS.join(', ')})`);
+        if (!values.reason) throw new AdminUsageError('signal needs --reason (it is recorded in the trade history)');
+        const r = await sendSupportRequest(client, orderId, { action: action as SupportAction, operator: values.operator, reason: values.reason });
+        print([r.sent ? `sent ${action} to order ${orderId}` : `not sent: ${r.why}`], r);
+        return r.sent ? 0 : 1;
+      }
+      default:
+        throw new AdminUsageError(`unknown admin command "${cmd}"`);
+    }
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * A small Mostro client built on the protocol library: an identity key and one trade key per trade index, messages
+ * wrapped exactly as mostro-cli wraps them (signed, with the identity proof), replies collected per trade key. Used
+ * by `npm run demo` and usable by any TypeScript client.
+ */
+import { generateSecretKey } from 'nostr-tools/pure';
+import { RelayPool } from '../nostr/relay-pool.js';
+import {
+  message,
+  publicKeyOf,
+  unwrapKind,
+  unwrapMessage,
+  wrapMessage,
+  type Action,
+  type Message,
+  type NostrEvent,
+  type Payload,
+  type Transport,
+} from '../protocol/index.js';
+
+export interface Reply {
+  action: string;
+  id?: string;
+  requestId: string | null;
+  payload: Payload | null;
+  /** The message JSON as received. */
+  json: string;
+}
+
+export class MostroTrader {
+  readonly identityKey = generateSecretKey();
+  private readonly tradeKeys = new Map<number, Uint8Array>();
+  private readonly inbox = new Map<number, Reply[]>();
+  private readonly wake = new Map<number, () => void>();
+  private readonly subs: { close(): void }[] = [];
+  private nextRequestId = 1;
+
+  constructor(
+    readonly name: string,
+    private readonly pool: RelayPool,
+    readonly mostroPubkey: string,
+    readonly transport: Transport = 'nip44',
+  ) {}
+
+  get identity(): string {
+    return publicKeyOf(this.identityKey);
+  }
+
+  tradeKey(index: number): Uint8Array {
+    let k = this.tradeKeys.get(index);
+    if (!k) {
+      k = generateSecretKey();
+      this.tradeKeys.set(index, k);
+    }
+    return k;
+  }
+
+  tradePubkey(index: number): string {
+    return publicKeyOf(this.tradeKey(index));
+  }
+
+  /** Subscribes for the daemon's replies to trade key `index` (idempotent). */
+  listen(index: number): void {
+    if (this.inbox.has(index)) return;
+    this.inbox.set(index, []);
+    const pk = this.tradePubkey(index);
+    const key = this.tradeKey(index);
+    const filter = this.transport === 'nip44' ? { kinds: [14], authors: [this.mostroPubkey], '#p': [pk], limit: 0 } : { kinds: [1059], '#p': [pk], limit: 0 };
+    this.subs.push(
+      this.pool.subscribe({
+        filters: () => [filter],
+        onEvent: (ev) => {
+          const r = unwrapMessage(ev as NostrEvent, key, this.transport);
+          if (!r.ok || r.value.sender !== this.mostroPubkey) return;
+          const { kind } = unwrapKind(r.value.message);
+          this.inbox.get(index)!.push({
+            action: kind.action,
+            id: kind.id ?? undefined,
+            requestId: kind.request_id === null || kind.request_id === undefined ? null : String(kind.request_id),
+            payload: (kind.payload ?? null) as Payload | null,
+            json: r.value.messageJson,
+          });
+          this.wake.get(index)?.();
+        },
+      }),
+    );
+  }
+
+  /** Sends a message from trade key `index`; resolves with its request id once a relay accepted it. */
+  async send(index: number, f: { action: Action; id?: string; payload?: Payload | null }): Promise<{ requestId: number; message: Message }> {
+    this.listen(index);
+    await this.pool.ready(5000);
+    const requestId = this.nextRequestId++;
+    const msg = message({ action: f.action, id: f.id, payload: f.payload ?? null, request_id: requestId, trade_index: index });
+    const ev = wrapMessage({ transport: this.transport, message: msg, tradeKey: this.tradeKey(index), identityKey: this.identityKey, receiver: this.mostroPubkey });
+    const r = await this.pool.publish(ev);
+    if (r.accepted.length === 0) throw new Error(`${this.name}: no relay accepted ${f.action}`);
+    return { requestId, message: msg };
+  }
+
+  /** The next unread reply on `index` (with `action`: the first such reply, earlier ones stay unread). */
+  async next(index: number, action?: string, timeoutMs = 30_000): Promise<Reply> {
+    this.listen(index);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const box = this.inbox.get(index)!;
+      const i = action ? box.findIndex((m) => m.action === action) : 0;
+      if (box.length > 0 && i >= 0) return box.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.name}: no ${action ?? 'reply'} within ${timeoutMs} ms (unread: ${box.map((m) => m.action).join(', ') || 'none'})`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 250));
+        this.wake.set(index, () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    for (const s of this.subs) s.close();
+  }
+}

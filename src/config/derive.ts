@@ -1,0 +1,58 @@
+/** The settings each part of the daemon takes, derived from the validated `settings.toml`. */
+import type { LightningSettings } from '../activities/lightning.js';
+import type { InvoiceRuleSettings } from '../lightning/invoice-validation.js';
+import type { PriceSettings } from '../price/manager.js';
+import type { OrderSettings } from '../workflows/order/machine.js';
+import type { Settings } from './settings.js';
+
+/** `devFeeAddress` replaces `[mostro] dev_fee_lightning_address` (the simulated network's own address). */
+export function orderSettingsOf(s: Settings, devFeeAddress?: string): OrderSettings {
+  const address = devFeeAddress ?? s.mostro.dev_fee_lightning_address;
+  return {
+    feeRate: s.mostro.fee,
+    devFeePercentage: s.mostro.dev_fee_percentage,
+    fiatCurrenciesAccepted: s.mostro.fiat_currencies_accepted,
+    minPaymentAmount: s.mostro.min_payment_amount,
+    maxOrderAmount: s.mostro.max_order_amount,
+    expirationHours: s.mostro.expiration_hours,
+    maxExpirationDays: s.mostro.max_expiration_days,
+    expirationSeconds: s.mostro.expiration_seconds,
+    holdInvoiceCltvDelta: s.lightning.hold_invoice_cltv_delta,
+    escrowDeadlineMarginBlocks: s.lightning.escrow_deadline_margin_blocks,
+    paymentAttempts: s.lightning.payment_attempts,
+    paymentRetriesInterval: s.lightning.payment_retries_interval,
+    devFeeLightningAddress: address === '' ? null : address,
+    lingerSeconds: s.temporal.finished_order_linger_seconds,
+    activityHeartbeatTimeoutSecs: s.temporal.activity_heartbeat_timeout_seconds,
+  };
+}
+
+export function lightningSettingsOf(s: Settings): LightningSettings {
+  return {
+    // `hold_invoice_expiration_window` is only advertised upstream; the hold invoice itself gets LND's default
+    // expiry (a day), so a seller paying late in the waiting window is never refused by LND first.
+    holdInvoiceExpirySecs: 86_400,
+    holdInvoiceCltvDelta: s.lightning.hold_invoice_cltv_delta,
+    invoiceExpirySecs: s.lightning.invoice_expiration_window,
+    maxRoutingFeeRatio: s.mostro.max_routing_fee,
+    paymentWaitMs: 30_000,
+  };
+}
+
+export function invoiceRulesOf(s: Settings): InvoiceRuleSettings {
+  return {
+    minPaymentAmount: s.mostro.min_payment_amount,
+    invoiceExpirationWindowSecs: s.lightning.invoice_expiration_window,
+    maxFinalCltvExpiryDelta: s.lightning.max_final_cltv_expiry_delta,
+  };
+}
+
+export function priceSettingsOf(s: Settings): PriceSettings {
+  return {
+    maxStalenessSecs: s.price.max_price_staleness_seconds,
+    outlierThresholdPct: s.price.outlier_threshold_pct,
+    providerTimeoutSecs: s.price.provider_timeout_seconds,
+    failureThreshold: s.price.provider_failure_threshold,
+    failureCooldownSecs: s.price.provider_failure_cooldown_seconds,
+  };
+}

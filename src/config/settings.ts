@@ -1,0 +1,246 @@
+/**
+ * `settings.toml`: mostrod's sections and key names (`[lightning]`, `[nostr]`, `[mostro]`, `[database]`,
+ * `[expiration]`, `[price]`, `[anti_abuse_bond]`) plus `[temporal]`, parsed with a TOML library and validated with
+ * zod. Every bad value is reported as one line naming its key (`[mostro] fee: …`); an unknown key is an error too (a
+ * typo would otherwise silently keep a default). Secrets may instead come from the environment (see ENV_OVERRIDES).
+ *
+ * What is left unset selects the embedded default: no LND credentials → the simulated Lightning network, no relays →
+ * a local relay, no database URL → PGlite in the data directory, no Temporal address → the embedded server, no nsec →
+ * a key generated once and kept in the data directory.
+ */
+import fs from 'node:fs';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { nip19 } from 'nostr-tools';
+
+const int = (min = 0) => z.number().int().min(min);
+const sats = int(0).max(21e14);
+
+const lightning = z.strictObject({
+  lnd_cert_file: z.string().min(1).optional(),
+  lnd_macaroon_file: z.string().min(1).optional(),
+  lnd_grpc_host: z.string().min(1).optional(),
+  invoice_expiration_window: int(1).default(3600),
+  hold_invoice_cltv_delta: int(18).max(2016).default(144),
+  hold_invoice_expiration_window: int(1).default(300),
+  payment_attempts: int(1).max(100).default(3),
+  payment_retries_interval: int(1).default(60),
+  max_final_cltv_expiry_delta: int(1).default(432),
+  escrow_deadline_margin_blocks: int(0).default(24),
+});
+
+const secretKey = z.string().refine((s) => decodeSecretKey(s) !== null, 'must be an nsec1… key or 64 hex characters');
+
+const relayUrl = z.string().refine((s) => /^wss?:\/\/[^\s]+$/.test(s), 'must be a ws:// or wss:// URL');
+
+const nostr = z.strictObject({
+  nsec_privkey: secretKey.optional(),
+  relays: z.array(relayUrl).default([]),
+});
+
+const mostro = z
+  .strictObject({
+    name: z.string().optional(),
+    about: z.string().optional(),
+    picture: z.string().optional(),
+    website: z.string().optional(),
+    fee: z.number().min(0).lt(1).default(0),
+    max_routing_fee: z.number().min(0).lt(1).default(0.002),
+    max_order_amount: sats.default(1_000_000),
+    min_payment_amount: sats.default(100),
+    expiration_hours: int(1).default(24),
+    max_expiration_days: int(1).default(15),
+    expiration_seconds: int(1).default(900),
+    user_rates_sent_interval_seconds: int(1).default(3600),
+    publish_relays_interval: int(1).default(60),
+    pow: int(0).max(256).default(0),
+    transport: z.enum(['nip44', 'gift-wrap']).default('nip44'),
+    pow_first_contact: int(0).max(256).optional(),
+    active_pubkeys_refresh_interval: int(1).default(60),
+    publish_mostro_info_interval: int(1).default(300),
+    bitcoin_price_api_url: z.url().default('https://api.yadio.io'),
+    fiat_currencies_accepted: z.array(z.string().regex(/^[A-Z]{3,5}$/, 'must be upper-case currency codes')).default(['USD', 'EUR', 'ARS', 'CUP']),
+    max_orders_per_response: int(1).default(10),
+    dev_fee_percentage: z.number().min(0.1).max(1).default(0.3),
+    /** Ours: where the dev fee goes (upstream compiles it in). Empty pays none. */
+    dev_fee_lightning_address: z.string().default('mostro_p2p@ln.tips'),
+    publish_exchange_rates_to_nostr: z.boolean().default(true),
+    exchange_rates_update_interval_seconds: int(1).default(300),
+  })
+  .refine((m) => m.min_payment_amount <= m.max_order_amount, { message: 'must not exceed max_order_amount', path: ['min_payment_amount'] });
+
+const database = z.strictObject({
+  url: z
+    .string()
+    .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgresql:// URL (leave it unset for the embedded PGlite database)')
+    .optional(),
+});
+
+const expiration = z.strictObject({
+  order_days: int(1).default(30),
+  rating_days: int(1).default(90),
+  dispute_days: int(1).default(90),
+  fee_audit_days: int(1).default(365),
+  dm_days: int(1).default(30),
+});
+
+const price = z.strictObject({
+  update_interval_seconds: int(60).default(300),
+  max_price_staleness_seconds: int(1).default(1800),
+  outlier_threshold_pct: z.number().positive().default(5),
+  provider_timeout_seconds: int(1).default(10),
+  provider_failure_threshold: int(1).default(3),
+  provider_failure_cooldown_seconds: int(1).default(120),
+  publish_to_nostr: z.boolean().default(true),
+});
+
+const antiAbuseBond = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    amount_pct: z.number().min(0).max(1).default(0.01),
+    base_amount_sats: sats.default(1000),
+    apply_to: z.enum(['take', 'make', 'both']).default('take'),
+    slash_on_waiting_timeout: z.boolean().default(false),
+    slash_node_share_pct: z.number().min(0).max(1).default(0.5),
+    payout_invoice_window_seconds: int(1).default(300),
+    payout_max_retries: int(1).default(5),
+    payout_claim_window_days: int(1).default(15),
+  })
+  // Refused rather than ignored: an operator who turns bonds on must not believe takers are staking when they are not.
+  .refine((b) => !b.enabled, { message: 'anti-abuse bonds are not available in this version yet; set it to false', path: ['enabled'] });
+
+const temporal = z.strictObject({
+  address: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').optional(),
+  namespace: z.string().min(1).default('default'),
+  task_queue: z.string().min(1).default('mostro'),
+  /** mTLS to a Temporal cluster: client certificate and key, and the CA that signed the server's certificate. */
+  tls_cert_file: z.string().min(1).optional(),
+  tls_key_file: z.string().min(1).optional(),
+  tls_ca_file: z.string().min(1).optional(),
+  tls_server_name: z.string().min(1).optional(),
+  api_key: z.string().min(1).optional(),
+  /** Activities heartbeat every second; a worker silent this long is presumed dead and its activity moves on. */
+  activity_heartbeat_timeout_seconds: int(2).default(10),
+  /** How long a finished order's workflow stays open to answer late messages (ratings, cancels) from memory. */
+  finished_order_linger_seconds: int(0).default(3600),
+});
+
+const metrics = z.strictObject({
+  /** host:port of the Prometheus endpoint (`/metrics`, `/healthz`); empty disables it. */
+  listen: z.string().default('127.0.0.1:9464'),
+});
+
+export const settingsSchema = z.strictObject({
+  lightning: lightning.prefault({}),
+  nostr: nostr.prefault({}),
+  mostro: mostro.prefault({}),
+  database: database.prefault({}),
+  expiration: expiration.prefault({}),
+  price: price.prefault({}),
+  anti_abuse_bond: antiAbuseBond.prefault({}),
+  temporal: temporal.prefault({}),
+  metrics: metrics.prefault({}),
+  // mostrod's admin RPC has no counterpart here (support works through Temporal); accepted so its file loads.
+  rpc: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+
+/** A configuration problem, already phrased for the operator: one line per bad key. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Environment variables that override keys of the file (secrets and deployment addresses). */
+export const ENV_OVERRIDES: Record<string, [section: string, key: string]> = {
+  MOSTRO_NSEC_PRIVKEY: ['nostr', 'nsec_privkey'],
+  MOSTRO_DATABASE_URL: ['database', 'url'],
+  DATABASE_URL: ['database', 'url'],
+  MOSTRO_LND_GRPC_HOST: ['lightning', 'lnd_grpc_host'],
+  MOSTRO_LND_CERT_FILE: ['lightning', 'lnd_cert_file'],
+  MOSTRO_LND_MACAROON_FILE: ['lightning', 'lnd_macaroon_file'],
+  TEMPORAL_ADDRESS: ['temporal', 'address'],
+  TEMPORAL_NAMESPACE: ['temporal', 'namespace'],
+  TEMPORAL_TASK_QUEUE: ['temporal', 'task_queue'],
+  TEMPORAL_API_KEY: ['temporal', 'api_key'],
+};
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const [section, ...rest] = issue.path.map(String);
+  const where = section === undefined ? '(top level)' : rest.length ? `[${section}] ${rest.join('.')}` : `[${section}]`;
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => (section === undefined ? `unknown section [${k}]` : `${where}: unknown key "${k}"`)).join('\n  ');
+  }
+  let value: unknown = raw;
+  for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p] : undefined;
+  const got = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  return `${where}: ${issue.message}${got}`;
+}
+
+/** Validates an already parsed TOML document with environment overrides applied over it. */
+export function settingsFrom(doc: Record<string, unknown>, env: Record<string, string | undefined> = {}): Settings {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const [k, v] of Object.entries(doc)) merged[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : (v as never);
+  for (const [name, [section, key]] of Object.entries(ENV_OVERRIDES)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    merged[section] = { ...(merged[section] ?? {}), [key]: v };
+  }
+  const r = settingsSchema.safeParse(merged);
+  if (!r.success) {
+    // Secrets are never echoed back, even when malformed.
+    const redacted = structuredClone(merged);
+    if (redacted.nostr?.nsec_privkey !== undefined) redacted.nostr.nsec_privkey = '<redacted>';
+    if (redacted.temporal?.api_key !== undefined) redacted.temporal.api_key = '<redacted>';
+    if (redacted.database?.url !== undefined) redacted.database.url = String(redacted.database.url).replace(/\/\/[^@/]*@/, '//<credentials>@');
+    throw new ConfigError(r.error.issues.map((i) => describeIssue(i, redacted)));
+  }
+  const s = r.data;
+  const lnd = [s.lightning.lnd_grpc_host, s.lightning.lnd_cert_file, s.lightning.lnd_macaroon_file];
+  if (lnd.some((v) => v !== undefined) && !lnd.every((v) => v !== undefined)) {
+    throw new ConfigError(['[lightning]: lnd_grpc_host, lnd_cert_file and lnd_macaroon_file go together (leave all three unset for the simulated network)']);
+  }
+  const tls = [s.temporal.tls_cert_file, s.temporal.tls_key_file];
+  if (tls.some((v) => v !== undefined) && !tls.every((v) => v !== undefined)) {
+    throw new ConfigError(['[temporal]: tls_cert_file and tls_key_file go together']);
+  }
+  return s;
+}
+
+/** Reads `file` (absent → every default) and applies the environment. */
+export function loadSettings(file: string | undefined, env: Record<string, string | undefined> = process.env): Settings {
+  let doc: Record<string, unknown> = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`]);
+    }
+    try {
+      doc = parseToml(text) as Record<string, unknown>;
+    } catch (err) {
+      const where = err instanceof TomlError ? ` line ${err.line}, column ${err.column}` : '';
+      throw new ConfigError([`${file}:${where}: not valid TOML (${(err as Error).message.split('\n')[0]})`]);
+    }
+  }
+  return settingsFrom(doc, env);
+}
+
+/** An nsec1… or 64-hex secret key as bytes; null when it is neither. */
+export function decodeSecretKey(s: string): Uint8Array | null {
+  const t = s.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Uint8Array.from(Buffer.from(t, 'hex'));
+  if (t.startsWith('nsec1')) {
+    try {
+      const d = nip19.decode(t);
+      return d.type === 'nsec' ? d.data : null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
