@@ -1,26 +1,112 @@
 /**
- * The quick start: `npm start` runs the embedded Temporal server and the worker, proves the path with a
- * self-check workflow, stops cleanly on SIGTERM, and starts again on the same data directory.
+ * The quick start, as a newcomer runs it: `npm start` with no configuration runs the whole daemon (embedded
+ * Temporal, PGlite on disk, local relay, simulated LND), prints where everything is, `npm run demo` completes a
+ * trade against it, and a restart on the same data directory keeps the key, the orders and their running workflows.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MostroTrader } from '../../src/client/trader.js';
+import { ENV_OVERRIDES } from '../../src/config/settings.js';
+import { RelayPool } from '../../src/nostr/relay-pool.js';
+import type { NostrEvent, Payload } from '../../src/protocol/index.js';
 import { realServerAddress } from '../helpers/temporal.js';
-import { spawnTs } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../helpers/process.js';
 
-describe.skipIf(realServerAddress)('npm start', () => {
-  it('starts the embedded server and a worker, passes its self-check, and restarts on the same data', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-start-'));
-    for (let round = 0; round < 2; round++) {
-      const p = spawnTs('src/main.ts', ['start', '--data-dir', dataDir]);
-      const address = await p.line('temporal', 30_000);
-      expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
-      await p.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 30_000);
-      expect(p.output()).toMatch(/Self-check passed in \d+ ms: workflow self-check-\d+-\d+ ran on mostro-worker@/);
-      p.child.kill('SIGTERM');
-      expect(await p.exited).toBe(0);
-    }
-    expect(fs.existsSync(path.join(dataDir, 'temporal', 'snapshot.json'))).toBe(true);
+// The daemon under test must see no deployment settings from the test run's environment (DATABASE_URL, …).
+const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));
+
+function startDaemon(dataDir: string): Spawned {
+  return spawnTs('src/main.ts', ['start', '--data-dir', dataDir, '--ephemeral-ports', '--log-level', 'warn'], cleanEnv);
+}
+
+async function stopDaemon(p: Spawned): Promise<void> {
+  p.child.kill('SIGTERM');
+  expect(await p.exited).toBe(0);
+}
+
+const sellOrder = (sats: number) =>
+  ({
+    order: { kind: 'sell', status: 'pending', amount: sats, fiat_code: 'USD', min_amount: null, max_amount: null, fiat_amount: 5, payment_method: 'cash', premium: 0, created_at: 0, expires_at: null },
+  }) as Payload;
+
+describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-start-'));
+  const running: Spawned[] = [];
+  afterAll(() => {
+    for (const p of running) p.child.kill('SIGKILL');
   });
+
+  it('runs the whole daemon, plays the demo trade, and keeps orders and workflows across a restart', async () => {
+    // ---- first start: everything embedded, a key generated ----
+    const first = startDaemon(dataDir);
+    running.push(first);
+    await first.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 90_000);
+    const pubkey = await first.line('pubkey');
+    expect(pubkey).toMatch(/^[0-9a-f]{64}$/);
+    expect(await first.line('npub')).toMatch(/^npub1[02-9ac-hj-np-z]{58}$/);
+    const relay = await first.line('relay');
+    expect(relay).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    expect(await first.line('lnsim')).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(first.output()).toContain('SIMULATED LIGHTNING NETWORK: no real money moves');
+    expect(first.output()).toContain('npm run demo');
+    expect(fs.statSync(path.join(dataDir, 'mostro.nsec')).mode & 0o777).toBe(0o600);
+
+    // ---- the demo: a complete trade by two scripted clients, every message printed ----
+    const demo = spawnTs('scripts/demo.ts', ['--data-dir', dataDir]);
+    expect(await demo.exited, demo.output()).toBe(0);
+    const transcript = demo.output();
+    for (const step of ['seller  -> new-order', 'buyer   -> take-sell', 'seller  <- pay-invoice', 'buyer   <- hold-invoice-payment-accepted', 'seller  -> release', 'buyer   <- purchase-completed']) {
+      expect(transcript).toContain(step);
+    }
+    expect(transcript).toMatch(/Trade [0-9a-f-]{36} completed: the buyer's wallet was paid 20000 sats\./);
+
+    // ---- metrics and health, as Prometheus and a load balancer see them ----
+    const metricsUrl = await first.line('metrics');
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toMatch(/^mostro_messages_in_total\{action="new-order"\} 1$/m);
+    expect(metrics).toMatch(/^mostro_messages_in_total\{action="release"\} 1$/m);
+    expect(metrics).toMatch(/^mostro_payouts_total\{purpose="payout",outcome="succeeded"\} 1$/m);
+    expect(metrics).toMatch(/^mostro_messages_out_total\{action="purchase-completed"\} 1$/m);
+    const health = await fetch(metricsUrl.replace(/\/metrics$/, '/healthz'));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', checks: { relays: true, temporal: true, worker: true } });
+
+    // ---- an order left pending, then a restart ----
+    let pool = new RelayPool([relay], { backoffMinMs: 50, backoffMaxMs: 200 });
+    const seller = new MostroTrader('seller', pool, pubkey);
+    await seller.send(1, { action: 'new-order', payload: sellOrder(15_000) });
+    const orderId = (await seller.next(1, 'new-order')).id!;
+    seller.close();
+    pool.close();
+    await stopDaemon(first);
+    expect(fs.existsSync(path.join(dataDir, 'daemon.json'))).toBe(false);
+
+    const second = startDaemon(dataDir);
+    running.push(second);
+    await second.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 90_000);
+    expect(await second.line('pubkey')).toBe(pubkey);
+    expect(second.output()).toMatch(/key from .*mostro-start-/);
+    const relay2 = await second.line('relay');
+    pool = new RelayPool([relay2], { backoffMinMs: 50, backoffMaxMs: 200 });
+    try {
+      // The order book survived on the embedded relay…
+      const events: NostrEvent[] = [];
+      const sub = pool.subscribe({ filters: () => [{ kinds: [38383], '#d': [orderId] }], onEvent: (e) => void events.push(e as NostrEvent) });
+      await new Promise((r) => setTimeout(r, 500));
+      sub.close();
+      expect(events.map((e) => e.tags.find((t) => t[0] === 's')?.[1])).toEqual(['pending']);
+      // …and the order's workflow is still running: a buyer takes it and is asked for an invoice.
+      const buyer = new MostroTrader('buyer', pool, pubkey);
+      await buyer.send(1, { action: 'take-sell', id: orderId });
+      const ask = await buyer.next(1, undefined, 30_000);
+      expect(ask.action, ask.json).toBe('add-invoice');
+      expect(ask.id).toBe(orderId);
+      buyer.close();
+    } finally {
+      pool.close();
+    }
+    await stopDaemon(second);
+  }, 240_000);
 });

@@ -1,0 +1,103 @@
+/** settings.toml: the template is the documented defaults; every bad value is one error naming its key. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateSecretKey } from 'nostr-tools/pure';
+import { nip19 } from 'nostr-tools';
+import { orderSettingsOf } from '../../src/config/derive.js';
+import { ConfigError, loadSettings, settingsFrom } from '../../src/config/settings.js';
+
+const TEMPLATE = path.resolve(import.meta.dirname, '../../settings.tpl.toml');
+
+function tomlFile(text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-settings-'));
+  const f = path.join(dir, 'settings.toml');
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('settings.toml', () => {
+  it('the template file states exactly the defaults', () => {
+    const fromTemplate = loadSettings(TEMPLATE, {});
+    const defaults = loadSettings(undefined, {});
+    expect(fromTemplate).toEqual(defaults);
+    // The reference daemon's defaults, spot-checked.
+    expect(defaults.mostro).toMatchObject({ fee: 0, max_order_amount: 1_000_000, min_payment_amount: 100, expiration_hours: 24, expiration_seconds: 900, transport: 'nip44', dev_fee_percentage: 0.3 });
+    expect(defaults.mostro.fiat_currencies_accepted).toEqual(['USD', 'EUR', 'ARS', 'CUP']);
+    expect(defaults.lightning).toMatchObject({ invoice_expiration_window: 3600, hold_invoice_cltv_delta: 144, payment_attempts: 3, payment_retries_interval: 60 });
+    expect(defaults.expiration).toEqual({ order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365, dm_days: 30 });
+    // Unset parts select the embedded default.
+    expect(defaults.nostr.relays).toEqual([]);
+    expect(defaults.database.url).toBeUndefined();
+    expect(defaults.temporal.address).toBeUndefined();
+    expect(defaults.lightning.lnd_grpc_host).toBeUndefined();
+  });
+
+  it('values from the file reach the order workflows', () => {
+    const f = tomlFile('[mostro]\nfee = 0.006\nfiat_currencies_accepted = []\nexpiration_seconds = 600\n[lightning]\npayment_attempts = 5\n');
+    const o = orderSettingsOf(loadSettings(f, {}));
+    expect(o).toMatchObject({ feeRate: 0.006, fiatCurrenciesAccepted: [], expirationSeconds: 600, paymentAttempts: 5, devFeeLightningAddress: 'mostro_p2p@ln.tips' });
+  });
+
+  it('names the key of every bad value, with what it got', () => {
+    const f = tomlFile('[mostro]\nfee = "high"\npow = -1\ntransport = "carrier-pigeon"\n[lightning]\npayment_attempts = 0\n');
+    const p = problems(() => loadSettings(f, {}));
+    expect(p).toHaveLength(4);
+    expect(p.find((l) => l.startsWith('[mostro] fee:'))).toMatch(/number.*\(got "high"\)/);
+    expect(p.find((l) => l.startsWith('[mostro] pow:'))).toContain('(got -1)');
+    expect(p.find((l) => l.startsWith('[mostro] transport:'))).toContain('"carrier-pigeon"');
+    expect(p.find((l) => l.startsWith('[lightning] payment_attempts:'))).toContain('(got 0)');
+  });
+
+  it('rejects unknown keys and sections (a typo must not silently keep a default)', () => {
+    const p = problems(() => settingsFrom({ mostro: { expiration_hour: 12 }, lightnin: {} }));
+    expect(p).toContain('[mostro]: unknown key "expiration_hour"');
+    expect(p).toContain('unknown section [lightnin]');
+  });
+
+  it('reports TOML syntax errors with the line', () => {
+    const f = tomlFile('[mostro]\nfee = 0.1\nname = "unterminated\n');
+    expect(problems(() => loadSettings(f, {}))[0]).toMatch(/settings\.toml: line 3, column \d+: not valid TOML/);
+    expect(problems(() => loadSettings('/nonexistent/settings.toml', {}))[0]).toBe('/nonexistent/settings.toml: no such file');
+  });
+
+  it('takes secrets and deployment addresses from the environment, over the file', () => {
+    const nsec = nip19.nsecEncode(generateSecretKey());
+    const f = tomlFile('[temporal]\naddress = "temporal.internal:7233"\n[database]\nurl = "postgresql://a@db/x"\n');
+    const s = loadSettings(f, {
+      MOSTRO_NSEC_PRIVKEY: nsec,
+      MOSTRO_DATABASE_URL: 'postgresql://mostro:pw@db.internal/mostro',
+      TEMPORAL_ADDRESS: 'temporal.prod:7233',
+      TEMPORAL_NAMESPACE: 'mostro',
+    });
+    expect(s.nostr.nsec_privkey).toBe(nsec);
+    expect(s.database.url).toBe('postgresql://mostro:pw@db.internal/mostro');
+    expect(s.temporal).toMatchObject({ address: 'temporal.prod:7233', namespace: 'mostro' });
+  });
+
+  it('never echoes a secret back in an error', () => {
+    const p = problems(() => settingsFrom({}, { MOSTRO_NSEC_PRIVKEY: 'nsec1thisisnotavalidkeybutsecretanyway', MOSTRO_DATABASE_URL: 'mysql://root:hunter2@db/x' }));
+    expect(p.join('\n')).not.toContain('nsec1thisisnot');
+    expect(p.join('\n')).not.toContain('hunter2');
+    expect(p.find((l) => l.startsWith('[nostr] nsec_privkey:'))).toContain('<redacted>');
+    expect(p.find((l) => l.startsWith('[database] url:'))).toContain('must be a postgresql:// URL');
+  });
+
+  it('wants all three LND credentials or none, and refuses bonds it cannot honour yet', () => {
+    expect(problems(() => settingsFrom({ lightning: { lnd_grpc_host: '127.0.0.1:10009' } }))[0]).toMatch(/^\[lightning\]: lnd_grpc_host, lnd_cert_file and lnd_macaroon_file go together/);
+    expect(problems(() => settingsFrom({ anti_abuse_bond: { enabled: true } }))[0]).toMatch(/^\[anti_abuse_bond\] enabled: anti-abuse bonds are not available/);
+    expect(problems(() => settingsFrom({ mostro: { min_payment_amount: 5000, max_order_amount: 1000 } }))[0]).toMatch(/^\[mostro\] min_payment_amount: must not exceed max_order_amount/);
+    expect(problems(() => settingsFrom({ nostr: { relays: ['https://relay.example'] } }))[0]).toMatch(/^\[nostr\] relays\.0: must be a ws:\/\/ or wss:\/\/ URL/);
+  });
+});
