@@ -3,7 +3,7 @@
  * about (`orderId`, `workflowId`, `eventId`). Secrets are redacted before a record is written (see `redact`).
  */
 import { pino, type Logger as Pino } from 'pino';
-import { redact, type Logger } from './log.js';
+import { redact, scrub, type Logger } from './log.js';
 
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -15,8 +15,8 @@ function wrap(p: Pino): DaemonLogger {
   const at = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?: Record<string, unknown>) => {
     if (!p.isLevelEnabled(level)) return;
     const fields = redact(extra);
-    if (fields) p[level](fields, msg);
-    else p[level](msg);
+    if (fields) p[level](fields, scrub(msg));
+    else p[level](scrub(msg));
   };
   return {
     debug: at('debug'),

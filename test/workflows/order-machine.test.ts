@@ -17,6 +17,7 @@ import {
   newTrade,
   payoutResult,
   released,
+  supportRequest,
   take,
   timeout,
   type Clock,
@@ -407,5 +408,44 @@ describe('timeouts', () => {
     const d = cancel(newTrade(orderState({ creatorPubkey: SELLER })), { sender: SELLER, rid: null }, C);
     expect(dueWork(d.trade, SETTINGS, NOW + 3599)).toBeNull();
     expect(dueWork(d.trade, SETTINGS, NOW + 3600)).toBe('close');
+  });
+});
+
+describe('support requests', () => {
+  const settled = () => released(sellTaken({ status: 'fiat-sent', buyerInvoice: INVOICE }), { rid: '12', nextTrade: null, childId: 'x' }, C).trade;
+  const ask = (action: 'retry-payout' | 'retry-dev-fee' | 'republish') => ({ action, operator: 'alice', reason: 'channel rebalanced' });
+  const fail = { status: 'failed' as const, hash: 'h'.repeat(64), reason: 'no_route' };
+
+  it('retry-payout pays the current invoice now, even after every attempt failed, under the same idempotency key', () => {
+    let t = settled();
+    for (let i = 0; i < 3; i++) t = payoutResult(t, fail, at(NOW + i * 60)).trade;
+    expect(t.payoutDueAt).toBeNull();
+    expect(dueWork(t, SETTINGS, NOW + 10_000)).toBeNull();
+    const d = supportRequest(t, ask('retry-payout'), at(NOW + 10_000));
+    expect(d.effects).toEqual([]);
+    expect(d.trade.payoutDueAt).toBe(NOW + 10_000);
+    expect(d.trade.payoutSeq).toBe(t.payoutSeq);
+    expect(dueWork(d.trade, SETTINGS, NOW + 10_000)).toBe('payout');
+    const paid = payoutResult(d.trade, { status: 'succeeded', hash: 'h'.repeat(64), feeSats: 1 }, at(NOW + 10_001));
+    expect(paid.trade.order.status).toBe('success');
+  });
+
+  it('a request that does not fit the state changes nothing', () => {
+    const pending = newTrade(orderState());
+    expect(supportRequest(pending, ask('retry-payout'), C)).toEqual({ trade: pending, effects: [] });
+    expect(supportRequest(pending, ask('retry-dev-fee'), C)).toEqual({ trade: pending, effects: [] });
+    // A sell order waiting for its escrow has no public event to republish.
+    const unpublished = sellTaken({ status: 'waiting-payment' });
+    expect(supportRequest(unpublished, ask('republish'), C)).toEqual({ trade: unpublished, effects: [] });
+  });
+
+  it('republish publishes the order event again; retry-dev-fee restarts a given-up dev fee', () => {
+    expect(supportRequest(newTrade(orderState()), ask('republish'), C).effects).toEqual([{ type: 'publish' }]);
+    let t = payoutResult(settled(), { status: 'succeeded', hash: 'h'.repeat(64), feeSats: 1 }, C).trade;
+    for (let i = 0; i < 10; i++) t = devFeeResult(t, fail, at(NOW + i)).trade;
+    expect(t.devFeeDueAt).toBeNull();
+    const d = supportRequest(t, ask('retry-dev-fee'), at(NOW + 500));
+    expect(d.trade).toMatchObject({ devFeeDueAt: NOW + 500, devFeeAttempts: 0 });
+    expect(dueWork(d.trade, SETTINGS, NOW + 500)).toBe('dev-fee');
   });
 });
