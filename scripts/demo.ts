@@ -2,10 +2,12 @@
  * `npm run demo [-- --data-dir DIR]`: a complete sell trade between two scripted traders against the running
  * daemon (`npm start`), over its relay, printing every message exchanged. The simulated Lightning network's wallets
  * play the money side: the buyer's wallet makes the payout invoice, the seller's wallet pays the escrow.
+ * Finds the daemon through <data dir>/daemon.json, or --pubkey, --relay and --lnsim (control URL).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { nip19 } from 'nostr-tools';
 import { MostroTrader, type Reply } from '../src/client/trader.js';
 import { DAEMON_INFO_FILE, type DaemonInfo } from '../src/daemon/index.js';
 import { RelayPool } from '../src/nostr/relay-pool.js';
@@ -14,22 +16,33 @@ import type { Action, Payload } from '../src/protocol/index.js';
 const { values } = parseArgs({
   options: {
     'data-dir': { type: 'string', default: '.data' },
+    // A daemon started some other way (worker and ingress processes, `npm run lnsim -- serve`): say where it is.
+    pubkey: { type: 'string' },
+    relay: { type: 'string', multiple: true },
+    lnsim: { type: 'string' },
     sats: { type: 'string', default: '20000' },
     timeout: { type: 'string', default: '60' },
   },
 });
 
-const infoFile = path.join(path.resolve(values['data-dir']), DAEMON_INFO_FILE);
-if (!fs.existsSync(infoFile)) {
-  console.error(`demo: no running daemon found (${infoFile} is missing). Start one first: npm start`);
-  process.exit(2);
+function daemonInfo(): { pubkey: string; npub: string; relays: string[]; lnsim: string } {
+  if (values.pubkey && values.relay && values.lnsim) {
+    return { pubkey: values.pubkey, npub: nip19.npubEncode(values.pubkey), relays: values.relay, lnsim: values.lnsim };
+  }
+  const infoFile = path.join(path.resolve(values['data-dir']), DAEMON_INFO_FILE);
+  if (!fs.existsSync(infoFile)) {
+    console.error(`demo: no running daemon found (${infoFile} is missing). Start one first: npm start`);
+    process.exit(2);
+  }
+  const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as DaemonInfo;
+  if (info.lightning.mode !== 'simulated' || !info.lightning.lnsimControl) {
+    console.error('demo: the daemon runs against a real LND node; the demo only plays trades on the simulated network');
+    process.exit(2);
+  }
+  return { pubkey: info.pubkey, npub: info.npub, relays: info.relays, lnsim: info.lightning.lnsimControl };
 }
-const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as DaemonInfo;
-if (info.lightning.mode !== 'simulated' || !info.lightning.lnsimControl) {
-  console.error('demo: the daemon runs against a real LND node; the demo only plays trades on the simulated network');
-  process.exit(2);
-}
-const lnsim = info.lightning.lnsimControl;
+const info = daemonInfo();
+const lnsim = info.lnsim;
 const sats = Number(values.sats);
 const timeoutMs = Number(values.timeout) * 1000;
 
