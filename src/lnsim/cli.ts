@@ -21,7 +21,7 @@ import type { NetworkName } from './network.js';
 const USAGE = `Usage: npm run lnsim -- <command> [options]
 
   serve [--dir .data/lnsim] [--network regtest] [--grpc-port 10009] [--control-port 10010]
-        [--lnurl-port 10011] [--wallet <alias>]...
+        [--lnurl-port 10011] [--wallet <alias>]... [--host 127.0.0.1] [--tls-host <dns name>]...
   invoice <sats> [--node buyer] [--memo <text>] [--expiry <secs>]
   pay <bolt11> [--from seller] [--amount <sats>]
   fail-next-payment [reason] | hold-next-payment | release-held [reason]
@@ -46,6 +46,8 @@ async function serve(v: Record<string, string | string[] | boolean | undefined>)
     controlPort: Number(v['control-port']),
     lnurlPort: Number(v['lnurl-port']),
     wallets: v.wallet as string[] | undefined,
+    host: String(v.host),
+    tlsHosts: v['tls-host'] as string[] | undefined,
   });
   console.log(`lnsim: ${network} network at height ${sim.net.height}; never use it for real money`);
   console.log(`lnd-grpc: ${sim.credentials.socket}`);
@@ -99,6 +101,8 @@ async function main(): Promise<void> {
         'control-port': { type: 'string', default: '10010' },
         'lnurl-port': { type: 'string', default: '10011' },
         wallet: { type: 'string', multiple: true },
+        host: { type: 'string', default: '127.0.0.1' },
+        'tls-host': { type: 'string', multiple: true },
         url: { type: 'string' },
         node: { type: 'string' },
         from: { type: 'string' },

@@ -61,7 +61,7 @@ const paymentView = (p: SimPayment) => ({
   attempts: p.attempts,
 });
 
-export async function startControlServer(net: SimNetwork, opts: { port?: number } = {}): Promise<ControlServer> {
+export async function startControlServer(net: SimNetwork, opts: { port?: number; host?: string } = {}): Promise<ControlServer> {
   const send = (res: http.ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(`${JSON.stringify(body)}\n`);
@@ -130,8 +130,9 @@ export async function startControlServer(net: SimNetwork, opts: { port?: number 
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  const host = !opts.host || opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+  return { url: `http://${host}:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
 }

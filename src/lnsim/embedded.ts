@@ -20,6 +20,10 @@ export interface LnsimOptions {
   grpcPort?: number;
   controlPort?: number;
   lnurlPort?: number;
+  /** Interface to listen on (default 127.0.0.1; 0.0.0.0 inside a container). */
+  host?: string;
+  /** Extra DNS names for the TLS certificate (how other containers reach it). */
+  tlsHosts?: string[];
   /** Wallets besides `buyer`, `seller` and `dev`. */
   wallets?: string[];
 }
@@ -50,9 +54,9 @@ export async function startLnsim(o: LnsimOptions): Promise<Lnsim> {
   const macaroonFile = path.join(dir, 'admin.macaroon');
   if (!fs.existsSync(macaroonFile)) fs.writeFileSync(macaroonFile, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
   const macaroon = fs.readFileSync(macaroonFile).toString('hex');
-  const lnd = await startSimLnd(net, { node: 'mostro', tlsDir: dir, port: o.grpcPort ?? 0, macaroon });
-  const control = await startControlServer(net, { port: o.controlPort ?? 0 });
-  const lnurl = await startLnurlServer(net, { port: o.lnurlPort ?? 0 });
+  const lnd = await startSimLnd(net, { node: 'mostro', tlsDir: dir, port: o.grpcPort ?? 0, macaroon, host: o.host, tlsHosts: o.tlsHosts });
+  const control = await startControlServer(net, { port: o.controlPort ?? 0, host: o.host });
+  const lnurl = await startLnurlServer(net, { port: o.lnurlPort ?? 0, host: o.host });
   fs.writeFileSync(path.join(dir, 'control.url'), control.url);
   return {
     net,

@@ -32,7 +32,8 @@ export interface SimLndServer {
 }
 
 /** A self-signed ECDSA P-256 certificate for localhost/127.0.0.1, like LND's (kept in `dir` across restarts). */
-export function ensureTlsCertificate(dir: string): { cert: Buffer; key: Buffer } {
+/** LND-style self-signed TLS in `dir`, for localhost plus `extraHosts` (DNS names, e.g. a Compose service name). */
+export function ensureTlsCertificate(dir: string, extraHosts: string[] = []): { cert: Buffer; key: Buffer } {
   fs.mkdirSync(dir, { recursive: true });
   const certPath = path.join(dir, 'tls.cert');
   const keyPath = path.join(dir, 'tls.key');
@@ -40,7 +41,7 @@ export function ensureTlsCertificate(dir: string): { cert: Buffer; key: Buffer }
     execFileSync('openssl', [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', keyPath, '-out', certPath, '-days', '3650', '-subj', '/O=lnd/CN=simlnd',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-addext', `subjectAltName=${['DNS:localhost', 'IP:127.0.0.1', ...extraHosts.map((h) => `DNS:${h}`)].join(',')}`,
     ], { stdio: 'pipe' });
   }
   return { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) };
@@ -176,10 +177,10 @@ const GRPC_CODE: Record<SimError['code'], grpc.status> = {
 
 export async function startSimLnd(
   net: SimNetwork,
-  opts: { node: string; tlsDir?: string; port?: number; macaroon?: string; version?: string },
+  opts: { node: string; tlsDir?: string; port?: number; macaroon?: string; version?: string; host?: string; tlsHosts?: string[] },
 ): Promise<SimLndServer> {
   const node = net.node(opts.node);
-  const tls = ensureTlsCertificate(opts.tlsDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lnsim-tls-')));
+  const tls = ensureTlsCertificate(opts.tlsDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lnsim-tls-')), opts.tlsHosts);
   const macaroon = opts.macaroon ?? crypto.randomBytes(32).toString('hex');
   const services = loadLndProtos();
   const server = new grpc.Server();
@@ -365,7 +366,7 @@ export async function startSimLnd(
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
-      `127.0.0.1:${opts.port ?? 0}`,
+      `${opts.host ?? '127.0.0.1'}:${opts.port ?? 0}`,
       grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false),
       (err, p) => (err ? reject(err) : resolve(p)),
     ),

@@ -20,6 +20,8 @@ export interface LnurlServer {
 
 export interface LnurlServerOptions {
   port?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
   minSendableMsat?: number;
   maxSendableMsat?: number;
   commentAllowed?: number;
@@ -59,7 +61,7 @@ export async function startLnurlServer(net: SimNetwork, opts: LnurlServerOptions
     const inv = net.createInvoice({ node: user, valueSats: msat / 1000, descriptionHash });
     return json(res, 200, { pr: inv.request, routes: [] });
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   return {
