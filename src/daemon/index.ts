@@ -6,15 +6,11 @@
  * `start` runs both roles in one process; `worker` and `ingress` run one each and so need parts that several
  * processes can share (PostgreSQL, a Temporal cluster, real relays, an LND node).
  */
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import { getPublicKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { makerReputation } from '../activities/database.js';
-import { createActivities } from '../activities/index.js';
 import { createLightningActivities } from '../activities/lightning.js';
 import { invoiceRulesOf, lightningSettingsOf, orderSettingsOf, priceSettingsOf } from '../config/derive.js';
 import { ConfigError, type Settings } from '../config/settings.js';
@@ -31,13 +27,12 @@ import { RelayPool } from '../nostr/relay-pool.js';
 import { PriceManager } from '../price/manager.js';
 import { yadioProvider } from '../price/yadio.js';
 import { transportProtocolVersion } from '../protocol/index.js';
-import { connectClient, connectNative, registerSearchAttributes, type TemporalTarget } from '../temporal/connect.js';
+import { connectClient, registerSearchAttributes, type TemporalTarget } from '../temporal/connect.js';
+import { createWorker } from '../workers/worker.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/order/search-attributes.js';
 import { daemonKey, preimageSecretOf } from './keys.js';
 import { connectLnd, lndCredentialsOf } from './lnd.js';
 import { EMBEDDED_PORTS } from './ports.js';
-
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export { EMBEDDED_PORTS };
 
@@ -212,31 +207,21 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
     const priceTimer = setInterval(() => void refresh(), s.price.update_interval_seconds * 1000);
     parts.add('price refresh', async () => clearInterval(priceTimer));
 
-    const identity = `mostro-worker@${os.hostname()}/${process.pid}`;
-    const native = await connectNative(target);
-    parts.add('worker connection', () => native.close());
-    const worker = await Worker.create({
-      connection: native,
-      namespace,
-      taskQueue: target.taskQueue,
-      identity,
-      workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities({
-        identity,
-        db: db.prisma,
-        lightning: lightningDeps,
-        nostr: {
-          egress,
-          orderEvents: {
-            context: () => ({ orderDays: s.expiration.order_days, relays, mostroPubkey, networks, instanceName: s.mostro.name ?? null }),
-            reputation: (who) => makerReputation(db.prisma, who),
-            disputeDays: s.expiration.dispute_days,
-          },
+    const { worker, connection: native } = await createWorker(target, {
+      db: db.prisma,
+      lightning: lightningDeps,
+      nostr: {
+        egress,
+        orderEvents: {
+          context: () => ({ orderDays: s.expiration.order_days, relays, mostroPubkey, networks, instanceName: s.mostro.name ?? null }),
+          reputation: (who) => makerReputation(db.prisma, who),
+          disputeDays: s.expiration.dispute_days,
         },
-        prices,
-        orderSettings,
-      }),
+      },
+      prices,
+      orderSettings,
     });
+    parts.add('worker connection', () => native.close());
     const running = worker.run();
     done = running;
     // Draining: the worker finishes the tasks it holds, then the rest of the parts close.
@@ -245,7 +230,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       await running.catch(() => undefined);
     });
     checks.worker = () => worker.getState() === 'RUNNING';
-    log.info('worker started', { component: 'worker', taskQueue: target.taskQueue, identity });
+    log.info('worker started', { component: 'worker', taskQueue: target.taskQueue, identity: worker.options.identity });
   }
 
   if (o.roles.ingress) {

@@ -1,34 +1,33 @@
 /** The daemon's Temporal worker: the workflows in src/workflows and the activities in src/activities. */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { connectNative, type TemporalTarget } from '../temporal/connect.js';
 
 export const DEFAULT_TASK_QUEUE = 'mostro';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-export interface WorkerConfig {
-  address: string;
-  namespace: string;
-  taskQueue: string;
-  /** gzip gRPC traffic (the SDK default); pointless CPU on loopback to the embedded server. */
-  compress: boolean;
-}
+/** Identifies this process in workflow histories (who ran an activity) and in the Web UI's worker list. */
+export const workerIdentity = (): string => `mostro-worker@${os.hostname()}/${process.pid}`;
 
-export async function createWorker(cfg: WorkerConfig): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({
-    address: cfg.address,
-    grpcCompression: { codec: cfg.compress ? 'gzip' : 'none' },
-  });
-  const identity = `mostro-worker@${os.hostname()}/${process.pid}`;
-  const worker = await Worker.create({
-    connection,
-    namespace: cfg.namespace,
-    taskQueue: cfg.taskQueue,
-    identity,
-    workflowsPath,
-    activities: createActivities({ identity }),
-  });
-  return { worker, connection };
+/** Connects and creates the worker (not yet running); the caller runs it and closes the connection after. */
+export async function createWorker(target: TemporalTarget, deps: Omit<ActivityDeps, 'identity'>): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await connectNative(target);
+  try {
+    const identity = workerIdentity();
+    const worker = await Worker.create({
+      connection,
+      namespace: target.namespace,
+      taskQueue: target.taskQueue,
+      identity,
+      workflowsPath,
+      activities: createActivities({ identity, ...deps }),
+    });
+    return { worker, connection };
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
 }
