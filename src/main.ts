@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadSettings, type Settings } from './config/settings.js';
 import { DAEMON_INFO_FILE, startDaemon, type DaemonInfo, type RunningDaemon } from './daemon/index.js';
-import { createLogger, type LogLevelName } from './logging.js';
+import { createLogger, temporalLogger, type LogLevelName } from './logging.js';
 import { useFastCrypto } from './nostr/fast-crypto.js';
 import { connectClient } from './temporal/connect.js';
 
@@ -116,7 +116,8 @@ async function run(roles: { worker: boolean; ingress: boolean }, argv: string[])
   const o = commonOptions(argv);
   if (!o) return;
   const log = createLogger(o.logLevel);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // The SDK's own records (worker, workflow and activity logs) join the daemon's JSON log, ids as fields.
+  Runtime.install({ logger: temporalLogger(log.child({ component: 'temporal-sdk' }), o.logLevel === 'debug' ? 'DEBUG' : 'INFO') });
   useFastCrypto(); // libsecp256k1 for signatures: several times faster than the pure-JS path
   let daemon: RunningDaemon | undefined;
   let stopping = false;

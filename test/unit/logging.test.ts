@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
-import { createLogger } from '../../src/logging.js';
+import { createLogger, temporalLogger } from '../../src/logging.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -47,5 +47,18 @@ describe('daemon logs', () => {
     expect(text).not.toContain('hunter2');
     expect(lines[0]).toMatchObject({ preimage: '[redacted]', macaroon: '[redacted]', leaked: '[redacted]', db: 'postgresql://[credentials]@db.internal:5432/mostro', hash: 'b'.repeat(64) });
     expect(lines[1]!.msg).toBe('could not parse [redacted]');
+  });
+
+  it("carries the Temporal SDK's records (workflow logs with their ids) above the chosen level", () => {
+    const { lines, stream } = capture();
+    const sdk = temporalLogger(createLogger('debug', stream).child({ component: 'temporal-sdk' }), 'INFO');
+    sdk.info('support request', { sdkComponent: 'workflow', workflowId: 'order-o-1', runId: 'r-1', orderId: 'o-1', attempt: 1n });
+    sdk.debug('noise', { sdkComponent: 'worker' });
+    sdk.log('ERROR', 'activity failed', { activityType: 'payInvoice', workflowId: 'order-o-1' });
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [30, 'support request'],
+      [50, 'activity failed'],
+    ]);
+    expect(lines[0]).toMatchObject({ component: 'temporal-sdk', workflowId: 'order-o-1', runId: 'r-1', orderId: 'o-1', attempt: '1' });
   });
 });

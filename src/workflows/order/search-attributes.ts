@@ -1,7 +1,7 @@
 /**
  * Custom search attributes of order workflows, so support staff can find a trade in the Temporal Web UI
  * (`MostroOrderStatus = "settled-hold-invoice" AND MostroNeedsAttention = true`). They must be registered on the
- * namespace before workers run (the embedded server registers them at start; see docs/production.md for a cluster).
+ * namespace before workers run (every daemon process registers the missing ones at start; see docs/production.md for a cluster).
  */
 import { defineSearchAttributeKey, type SearchAttributeUpdatePair } from '@temporalio/common';
 import type { OrderState } from './state.js';
