@@ -16,6 +16,12 @@ export const metrics = {
     labelNames: ['action'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   }),
+  replyLatency: new client.Histogram({
+    name: 'mostro_reply_latency_seconds',
+    help: 'From a request event reaching the ingress to the first reply of the order workflow being published, by the reply action',
+    labelNames: ['action'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  }),
   lndErrors: new client.Counter({ name: 'mostro_lnd_errors_total', help: 'Failed LND calls, by operation', labelNames: ['operation'] }),
   payouts: new client.Counter({ name: 'mostro_payouts_total', help: 'Payment attempts by the daemon, by purpose kind and outcome', labelNames: ['purpose', 'outcome'] }),
 };

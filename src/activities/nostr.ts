@@ -57,13 +57,17 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
      * scheduling time, so a retry after a crash publishes byte-identical events and relays drop the copies: a client
      * never sees a reply twice.
      */
-    async sendReplies(input: { replies: OutgoingReply[] }): Promise<void> {
+    async sendReplies(input: { replies: OutgoingReply[]; requestReceivedAtMs?: number }): Promise<void> {
       const info = Context.current().info;
       const now = Math.floor(info.scheduledTimestampMs / 1000);
       const seed = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}/${info.activityId}`;
       const events = input.replies.map((r, i) => ({ to: r.to, event: egress.buildReply(r.to, parse(r.messageJson), now, `${seed}/${i}`) }));
       await Promise.all(events.map((e) => egress.publishTo(e.to, e.event)));
       for (const r of input.replies) metrics.messagesOut.inc({ action: actionOf(r.messageJson) });
+      // Request received by the ingress → its first replies published (clocks of two processes: same host or NTP).
+      if (input.requestReceivedAtMs !== undefined && info.attempt === 1) {
+        metrics.replyLatency.observe({ action: actionOf(input.replies[0]!.messageJson) }, Math.max(0, Date.now() - input.requestReceivedAtMs) / 1000);
+      }
     },
 
     /**

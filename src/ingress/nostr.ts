@@ -32,6 +32,8 @@ export interface AcceptedMessage {
   event: NostrEvent;
   unwrapped: UnwrappedMessage;
   kind: MessageKind;
+  /** When the event reached the ingress (wall-clock ms): the start of the reply latency the daemon measures. */
+  receivedAtMs?: number;
 }
 
 export interface HandlerIo {
@@ -104,10 +106,11 @@ export class NostrIngress {
     }
     this.queued++;
     const arrived = performance.now();
+    const receivedAtMs = Date.now();
     const gated = this.o.intake.gate(raw);
     this.chain = this.chain.then(async () => {
       try {
-        await this.route(await this.o.intake.admit(await gated), arrived);
+        await this.route(await this.o.intake.admit(await gated), arrived, receivedAtMs);
       } catch (err) {
         this.log.error('ingress failed on an event', { err: String((err as Error)?.stack ?? err) });
       } finally {
@@ -130,7 +133,7 @@ export class NostrIngress {
     await this.route(await this.o.intake.process(raw));
   }
 
-  private async route(r: IntakeResult, arrived = performance.now()): Promise<void> {
+  private async route(r: IntakeResult, arrived = performance.now(), receivedAtMs = Date.now()): Promise<void> {
     if (r.type === 'drop') return;
     const { unwrapped, kind, event } = r;
     metrics.messagesIn.inc({ action: kind.action });
@@ -146,7 +149,7 @@ export class NostrIngress {
       return;
     }
     try {
-      await handler({ event, unwrapped, kind }, this.io());
+      await handler({ event, unwrapped, kind, receivedAtMs }, this.io());
       this.handled++;
       timer();
     } catch (err) {

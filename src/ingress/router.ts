@@ -33,6 +33,7 @@ export function inboundMessage(m: AcceptedMessage): InboundMessage {
     identity: m.unwrapped.identity,
     createdAt: m.unwrapped.createdAt,
     transport: m.unwrapped.transport,
+    ...(m.receivedAtMs !== undefined ? { receivedAtMs: m.receivedAtMs } : {}),
   };
 }
 

@@ -69,6 +69,9 @@ describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
     expect(metrics).toMatch(/^mostro_messages_in_total\{action="release"\} 1$/m);
     expect(metrics).toMatch(/^mostro_payouts_total\{purpose="payout",outcome="succeeded"\} 1$/m);
     expect(metrics).toMatch(/^mostro_messages_out_total\{action="purchase-completed"\} 1$/m);
+    // Reply latency, request received → first reply published: the new-order ack, the fiat-sent-ok, …
+    expect(metrics).toMatch(/^mostro_reply_latency_seconds_count\{action="new-order"\} 1$/m);
+    expect(metrics).toMatch(/^mostro_reply_latency_seconds_count\{action="fiat-sent-ok"\} 1$/m);
     const health = await fetch(metricsUrl.replace(/\/metrics$/, '/healthz'));
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', checks: { relays: true, temporal: true, worker: true } });

@@ -29,6 +29,8 @@ export interface InboundMessage {
   /** Inner `created_at` (unix seconds). */
   createdAt: number;
   transport: 'nip44' | 'gift-wrap';
+  /** When the ingress received it (wall-clock ms), for the reply-latency metric; absent from older messages. */
+  receivedAtMs?: number;
 }
 
 /** Actions whose `id` names an order and that the order's workflow handles. */

@@ -141,10 +141,15 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
 
   // ---- effects -----------------------------------------------------------------------------------------------
 
+  /** When the message being handled reached the ingress; its first replies measure the reply latency. */
+  let requestReceivedAtMs: number | undefined;
+
   async function sendNow(messages: Outbound[]): Promise<void> {
     if (messages.length === 0) return;
     const replies: OutgoingReply[] = messages.map((m) => ({ to: m.to, messageJson: m.json }));
-    await nostr.sendReplies({ replies });
+    const at = requestReceivedAtMs;
+    requestReceivedAtMs = undefined;
+    await nostr.sendReplies({ replies, ...(at !== undefined ? { requestReceivedAtMs: at } : {}) });
   }
 
   async function apply(d: Decision): Promise<void> {
@@ -276,6 +281,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   async function create(i: NewOrderInput): Promise<boolean> {
     const { kind, rid } = readInbound(i.message.messageJson);
     const m = i.message;
+    requestReceivedAtMs = m.receivedAtMs;
     const payload = kind.payload;
     if (!payload || !('order' in payload)) {
       await reply(m.sender, rid, 'invalid_payload');
@@ -435,7 +441,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     if (holdReports.length > 0) {
       await onHoldReport(holdReports.shift()!);
     } else if (inbox.length > 0) {
-      await onMessage(inbox.shift()!);
+      const m = inbox.shift()!;
+      requestReceivedAtMs = m.receivedAtMs;
+      await onMessage(m);
+      requestReceivedAtMs = undefined;
     } else if (supportRequests.length > 0) {
       const r = supportRequests.shift()!;
       log.info('support request', { orderId: t.order.id, action: r.action, operator: r.operator, reason: r.reason });
