@@ -1,23 +1,30 @@
 /**
- * Complete trades through the whole daemon: relay on 127.0.0.1, ingress, embedded Temporal, the order worker, the
- * simulated Lightning network over LND's gRPC API, PostgreSQL (a throwaway cluster from the Debian binaries, or
- * PGlite with --db pglite). Clients publish real signed v2 messages (built with the protocol library, one fresh trade
- * key per order side) and read the daemon's replies from the relay.
+ * Complete trades through the whole daemon, deployed as it runs for real: the daemon (`mostro start`: worker and
+ * ingress) in its own process, the Temporal server in its own, and in this process what surrounds a daemon in a
+ * deployment — the relay on 127.0.0.1, the simulated Lightning network behind LND's gRPC API (TLS + macaroon), and
+ * the clients, which publish real signed v2 messages (one fresh trade key per order side) and read the replies from
+ * the relay. Database: PostgreSQL (a throwaway cluster from the Debian binaries), or the daemon's own PGlite.
  *
  * Reports: complete trades per second with `--concurrency` trades in flight, the latency of each step (client event
- * published → the reply to that client received) p50/p99, and the process RSS with `--open` more pending orders.
+ * published → the reply to that client received) p50/p99, and each process's RSS with `--open` more pending orders.
  *
  *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000]
  */
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
-import { openDatabase, type Database } from '../src/db/database.js';
+import { nip19 } from 'nostr-tools';
+import { ENV_OVERRIDES } from '../src/config/settings.js';
+import { startLnsim } from '../src/lnsim/embedded.js';
 import { useFastCrypto } from '../src/nostr/fast-crypto.js';
+import { startLocalRelay } from '../src/nostr/local-relay.js';
+import { RelayPool } from '../src/nostr/relay-pool.js';
 import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '../src/protocol/index.js';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../test/helpers/postgres.js';
 import { spawnTs } from '../test/helpers/process.js';
-import { pct, rssMb } from './stats.js';
+import { cpuSecs, pct, rssMb } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,34 +41,54 @@ const CONCURRENCY = Number(values.concurrency);
 const OPEN = Number(values.open);
 
 useFastCrypto();
-
-// The Temporal server runs as its own process, as in a deployment: its CPU and memory are its own.
-const server = spawnTs('src/devserver/cli.ts', ['--port', '0', '--log-level', 'error'], process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {});
-process.env.TEMPORAL_ADDRESS = await server.line('address');
-// Imported after TEMPORAL_ADDRESS is set: the test environment then connects to that server.
-const { TestDaemon } = await import('../test/helpers/daemon.js');
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
 
+const server = spawnTs('src/devserver/cli.ts', ['--port', '0', '--log-level', 'error'], process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {});
+const temporalAddress = await server.line('address');
+const relay = await startLocalRelay();
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-trades-'));
+const lnsim = await startLnsim({ dir: path.join(dir, 'lnsim') });
 let stopPg: (() => Promise<void>) | undefined;
-let database: Database;
-if (values.db === 'pglite') {
-  database = await openDatabase({ memory: true });
-} else {
+let databaseUrl: string | undefined;
+if (values.db !== 'pglite') {
   const pg = process.env.DATABASE_URL ? { url: process.env.DATABASE_URL, stop: async () => undefined } : await startThrowawayPostgres();
   stopPg = pg.stop;
-  database = await openDatabase({ url: await freshDatabaseUrl(pg.url) });
+  databaseUrl = await freshDatabaseUrl(pg.url);
 }
-const d = await TestDaemon.start({
-  database,
-  settings: { expirationHours: 24 },
-  workerOptions: {
-    maxConcurrentWorkflowTaskExecutions: 100,
-    maxConcurrentActivityTaskExecutions: 200,
-    workflowThreadPoolSize: 2,
-    maxCachedWorkflows: Number(values.cache),
-  },
-});
-console.log(`daemon up (${values.db}); mostro ${d.mostroPubkey}`);
+const config = path.join(dir, 'settings.toml');
+fs.writeFileSync(
+  config,
+  `[lightning]
+lnd_grpc_host = "${lnsim.credentials.socket}"
+lnd_cert_file = "${lnsim.certFile}"
+lnd_macaroon_file = "${lnsim.macaroonFile}"
+[nostr]
+relays = ["${relay.url}"]
+[mostro]
+fee = 0.006
+fiat_currencies_accepted = []
+dev_fee_lightning_address = ""
+bitcoin_price_api_url = "http://127.0.0.1:9"
+${databaseUrl ? `[database]\nurl = "${databaseUrl}"\n` : ''}[temporal]
+address = "${temporalAddress}"
+max_cached_workflows = ${Number(values.cache)}
+max_concurrent_workflow_tasks = 100
+max_concurrent_activities = 200
+workflow_thread_pool_size = 2
+[metrics]
+listen = ""
+`,
+);
+const mostroKey = generateSecretKey();
+const mostroPubkey = getPublicKey(mostroKey);
+const daemon = spawnTs('src/main.ts', ['start', '--config', config, '--data-dir', path.join(dir, 'data'), '--log-level', 'warn'], {
+  ...Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, ''])),
+  MOSTRO_NSEC_PRIVKEY: nip19.nsecEncode(mostroKey),
+}, process.env.DAEMON_NODE_ARGS?.split(' ').filter(Boolean));
+await daemon.waitFor(/^Ready\./m, 120_000);
+const pool = new RelayPool([relay.url], { backoffMinMs: 20, backoffMaxMs: 100 });
+await pool.ready(5000);
+console.log(`daemon up (${values.db}); mostro ${mostroPubkey}`);
 
 // ---- a light client: one subscription for every reply from the daemon, routed by recipient -------------------
 
@@ -78,8 +105,8 @@ const party = (): Party => {
   parties.set(p.pk, p);
   return p;
 };
-d.clientPool.subscribe({
-  filters: () => [{ kinds: [14], authors: [d.mostroPubkey], limit: 0 }],
+pool.subscribe({
+  filters: () => [{ kinds: [14], authors: [mostroPubkey], limit: 0 }],
   onEvent: (ev) => {
     const to = (ev as NostrEvent).tags.find((t) => t[0] === 'p')?.[1];
     const p = to ? parties.get(to) : undefined;
@@ -110,8 +137,8 @@ async function next(p: Party, action: string, timeoutMs = 60_000): Promise<Recor
 }
 
 async function send(p: Party, f: Parameters<typeof message>[0]): Promise<void> {
-  const ev = wrapMessage({ transport: 'nip44', message: message(f), tradeKey: p.sk, receiver: d.mostroPubkey });
-  const r = await d.clientPool.publish(ev);
+  const ev = wrapMessage({ transport: 'nip44', message: message(f), tradeKey: p.sk, receiver: mostroPubkey });
+  const r = await pool.publish(ev);
   if (r.accepted.length === 0) throw new Error('relay refused');
 }
 
@@ -136,7 +163,7 @@ async function trade(n: number): Promise<void> {
     id = String((await next(seller, 'new-order')).id);
   });
   const fee = Math.round((0.006 * amount) / 2);
-  const inv = d.net.createInvoice({ node: 'buyer', valueSats: amount - fee, expirySecs: 7200 });
+  const inv = lnsim.net.createInvoice({ node: 'buyer', valueSats: amount - fee, expirySecs: 7200 });
   let hold = '';
   await timed('take-sell → waiting-seller-to-pay', async () => {
     await send(buyer, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
@@ -144,7 +171,7 @@ async function trade(n: number): Promise<void> {
   });
   hold = ((await next(seller, 'pay-invoice')).payload as { payment_request: [unknown, string] }).payment_request[1];
   await timed('seller pays → buyer-took-order', async () => {
-    d.net.pay('seller', hold);
+    lnsim.net.pay('seller', hold);
     await next(seller, 'buyer-took-order');
   });
   await next(buyer, 'hold-invoice-payment-accepted');
@@ -168,6 +195,7 @@ async function trade(n: number): Promise<void> {
 for (let i = 0; i < 5; i++) await trade(-i - 1);
 for (const k of Object.keys(steps)) delete steps[k];
 
+const cpu0 = { daemon: cpuSecs(daemon.child.pid!), server: cpuSecs(server.child.pid!), bench: cpuSecs(process.pid) };
 const t0 = performance.now();
 let started = 0;
 let done = 0;
@@ -182,21 +210,27 @@ await Promise.all(
 );
 const secs = (performance.now() - t0) / 1000;
 console.log(`\n${done} complete trades, ${CONCURRENCY} in flight, in ${secs.toFixed(1)} s: ${(done / secs).toFixed(1)} trades/s`);
+const cpu = (pid: number, before: number) => `${(cpuSecs(pid) - before).toFixed(1)} s (${((100 * (cpuSecs(pid) - before)) / secs).toFixed(0)} %)`;
+console.log(
+  `CPU during the run: daemon ${cpu(daemon.child.pid!, cpu0.daemon)}, Temporal server ${cpu(server.child.pid!, cpu0.server)}, ` +
+    `relay + simulated LND + clients ${cpu(process.pid, cpu0.bench)}; per trade ${(((cpuSecs(daemon.child.pid!) - cpu0.daemon) / done) * 1000).toFixed(0)} ms daemon CPU`,
+);
 console.log('step (client event published → reply received)       p50 ms   p99 ms');
 for (const [k, xs] of Object.entries(steps)) console.log(`${k.padEnd(52)} ${pct(xs, 50).toFixed(1).padStart(7)} ${pct(xs, 99).toFixed(1).padStart(8)}`);
 
 // ---- memory with OPEN pending orders -------------------------------------------------------------------------
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 global.gc?.();
-console.log(`\nRSS after the trades: daemon+relay+LND+clients ${mb(process.memoryUsage().rss)}, Temporal server ${rssMb(server.child.pid!).toFixed(0)} MB`);
+const rssLine = () =>
+  `daemon (worker + ingress) ${rssMb(daemon.child.pid!).toFixed(0)} MB, Temporal server ${rssMb(server.child.pid!).toFixed(0)} MB; ` +
+  `relay + simulated LND + clients ${mb(process.memoryUsage().rss)}`;
+console.log(`\nRSS after the trades: ${rssLine()}`);
 if (OPEN > 0) {
   const t1 = performance.now();
-  const makers: Party[] = [];
   let acked = 0;
   const BATCH = 200;
   for (let i = 0; i < OPEN; i += BATCH) {
     const batch = Array.from({ length: Math.min(BATCH, OPEN - i) }, () => party());
-    makers.push(...batch);
     await Promise.all(
       batch.map(async (p, j) => {
         await send(p, { action: 'new-order', payload: order(20_000 + i + j) });
@@ -207,15 +241,18 @@ if (OPEN > 0) {
     );
   }
   const openSecs = (performance.now() - t1) / 1000;
-  const pending = await d.db.prisma.order.count({ where: { status: 'pending' } });
   await new Promise((r) => setTimeout(r, 2000));
   global.gc?.();
-  const rss = process.memoryUsage().rss;
-  console.log(`${acked} more orders opened in ${openSecs.toFixed(1)} s (${(acked / openSecs).toFixed(0)}/s); ${pending} pending in the database`);
+  console.log(`${acked} more orders opened in ${openSecs.toFixed(1)} s (${(acked / openSecs).toFixed(0)}/s)`);
+  const daemonRss = rssMb(daemon.child.pid!);
   const serverRss = rssMb(server.child.pid!);
-  console.log(`RSS: Temporal server ${serverRss.toFixed(0)} MB; worker + ingress + relay + simulated LND + clients ${mb(rss)}; total ${(serverRss + rss / 2 ** 20).toFixed(0)} MB`);
+  console.log(`RSS: ${rssLine()}; daemon + server ${(daemonRss + serverRss).toFixed(0)} MB`);
 }
-await d.close();
+daemon.child.kill('SIGTERM');
+await daemon.exited;
 server.child.kill('SIGTERM');
+pool.close();
+await lnsim.close();
+await relay.close();
 await stopPg?.();
 process.exit(0);

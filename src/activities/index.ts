@@ -8,6 +8,7 @@ import type { NostrEgress } from '../nostr/egress.js';
 import type { PriceManager } from '../price/manager.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
 import { createDatabaseActivities } from './database.js';
+import { createDecisionActivities } from './decision.js';
 import { createLightningActivities, type LightningDeps } from './lightning.js';
 import { createNostrActivities, type OrderEventSource } from './nostr.js';
 import { createPriceActivities } from './price.js';
@@ -55,6 +56,7 @@ export function createActivities(deps: ActivityDeps) {
     ...(deps.db ? createDatabaseActivities(deps.db) : {}),
     ...(deps.lightning ? createLightningActivities(deps.lightning) : {}),
     ...(deps.nostr ? createNostrActivities(deps.nostr.egress, deps.nostr.orderEvents) : {}),
+    ...(deps.db && deps.nostr ? createDecisionActivities(deps.db, deps.nostr.egress, deps.nostr.orderEvents) : {}),
     ...(deps.prices ? createPriceActivities(deps.prices) : {}),
     ...(deps.orderSettings ? createSettingsActivities(deps.orderSettings) : {}),
   });

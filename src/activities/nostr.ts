@@ -39,6 +39,40 @@ export interface OutgoingReply {
 /** The action of a serialized message (for metrics), without parsing it again. */
 const actionOf = (json: string): string => /"action":"([a-z-]+)"/.exec(json)?.[1] ?? 'unknown';
 
+function parseOrFail(json: string) {
+  const r = parseMessage(json);
+  if (!r.ok) throw ApplicationFailure.nonRetryable(`invalid message: ${r.error}`, 'InvalidMessage');
+  return r.value;
+}
+
+/**
+ * What makes a retried activity's events byte-identical: its identity (workflow, run, activity id — the same on every
+ * retry) and its first scheduling time.
+ */
+export function activitySeed(): { seed: string; now: number; firstAttempt: boolean } {
+  const info = Context.current().info;
+  return {
+    seed: `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}/${info.activityId}`,
+    now: Math.floor(info.scheduledTimestampMs / 1000),
+    firstAttempt: info.attempt === 1,
+  };
+}
+
+/** Builds (deterministically from `at`) and publishes replies, each recipient's in order. */
+export async function publishReplies(
+  egress: NostrEgress,
+  input: { replies: OutgoingReply[]; requestReceivedAtMs?: number },
+  at: { seed: string; now: number; firstAttempt: boolean },
+): Promise<void> {
+  const events = input.replies.map((r, i) => ({ to: r.to, event: egress.buildReply(r.to, parseOrFail(r.messageJson), at.now, `${at.seed}/${i}`) }));
+  await Promise.all(events.map((e) => egress.publishTo(e.to, e.event)));
+  for (const r of input.replies) metrics.messagesOut.inc({ action: actionOf(r.messageJson) });
+  // Request received by the ingress → its first replies published (clocks of two processes: same host or NTP).
+  if (input.requestReceivedAtMs !== undefined && at.firstAttempt && input.replies.length > 0) {
+    metrics.replyLatency.observe({ action: actionOf(input.replies[0]!.messageJson) }, Math.max(0, Date.now() - input.requestReceivedAtMs) / 1000);
+  }
+}
+
 export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEventSource) {
   const parse = (json: string) => {
     const r = parseMessage(json);
@@ -58,16 +92,7 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
      * never sees a reply twice.
      */
     async sendReplies(input: { replies: OutgoingReply[]; requestReceivedAtMs?: number }): Promise<void> {
-      const info = Context.current().info;
-      const now = Math.floor(info.scheduledTimestampMs / 1000);
-      const seed = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}/${info.activityId}`;
-      const events = input.replies.map((r, i) => ({ to: r.to, event: egress.buildReply(r.to, parse(r.messageJson), now, `${seed}/${i}`) }));
-      await Promise.all(events.map((e) => egress.publishTo(e.to, e.event)));
-      for (const r of input.replies) metrics.messagesOut.inc({ action: actionOf(r.messageJson) });
-      // Request received by the ingress → its first replies published (clocks of two processes: same host or NTP).
-      if (input.requestReceivedAtMs !== undefined && info.attempt === 1) {
-        metrics.replyLatency.observe({ action: actionOf(input.replies[0]!.messageJson) }, Math.max(0, Date.now() - input.requestReceivedAtMs) / 1000);
-      }
+      await publishReplies(egress, input, activitySeed());
     },
 
     /**

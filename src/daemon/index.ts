@@ -6,6 +6,7 @@
  * `start` runs both roles in one process; `worker` and `ingress` run one each and so need parts that several
  * processes can share (PostgreSQL, a Temporal cluster, real relays, an LND node).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { getPublicKey } from 'nostr-tools/pure';
@@ -108,6 +109,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
 
 async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => number): Promise<RunningDaemon> {
   const { settings: s, log, dataDir } = o;
+  fs.mkdirSync(dataDir, { recursive: true });
   const { key: mostroKey, source: keySource } = daemonKey(s.nostr.nsec_privkey, dataDir);
   const mostroPubkey = getPublicKey(mostroKey);
 
@@ -220,6 +222,11 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       },
       prices,
       orderSettings,
+    }, {
+      maxCachedWorkflows: s.temporal.max_cached_workflows,
+      maxConcurrentWorkflowTaskExecutions: s.temporal.max_concurrent_workflow_tasks,
+      maxConcurrentActivityTaskExecutions: s.temporal.max_concurrent_activities,
+      workflowThreadPoolSize: s.temporal.workflow_thread_pool_size,
     });
     parts.add('worker connection', () => native.close());
     const running = worker.run();

@@ -13,7 +13,19 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 export const workerIdentity = (): string => `mostro-worker@${os.hostname()}/${process.pid}`;
 
 /** Connects and creates the worker (not yet running); the caller runs it and closes the connection after. */
-export async function createWorker(target: TemporalTarget, deps: Omit<ActivityDeps, 'identity'>): Promise<{ worker: Worker; connection: NativeConnection }> {
+/** Worker tuning from `[temporal]`; unset values keep the SDK's defaults. */
+export interface WorkerTuning {
+  maxCachedWorkflows?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+  workflowThreadPoolSize?: number;
+}
+
+export async function createWorker(
+  target: TemporalTarget,
+  deps: Omit<ActivityDeps, 'identity'>,
+  tuning: WorkerTuning = {},
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await connectNative(target);
   try {
     const identity = workerIdentity();
@@ -24,6 +36,7 @@ export async function createWorker(target: TemporalTarget, deps: Omit<ActivityDe
       identity,
       workflowsPath,
       activities: createActivities({ identity, ...deps }),
+      ...Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)),
     });
     return { worker, connection };
   } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * Crash tests: the worker process is killed (SIGKILL) right after each side effect of a trade — the hold invoice
- * created in LND, the order event published, replies published, the escrow settled, the buyer paid — before Temporal
+ * created in LND, a decision committed (projection, order event, replies), the escrow settled, the buyer paid — before Temporal
  * recorded the result. A new worker process takes over. The trade completes, the buyer is paid exactly once (the
  * simulator counts every dispatch to a payment hash), and each party receives every message exactly once.
  */
@@ -56,7 +56,8 @@ describe.skipIf(!inject('databaseUrl'))('worker killed at an activity boundary',
     };
   }
 
-  it.each(['createHoldInvoice', 'publishOrderEvent', 'sendReplies', 'settleHoldInvoice', 'payInvoice'])(
+  // commitDecision: a decision's projection, order event and replies, in one activity.
+  it.each(['createHoldInvoice', 'commitDecision', 'settleHoldInvoice', 'payInvoice'])(
     'after %s: the trade completes, the buyer is paid once, no message is lost or repeated',
     async (point) => {
       const w = await crashingWorker(point);

@@ -11,10 +11,11 @@ import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type NewOrderInput } from '../../
 import { ORDER_WORKFLOWS_PATH } from '../helpers/order-worker.js';
 import { TEST_ORDER_SETTINGS } from '../helpers/orders.js';
 import { createTemporalTestEnv, uid, type TemporalTestEnv } from '../helpers/temporal.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
 
 let env: TemporalTestEnv;
 beforeAll(async () => {
-  env = await createTemporalTestEnv();
+  env = await createTemporalTestEnv({ searchAttributes: ORDER_SEARCH_ATTRIBUTES });
 });
 afterAll(async () => {
   await env?.teardown();
@@ -43,7 +44,8 @@ it('an activity failing for good leaves the order workflow running with a failed
     workflowsPath: ORDER_WORKFLOWS_PATH,
     activities: {
       orderSettings: async () => TEST_ORDER_SETTINGS,
-      projectOrder: async () => {
+      // The decision's commit writes the projection first: the database is broken for good.
+      commitDecision: async () => {
         projections++;
         throw ApplicationFailure.nonRetryable('relation "orders" does not exist', 'DatabaseBroken');
       },
@@ -79,7 +81,7 @@ it('a market-price order whose price source keeps failing ends without an order 
         calls.push('getMarketPrice');
         throw new Error('price API unreachable');
       },
-      projectOrder: async () => void calls.push('projectOrder'),
+      commitDecision: async () => void calls.push('commitDecision'),
       sendReplies: async () => void calls.push('sendReplies'),
     },
   });

@@ -76,7 +76,7 @@ describe('worker and ingress as separate processes', () => {
 
     it('trade end to end, then drain on SIGTERM', async () => {
       const start = (role: string) => {
-        const p = spawnTs('src/main.ts', [role, '--config', config, '--data-dir', fs.mkdtempSync(path.join(os.tmpdir(), `mostro-${role}-`)), '--log-level', 'warn'], {
+        const p = spawnTs('src/main.ts', [role, '--config', config, '--data-dir', path.join(fs.mkdtempSync(path.join(os.tmpdir(), `mostro-${role}-`)), 'not-yet-created'), '--log-level', 'warn'], {
           ...cleanEnv,
           MOSTRO_NSEC_PRIVKEY: nip19.nsecEncode(key),
         });

@@ -14,8 +14,9 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+/** `nodeArgs`: options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
+export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Spawned {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

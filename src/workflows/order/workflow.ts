@@ -15,6 +15,7 @@ import {
   condition,
   defineQuery,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -22,6 +23,7 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type { DatabaseActivities } from '../../activities/database.js';
+import type { CommitStep, DecisionActivities } from '../../activities/decision.js';
 import type { LightningActivities } from '../../activities/lightning.js';
 import type { NostrActivities, OutgoingReply } from '../../activities/nostr.js';
 import type { PriceActivities } from '../../activities/price.js';
@@ -74,6 +76,7 @@ function activities(heartbeatSecs: number) {
   return {
     db: proxyActivities<DatabaseActivities>(opts('30 seconds', '30 seconds')),
     nostr: proxyActivities<NostrActivities>(opts('60 seconds')),
+    decision: proxyActivities<DecisionActivities>(opts('60 seconds')),
     ln: proxyActivities<LightningActivities>(opts('60 seconds')),
     lnPay: proxyActivities<LightningActivities>(opts('3 minutes')),
     price: proxyActivities<PriceActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout, retry: { maximumAttempts: 3 } }),
@@ -113,7 +116,10 @@ function stuck(what: string, err: unknown): never {
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWorkflowResult> {
   const settings = 'child' in input ? input.settings : await config.orderSettings();
-  const { db, nostr, ln, lnPay, price } = activities(settings.activityHeartbeatTimeoutSecs);
+  const { db, nostr, decision, ln, lnPay, price } = activities(settings.activityHeartbeatTimeoutSecs);
+  // Workflows started before this change replay their per-effect activities; new ones commit each decision's
+  // projection, order event and replies in one activity (decision.ts).
+  const oneCommitPerDecision = patched('one-commit-per-decision');
   const clock = (): Clock => ({ now: Math.floor(workflowNow() / 1000), settings });
   const inbox: InboundMessage[] = [];
   const seen = new Set<string>();
@@ -157,25 +163,49 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     trade = d.trade;
     // A decision that creates the escrow first is projected once, with the hold invoice's outcome.
     const projectNow = d.effects[0]?.type !== 'create-hold';
+    let projection: Parameters<DatabaseActivities['projectOrder']>[0] | undefined;
     if (trade.order !== before && projectNow) {
       seq += 1;
-      await db.projectOrder({ order: trade.order, seq, ...(pendingTradeIndex ? { tradeIndex: pendingTradeIndex } : {}) });
+      projection = { order: trade.order, seq, ...(pendingTradeIndex ? { tradeIndex: pendingTradeIndex } : {}) };
       pendingTradeIndex = undefined;
-      // Only what changed: every upsert is a history event carrying its payloads.
-      const changed = orderSearchAttributes(trade.order, settings.paymentAttempts).filter((p) => (upserted.get(p.key.name) ?? null) !== p.value);
-      if (changed.length > 0) {
-        for (const p of changed) upserted.set(p.key.name, p.value);
-        upsertSearchAttributes(changed);
-      }
+      if (!oneCommitPerDecision) await db.projectOrder(projection);
+      // In the workflow task that commits the decision: support staff see the new status before the parties do.
+      upsertChangedSearchAttributes();
     }
+    // The projection, order events and replies up to the next Lightning/dispute/child effect, as one commit.
+    let steps: CommitStep[] = [];
     let batch: Outbound[] = [];
+    const flushSends = () => {
+      if (batch.length === 0) return;
+      const at = requestReceivedAtMs;
+      requestReceivedAtMs = undefined;
+      steps.push({ type: 'send', replies: batch.map((m) => ({ to: m.to, messageJson: m.json })), ...(at !== undefined ? { requestReceivedAtMs: at } : {}) });
+      batch = [];
+    };
+    const commit = async () => {
+      flushSends();
+      if (steps.length === 0 && !projection) return;
+      const r = await decision.commitDecision({ ...(projection ? { projection } : {}), steps });
+      projection = undefined;
+      steps = [];
+      if (r.published) published(r.published);
+    };
     for (const e of d.effects) {
       if (e.type === 'send') {
         batch.push(e.msg);
         continue;
       }
-      await sendNow(batch);
-      batch = [];
+      if (oneCommitPerDecision) {
+        if (e.type === 'publish') {
+          flushSends();
+          steps.push({ type: 'publish', ...orderEventInput(trade.order), minCreatedAt: lastEventAt + 1 });
+          continue;
+        }
+        await commit();
+      } else {
+        await sendNow(batch);
+        batch = [];
+      }
       switch (e.type) {
         case 'publish':
           await publishOrder(trade.order);
@@ -235,20 +265,32 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
           break;
       }
     }
-    await sendNow(batch);
+    if (oneCommitPerDecision) await commit();
+    else await sendNow(batch);
+  }
+
+  /** Only what changed: every upsert is a history event carrying its payloads. */
+  function upsertChangedSearchAttributes(): void {
+    if (!trade) return;
+    const changed = orderSearchAttributes(trade.order, settings.paymentAttempts).filter((p) => (upserted.get(p.key.name) ?? null) !== p.value);
+    if (changed.length === 0) return;
+    for (const p of changed) upserted.set(p.key.name, p.value);
+    upsertSearchAttributes(changed);
+  }
+
+  /** The order event input of an order: its public view and the maker identity (for its reputation tag). */
+  function orderEventInput(o: OrderState) {
+    return { order: orderEventView(o), makerIdentity: o.kind === 'sell' ? o.masterSellerPubkey : o.masterBuyerPubkey };
+  }
+
+  function published(r: { eventId: string; createdAt: number }): void {
+    lastEventAt = r.createdAt;
+    if (trade) trade = { ...trade, order: { ...trade.order, eventId: r.eventId } };
   }
 
   async function publishOrder(o: OrderState): Promise<void> {
-    const makerIdentity = o.kind === 'sell' ? o.masterSellerPubkey : o.masterBuyerPubkey;
-    const r = await nostr.publishOrderEvent({
-      order: orderEventView(o),
-      makerIdentity,
-      minCreatedAt: lastEventAt + 1,
-    });
-    if (r && trade) {
-      lastEventAt = r.createdAt;
-      trade = { ...trade, order: { ...trade.order, eventId: r.eventId } };
-    }
+    const r = await nostr.publishOrderEvent({ ...orderEventInput(o), minCreatedAt: lastEventAt + 1 });
+    if (r) published(r);
   }
 
   const reply = async (to: string, rid: Rid, reason: CantDoReason) => {

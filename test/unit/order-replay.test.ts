@@ -1,0 +1,34 @@
+/**
+ * Running workflows survive code changes: a history recorded by the order workflow before a change replays against
+ * today's code without a nondeterminism error (changes are guarded with `patched()`), and so does one recorded now.
+ *
+ * Fixtures: test/fixtures/order-history-*.json, a complete sell trade (new-order → take-sell with invoice → escrow →
+ * fiat-sent → release → payout), each recorded by the code of its name's time.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { ORDER_WORKFLOWS_PATH } from '../helpers/order-worker.js';
+import { workflowBundle } from '../helpers/temporal.js';
+
+const fixture = (name: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../fixtures', name), 'utf8')));
+
+describe('order workflow histories replay against the current code', () => {
+  it('one recorded before decisions were committed in one activity (per-effect activities)', async () => {
+    const history = fixture('order-history-before-one-commit.json');
+    const types = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(types).toContain('projectOrder');
+    expect(types).not.toContain('commitDecision');
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, 'order-before-one-commit');
+  }, 60_000);
+
+  it('one recorded by the current code (one commit per decision)', async () => {
+    const history = fixture('order-history-one-commit.json');
+    const types = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(types).toContain('commitDecision');
+    expect(types).not.toContain('projectOrder');
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, 'order-one-commit');
+  }, 60_000);
+});
