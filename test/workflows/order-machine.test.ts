@@ -26,6 +26,7 @@ import {
   type OrderSettings,
   type Trade,
 } from '../../src/workflows/order/machine.js';
+import { canDispute } from '../../src/workflows/order/guards.js';
 import type { OrderState } from '../../src/workflows/order/state.js';
 import { TEST_ORDER_SETTINGS, orderState } from '../helpers/orders.js';
 
@@ -447,5 +448,17 @@ describe('support requests', () => {
     const d = supportRequest(t, ask('retry-dev-fee'), at(NOW + 500));
     expect(d.trade).toMatchObject({ devFeeDueAt: NOW + 500, devFeeAttempts: 0 });
     expect(dueWork(d.trade, SETTINGS, NOW + 500)).toBe('dev-fee');
+  });
+});
+
+describe('dispute guard (§24.1)', () => {
+  it('the buyer or the seller of a locked escrow, each side once, in the reference order of checks', () => {
+    const active = sellTaken({ status: 'active' }).order;
+    expect(canDispute(active, BUYER)).toEqual({ ok: true });
+    expect(canDispute({ ...active, status: 'fiat-sent' }, SELLER)).toEqual({ ok: true });
+    expect(canDispute(active, STRANGER)).toEqual({ ok: false, reason: 'invalid_pubkey' });
+    expect(canDispute({ ...active, status: 'waiting-payment' }, STRANGER)).toEqual({ ok: false, reason: 'not_allowed_by_status' });
+    expect(canDispute({ ...active, buyerDispute: true }, BUYER)).toEqual({ ok: false, reason: 'dispute_creation_error' });
+    expect(canDispute({ ...active, buyerDispute: true }, SELLER)).toEqual({ ok: true });
   });
 });

@@ -29,3 +29,11 @@ export function canRelease(o: OrderState, sender: string): Guard {
   if (o.status !== 'fiat-sent' && o.status !== 'dispute') return no('not_allowed_by_status');
   return ok;
 }
+
+/** `dispute` (§24.1): the buyer or the seller, while the escrow is locked; each side at most once. */
+export function canDispute(o: OrderState, sender: string): Guard {
+  if (o.status !== 'active' && o.status !== 'fiat-sent') return no('not_allowed_by_status');
+  if (sender !== o.buyerPubkey && sender !== o.sellerPubkey) return no('invalid_pubkey');
+  if ((sender === o.buyerPubkey && o.buyerDispute) || (sender === o.sellerPubkey && o.sellerDispute)) return no('dispute_creation_error');
+  return ok;
+}

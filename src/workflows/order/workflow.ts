@@ -33,7 +33,7 @@ import type { CantDoReason } from '../../protocol/schema.js';
 import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
 import { ORDER_ACTIONS, orderSignals, orderWorkflowId, supportSignal, type InboundMessage, type NewOrderInput } from './contract.js';
-import { canAddInvoice, canRelease, canSendFiatSent } from './guards.js';
+import { canAddInvoice, canDispute, canRelease, canSendFiatSent } from './guards.js';
 import {
   addInvoice,
   cancel,
@@ -46,6 +46,7 @@ import {
   holdInvoiceIssued,
   nextDeadline,
   openChildOrder,
+  openDispute,
   payoutResult,
   refuse,
   released,
@@ -404,8 +405,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       }
       case 'cancel':
         return apply(cancel(t, { sender: m.sender, rid }, clock()));
+      case 'dispute': {
+        // Workflows that answered a dispute with invalid_action before parties could open one replay that answer.
+        if (!patched('party-disputes')) return reply(m.sender, rid, 'invalid_action');
+        const g = canDispute(t.order, m.sender);
+        if (!g.ok) return apply(refuse(t, m.sender, rid, g.reason));
+        const initiator = m.sender === t.order.buyerPubkey ? 'buyer' : 'seller';
+        return apply(openDispute(t, { id: uuid4(), initiator, rid }, clock()));
+      }
       default:
-        // Disputes, ratings, admin actions and bonds arrive with later issues; answer instead of staying silent.
+        // Solver actions, ratings and bonds arrive with later work; answer instead of staying silent.
         return reply(m.sender, rid, 'invalid_action');
     }
   }
