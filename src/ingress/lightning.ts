@@ -51,8 +51,13 @@ export interface InvoiceWatcherOptions {
   db: Db;
   gateway: HoldInvoiceSignalGateway;
   log: Logger;
-  /** How often `hold_invoices` is scanned for new invoices and lost subscriptions (ms). */
+  /**
+   * How often `hold_invoices` is scanned for invoices created in the last ten minutes (ms, default 250): a seller who
+   * pays at once is seen at once. Every `fullScanEvery`-th scan (default 40) looks at every open invoice, picking up
+   * lost subscriptions.
+   */
   pollMs?: number;
+  fullScanEvery?: number;
   /** Delay before re-subscribing after a stream error (ms). */
   retryMs?: number;
 }
@@ -62,6 +67,7 @@ export class InvoiceWatcher {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private stopped = true;
+  private scans = 0;
   /** Signals delivered, by state (for operators and tests). */
   readonly delivered: Record<HoldInvoiceState, number> = { accepted: 0, settled: 0, canceled: 0 };
 
@@ -71,7 +77,7 @@ export class InvoiceWatcher {
   async start(): Promise<void> {
     this.stopped = false;
     await this.scan();
-    this.timer = setInterval(() => void this.scan(), this.opts.pollMs ?? 1000);
+    this.timer = setInterval(() => void this.scan(this.scans++ % (this.opts.fullScanEvery ?? 40) === 0), this.opts.pollMs ?? 250);
     this.timer.unref?.();
   }
 
@@ -90,12 +96,13 @@ export class InvoiceWatcher {
     return this.watched.size;
   }
 
-  /** One pass over `hold_invoices`: follow what is not followed yet. Safe to call at any time. */
-  scan(): Promise<void> {
+  /** One pass over `hold_invoices` (recent ones only unless `full`): follow what is not followed yet. */
+  scan(full = true): Promise<void> {
     this.scanning ??= (async () => {
       try {
+        const recent = BigInt(Math.floor(Date.now() / 1000) - 600);
         const rows = await this.opts.db.holdInvoice.findMany({
-          where: { notifiedState: { in: ['open', 'accepted'] } },
+          where: { notifiedState: { in: ['open', 'accepted'] }, ...(full ? {} : { createdAt: { gte: recent } }) },
           select: { paymentHash: true, workflowId: true, notifiedState: true, version: true },
         });
         for (const row of rows) {
