@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { RelayPool } from '../nostr/relay-pool.js';
 import type { Transport } from '../protocol/index.js';
+import { adminAddSolverHandler } from './actions/admin-add-solver.js';
 import { lastTradeIndexHandler } from './actions/last-trade-index.js';
 import { Intake } from './intake.js';
 import { refreshKnownPubkeys } from './known-pubkeys.js';
@@ -60,6 +61,7 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
         return row?.status ?? null;
       }),
       'last-trade-index': lastTradeIndexHandler(tradeIndex),
+      'admin-add-solver': adminAddSolverHandler(o.db, o.mostroPubkey),
     },
     log: o.log,
   });

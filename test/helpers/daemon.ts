@@ -30,6 +30,7 @@ import { message, parseArrayElements, serializeMessage, type NostrEvent, type Tr
 import type { OrderSettings } from '../../src/workflows/order/machine.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
 import { databaseBackends } from './databases.js';
+import * as rn from '@rust-nostr/nostr-sdk';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
 import { TEST_ORDER_SETTINGS } from './orders.js';
 import { ORDER_WORKFLOWS_PATH, orderWorkerActivities, type OrderWorkerConfig } from './order-worker.js';
@@ -182,6 +183,13 @@ export class TestDaemon {
     return t;
   }
 
+  /** The admin: a client whose identity is the daemon's own key (mostro-cli with ADMIN_NSEC). */
+  admin(name = 'admin'): Trader {
+    const t = new Trader(this, name, false, rn.Keys.parse(this.workerConfig.mostroSecretHex));
+    this.traders.push(t);
+    return t;
+  }
+
   /** The workflow's view of an order. */
   async order(orderId: string) {
     return this.env.client.workflow.getHandle(`order-${orderId}`).query<Record<string, unknown> | null>('getOrder');
@@ -237,6 +245,8 @@ export class Trader {
     private readonly d: TestDaemon,
     readonly name: string,
     readonly fullPrivacy: boolean,
+    /** An identity key other than the mnemonic's first (the admin's is the daemon key). */
+    private readonly identityKey?: rn.Keys,
   ) {
     // A distinct valid BIP-39 phrase per trader (derived from its name and the daemon, so runs are reproducible
     // while two daemons' traders never share an identity).
@@ -252,7 +262,7 @@ export class Trader {
   }
 
   get identity(): string {
-    return pubOf(this.key(0));
+    return pubOf(this.identityKey ?? this.key(0));
   }
 
   /** Subscribes for replies to trade key `index` (idempotent); resolves once the relay has the subscription. */
@@ -297,7 +307,7 @@ export class Trader {
       message({ action: f.action, id: f.id, payload: f.payload ?? null, request_id: requestId, trade_index: f.tradeIndex === undefined ? index : f.tradeIndex }),
     );
     const trade = this.key(index);
-    const ev = await cliWrap({ transport: this.d.transport, msgJson, trade, identity: this.fullPrivacy ? null : this.key(0), mostro: this.d.mostroPubkey });
+    const ev = await cliWrap({ transport: this.d.transport, msgJson, trade, identity: this.fullPrivacy ? null : (this.identityKey ?? this.key(0)), mostro: this.d.mostroPubkey });
     const r = await this.d.clientPool.publish(ev);
     if (r.accepted.length === 0) throw new Error(`relay refused ${f.action}`);
     return requestId;
