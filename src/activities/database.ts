@@ -7,7 +7,7 @@ import { projectOrder } from '../db/order-projection.js';
 import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { Reputation } from '../nostr/events.js';
 import type { UserInfo } from '../protocol/schema.js';
-import type { OpenedDispute } from '../workflows/order/machine.js';
+import type { DisputeRole, OpenedDispute } from '../workflows/order/machine.js';
 import type { OrderState } from '../workflows/order/state.js';
 
 const DAY = 86_400;
@@ -32,7 +32,12 @@ export async function reputationOf(db: Db, identity: string | null, now: number)
   return { rating: r.totalRating, reviews: r.totalReviews, operating_days: days };
 }
 
-export function createDatabaseActivities(db: Db, clock: () => number = () => Math.floor(Date.now() / 1000)) {
+export function createDatabaseActivities(
+  db: Db,
+  clock: () => number = () => Math.floor(Date.now() / 1000),
+  /** The daemon's pubkey: the admin is whoever signs with it as identity. */
+  adminPubkey?: string,
+) {
   const tradeIndexes = new DbTradeIndexStore(db, clock);
   const advance = async (u: TradeIndexUpdate) => {
     if (u.index === null || u.identity === u.sender) return; // full privacy: no index
@@ -87,6 +92,32 @@ export function createDatabaseActivities(db: Db, clock: () => number = () => Mat
 
     async userReputation(input: { identity: string | null }): Promise<UserInfo> {
       return reputationOf(db, input.identity, clock());
+    },
+
+    /**
+     * What a dispute action needs from the database: who the sender is (the admin, a solver and its category, or
+     * nobody) and each party's reputation (null for a party without a users row: full privacy).
+     */
+    async disputeContext(input: {
+      identity: string;
+      buyerIdentity: string | null;
+      sellerIdentity: string | null;
+    }): Promise<{ who: DisputeRole; buyer: UserInfo | null; seller: UserInfo | null }> {
+      const user = await db.user.findUnique({ where: { pubkey: input.identity }, select: { isSolver: true, category: true } });
+      const who: DisputeRole =
+        input.identity === adminPubkey ? { role: 'admin' } : user?.isSolver ? { role: 'solver', category: user.category } : { role: 'none' };
+      const party = async (identity: string | null) =>
+        identity && (await db.user.findUnique({ where: { pubkey: identity }, select: { pubkey: true } })) ? reputationOf(db, identity, clock()) : null;
+      return { who, buyer: await party(input.buyerIdentity), seller: await party(input.sellerIdentity) };
+    },
+
+    /** Records who took the dispute (`in-progress`); a dispute already closed is left alone. */
+    async takeDispute(input: { disputeId: string; solver: string; takenAt: number }): Promise<boolean> {
+      const r = await db.dispute.updateMany({
+        where: { id: input.disputeId, status: { in: ['initiated', 'in-progress'] } },
+        data: { status: 'in-progress', solverPubkey: input.solver, takenAt: BigInt(input.takenAt), version: { increment: 1 } },
+      });
+      return r.count === 1;
     },
   };
 }

@@ -22,6 +22,8 @@ export interface ActivityDeps {
   nostr?: { egress: NostrEgress; orderEvents?: OrderEventSource };
   prices?: PriceManager;
   orderSettings?: OrderSettings;
+  /** The daemon's pubkey (the admin signs with it as identity). */
+  adminPubkey?: string;
 }
 
 /**
@@ -53,7 +55,7 @@ function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<u
 export function createActivities(deps: ActivityDeps) {
   return withHeartbeats({
     ...createSystemActivities(deps),
-    ...(deps.db ? createDatabaseActivities(deps.db) : {}),
+    ...(deps.db ? createDatabaseActivities(deps.db, undefined, deps.adminPubkey) : {}),
     ...(deps.lightning ? createLightningActivities(deps.lightning) : {}),
     ...(deps.nostr ? createNostrActivities(deps.nostr.egress, deps.nostr.orderEvents) : {}),
     ...(deps.db && deps.nostr ? createDecisionActivities(deps.db, deps.nostr.egress, deps.nostr.orderEvents) : {}),

@@ -222,6 +222,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       },
       prices,
       orderSettings,
+      adminPubkey: mostroPubkey,
     }, {
       maxCachedWorkflows: s.temporal.max_cached_workflows,
       maxConcurrentWorkflowTaskExecutions: s.temporal.max_concurrent_workflow_tasks,

@@ -56,10 +56,11 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
     transport: o.transport,
     mostroPubkey: o.mostroPubkey,
     handlers: {
-      ...orderRoutes(new TemporalOrderGateway(o.client, o.taskQueue), async (id) => {
-        const row = await o.db.order.findUnique({ where: { id }, select: { status: true } });
-        return row?.status ?? null;
-      }),
+      ...orderRoutes(
+        new TemporalOrderGateway(o.client, o.taskQueue),
+        async (id) => (await o.db.order.findUnique({ where: { id }, select: { status: true } }))?.status ?? null,
+        async (id) => (await o.db.dispute.findUnique({ where: { id }, select: { orderId: true } }))?.orderId ?? null,
+      ),
       'last-trade-index': lastTradeIndexHandler(tradeIndex),
       'admin-add-solver': adminAddSolverHandler(o.db, o.mostroPubkey),
     },

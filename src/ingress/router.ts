@@ -58,6 +58,8 @@ export function closedOrderReason(action: string, status: string): CantDoReason 
 export function orderRoutes(
   gateway: OrderGateway,
   finalStatus?: (orderId: string) => Promise<string | null>,
+  /** The order a dispute belongs to (`admin-take-dispute` names the dispute). */
+  orderOfDispute?: (disputeId: string) => Promise<string | null>,
 ): Partial<Record<Action, ActionHandler>> {
   const startOrder: ActionHandler = async (m) => {
     await gateway.startOrder(orderIdForEvent(m.event.id), inboundMessage(m));
@@ -69,7 +71,12 @@ export function orderRoutes(
     const status = finalStatus ? await finalStatus(orderId) : null;
     throw new CantDoError(status ? closedOrderReason(m.kind.action, status) : 'not_found');
   };
+  const toDisputedOrder: ActionHandler = async (m) => {
+    const orderId = m.kind.id && orderOfDispute ? await orderOfDispute(m.kind.id) : null;
+    if (!orderId || !(await gateway.signalOrder(orderId, inboundMessage(m)))) throw new CantDoError('not_found');
+  };
   const routes: Partial<Record<Action, ActionHandler>> = { 'new-order': startOrder };
   for (const a of ORDER_ACTIONS) routes[a] = toOrder;
+  routes['admin-take-dispute'] = toDisputedOrder;
   return routes;
 }

@@ -64,5 +64,6 @@ export function orderWorkerActivities(
     },
     prices,
     orderSettings: cfg.settings,
+    adminPubkey: mostroPubkey,
   });
 }

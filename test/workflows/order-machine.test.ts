@@ -16,6 +16,9 @@ import {
   holdInvoiceIssued,
   newTrade,
   payoutResult,
+  canResolveDispute,
+  canTakeDispute,
+  openDispute,
   released,
   supportRequest,
   take,
@@ -460,5 +463,42 @@ describe('dispute guard (§24.1)', () => {
     expect(canDispute({ ...active, status: 'waiting-payment' }, STRANGER)).toEqual({ ok: false, reason: 'not_allowed_by_status' });
     expect(canDispute({ ...active, buyerDispute: true }, BUYER)).toEqual({ ok: false, reason: 'dispute_creation_error' });
     expect(canDispute({ ...active, buyerDispute: true }, SELLER)).toEqual({ ok: true });
+  });
+});
+
+describe('solver permissions (§24.2–24.3)', () => {
+  const disputed = () => openDispute(sellTaken({ status: 'fiat-sent' }), { id: 'dis-1', initiator: 'buyer', rid: null }, C).trade;
+  const RO = { role: 'solver' as const, category: 1 };
+  const RW = { role: 'solver' as const, category: 2 };
+  const ADMIN = { role: 'admin' as const };
+
+  it('who may take a dispute: any solver or the admin at first; the holder again; read-write over read-only; the admin always', () => {
+    const t = disputed();
+    expect(canTakeDispute(t, 'x', { role: 'none' })).toBe(false);
+    expect(canTakeDispute(t, 'ro', RO)).toBe(true);
+    const byRo = { ...t, dispute: { ...t.dispute!, solver: 'ro', solverCategory: 1 } };
+    expect(canTakeDispute(byRo, 'ro', RO)).toBe(true);
+    expect(canTakeDispute(byRo, 'ro2', RO)).toBe(false);
+    expect(canTakeDispute(byRo, 'rw', RW)).toBe(true);
+    const byRw = { ...t, dispute: { ...t.dispute!, solver: 'rw', solverCategory: 2 } };
+    expect(canTakeDispute(byRw, 'rw2', RW)).toBe(false);
+    expect(canTakeDispute(byRw, 'admin', ADMIN)).toBe(true);
+    const byAdmin = { ...t, dispute: { ...t.dispute!, solver: 'admin', byAdmin: true, solverCategory: 2 } };
+    expect(canTakeDispute(byAdmin, 'rw', RW)).toBe(false);
+    expect(canTakeDispute(sellTaken({ status: 'active' }), 'admin', ADMIN)).toBe(false);
+  });
+
+  it('who may settle or cancel: only the holder, read-write, while in dispute', () => {
+    const t = disputed();
+    const held = (solver: string, byAdmin = false, solverCategory = 2) => ({ ...t, dispute: { ...t.dispute!, solver, byAdmin, solverCategory } });
+    expect(canResolveDispute(t, 'rw', RW, 'admin-settle')).toEqual({ ok: false, reason: 'is_not_your_dispute' });
+    expect(canResolveDispute(held('admin', true), 'rw', RW, 'admin-settle')).toEqual({ ok: false, reason: 'dispute_taken_by_admin' });
+    expect(canResolveDispute(held('ro', false, 1), 'ro', RO, 'admin-cancel')).toEqual({ ok: false, reason: 'not_authorized' });
+    expect(canResolveDispute(held('rw'), 'rw', RW, 'admin-settle')).toEqual({ ok: true });
+    const done = { ...held('rw'), order: { ...t.order, status: 'success' as const } };
+    expect(canResolveDispute(done, 'rw', RW, 'admin-settle')).toEqual({ ok: false, reason: 'invalid_order_status' });
+    expect(canResolveDispute(done, 'rw', RW, 'admin-cancel')).toEqual({ ok: false, reason: 'not_allowed_by_status' });
+    const coop = { ...held('rw'), order: { ...t.order, status: 'cooperatively-canceled' as const } };
+    expect(canResolveDispute(coop, 'rw', RW, 'admin-settle')).toEqual({ ok: 'cooperatively-canceled' });
   });
 });

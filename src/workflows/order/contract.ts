@@ -47,6 +47,8 @@ export const ORDER_ACTIONS = [
   'trade-pubkey',
   'admin-cancel',
   'admin-settle',
+  /** Routed by dispute id (the ingress finds the order). */
+  'admin-take-dispute',
 ] as const satisfies readonly Action[];
 
 export type OrderAction = (typeof ORDER_ACTIONS)[number];

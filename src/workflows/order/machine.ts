@@ -4,7 +4,7 @@
  * (a price, an invoice check, a hold invoice, a payment outcome), calls one of these, then carries out the effects in
  * order. Replies and their order follow the reference daemon (protocol.md §18–§22); nothing here does I/O.
  */
-import type { CantDoReason, OrderStatus, SmallOrder, UserInfo } from '../../protocol/schema.js';
+import type { CantDoReason, OrderStatus, SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
 import { publishedStatus } from '../../nostr/events.js';
 import { orderExpiresAt, perPartyFee } from './amounts.js';
 import { rangeRemainder } from './take.js';
@@ -53,6 +53,21 @@ export interface Trade {
   /** When the next dev-fee payment attempt is due; null when none is owed (or it was given up). */
   devFeeDueAt: number | null;
   devFeeAttempts: number;
+  /** The order's open dispute, as the workflow tracks it (absent in workflows started before solvers). */
+  dispute?: DisputeState | null;
+}
+
+export interface DisputeState {
+  id: string;
+  initiator: 'buyer' | 'seller';
+  previousStatus: OrderStatus;
+  openedAt: number;
+  /** The identity that took it (a solver or the admin); null while `initiated`. */
+  solver: string | null;
+  /** The admin (the daemon key) holds it. */
+  byAdmin: boolean;
+  /** The holder's solver category (1 read-only, 2 read-write; 2 for the admin). */
+  solverCategory: number;
 }
 
 export type Effect =
@@ -66,6 +81,8 @@ export type Effect =
   | { type: 'open-dispute'; dispute: OpenedDispute }
   /** The parties settled it themselves: close the order's open dispute and republish its event. */
   | { type: 'close-dispute'; status: 'settled' | 'seller-refunded'; initiator: 'buyer' | 'seller' | 'unknown' }
+  /** A solver (or the admin) took the dispute: record it and publish its `in-progress` event. */
+  | { type: 'take-dispute'; disputeId: string; solver: string; initiator: 'buyer' | 'seller'; openedAt: number }
   /** Start the range remainder as an order of its own, announced to the maker's next trade key. */
   | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number } };
 
@@ -634,6 +651,7 @@ export function openDispute(t: Trade, i: { id: string; initiator: 'buyer' | 'sel
   const d = moveTo(t, 'dispute', i.initiator === 'buyer' ? { buyerDispute: true } : { sellerDispute: true }, c.now);
   const [by, peer] = i.initiator === 'buyer' ? [o.buyerPubkey!, o.sellerPubkey!] : [o.sellerPubkey!, o.buyerPubkey!];
   const payload = { dispute: [i.id, null] as [string, null] };
+  d.trade = { ...d.trade, dispute: { id: i.id, initiator: i.initiator, previousStatus: o.status, openedAt: c.now, solver: null, byAdmin: false, solverCategory: 0 } };
   d.effects.push(
     { type: 'open-dispute', dispute: { id: i.id, orderId: o.id, initiator: i.initiator, previousStatus: o.status, createdAt: c.now } },
     send(orderMessage(by, { rid: i.rid, id: o.id, action: 'dispute-initiated-by-you', payload })),
@@ -695,4 +713,90 @@ export function supportRequest(t: Trade, r: SupportRequest, c: Clock): Decision 
     case 'republish':
       return { trade: t, effects: [{ type: 'publish' }] };
   }
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Solvers (§24.2–24.3)
+
+/** Who is asking, as the database knows them: the admin (the daemon's own key as identity), a solver, or nobody. */
+export type DisputeRole = { role: 'admin' } | { role: 'solver'; category: number } | { role: 'none' };
+
+export const SOLVER_READ_WRITE = 2;
+
+/** `admin-take-dispute`: who may take (or take over) the dispute now. */
+export function canTakeDispute(t: Trade, identity: string, who: DisputeRole): boolean {
+  const ds = t.dispute;
+  if (!ds || t.order.status !== 'dispute') return false;
+  if (who.role === 'admin') return true;
+  if (who.role !== 'solver') return false;
+  if (ds.solver === null || ds.solver === identity) return true;
+  // A read-write solver may take over from a read-only one (not from the admin).
+  return who.category >= SOLVER_READ_WRITE && !ds.byAdmin && ds.solverCategory < SOLVER_READ_WRITE;
+}
+
+/**
+ * A solver or the admin takes the dispute: it goes `in-progress` under them; they get the whole case
+ * (`SolverDisputeInfo`, to their identity key), both parties learn who resolves it.
+ */
+export function takeDispute(
+  t: Trade,
+  i: { identity: string; rid: Rid; who: DisputeRole; info: SolverDisputeInfo },
+  c: Clock,
+): Decision {
+  const ds = t.dispute!;
+  const o = t.order;
+  const dispute: DisputeState = { ...ds, solver: i.identity, byAdmin: i.who.role === 'admin', solverCategory: i.who.role === 'solver' ? i.who.category : SOLVER_READ_WRITE };
+  void c;
+  const peer = { peer: { pubkey: i.identity, reputation: null } };
+  return {
+    trade: { ...t, dispute },
+    effects: [
+      { type: 'take-dispute', disputeId: ds.id, solver: i.identity, initiator: ds.initiator, openedAt: ds.openedAt },
+      send(orderMessage(i.identity, { wrapper: 'dispute', rid: i.rid, id: ds.id, action: 'admin-took-dispute', payload: { dispute: [ds.id, i.info] } })),
+      send(orderMessage(o.buyerPubkey!, { rid: i.rid, id: o.id, action: 'admin-took-dispute', payload: peer })),
+      send(orderMessage(o.sellerPubkey!, { rid: i.rid, id: o.id, action: 'admin-took-dispute', payload: peer })),
+    ],
+  };
+}
+
+/** `admin-settle` / `admin-cancel`: the holder of the dispute may resolve it; the reasons of §24.3 otherwise. */
+export function canResolveDispute(t: Trade, identity: string, who: DisputeRole, action: 'admin-settle' | 'admin-cancel'): { ok: true } | { ok: false; reason: CantDoReason } | { ok: 'cooperatively-canceled' } {
+  const ds = t.dispute;
+  if (!ds || ds.solver !== identity) {
+    return { ok: false, reason: ds?.byAdmin ? 'dispute_taken_by_admin' : 'is_not_your_dispute' };
+  }
+  if (who.role === 'none' || (who.role === 'solver' && who.category < SOLVER_READ_WRITE)) return { ok: false, reason: 'not_authorized' };
+  if (t.order.status === 'cooperatively-canceled') return { ok: 'cooperatively-canceled' };
+  if (t.order.status !== 'dispute') return { ok: false, reason: action === 'admin-settle' ? 'invalid_order_status' : 'not_allowed_by_status' };
+  return { ok: true };
+}
+
+/** The order was cooperatively canceled meanwhile: the solver is told so, nothing else happens. */
+export function resolvedCooperatively(t: Trade, i: { sender: string; rid: Rid; ti: number | null }): Decision {
+  return { trade: t, effects: [send(orderMessage(i.sender, { rid: i.rid, ti: i.ti, id: t.order.id, action: 'cooperative-cancel-accepted' }))] };
+}
+
+/** `admin-settle` after the escrow was settled: the buyer is paid as after a release; everyone is told. */
+export function adminSettled(t: Trade, i: { sender: string; rid: Rid; ti: number | null }, c: Clock): Decision {
+  const d = moveTo(t, 'settled-hold-invoice', {}, c.now);
+  // The dispute stays on record: a late admin-settle/-cancel by its holder is answered by status (§24.3).
+  d.trade = { ...d.trade, releaseRid: null, payoutDueAt: c.now };
+  const o = d.trade.order;
+  d.effects.push(
+    closeDispute(t.order, 'settled'),
+    send(orderMessage(i.sender, { rid: i.rid, ti: i.ti, id: o.id, action: 'admin-settled' })),
+    send(orderMessage(o.sellerPubkey!, { ti: i.ti, id: o.id, action: 'admin-settled' })),
+    send(orderMessage(o.buyerPubkey!, { ti: i.ti, id: o.id, action: 'admin-settled' })),
+  );
+  return d;
+}
+
+/** `admin-cancel`: the escrow is canceled (the seller keeps the sats); the order ends `canceled-by-admin`. */
+export function adminCanceled(t: Trade, i: { sender: string; rid: Rid; ti: number | null }, c: Clock): Decision {
+  const o = t.order;
+  const d = moveTo(t, 'canceled-by-admin', {}, c.now);
+  const msg = (to: string) => send(orderMessage(to, { rid: i.rid, ti: i.ti, id: o.id, action: 'admin-canceled' }));
+  d.effects.unshift({ type: 'cancel-hold', hash: o.hash! });
+  d.effects.push(closeDispute(o, 'seller-refunded'), msg(i.sender), msg(o.sellerPubkey!), msg(o.buyerPubkey!));
+  return d;
 }

@@ -2,7 +2,7 @@
  * The SmallOrder each message carries, field for field as the reference builds it (which amount — gross, net or
  * plain —, which keys, whether the invoice and `expires_at` are present). Pure; serialized by the protocol library.
  */
-import type { SmallOrder } from '../../protocol/schema.js';
+import type { SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
 import type { OrderEventInput } from '../../nostr/events.js';
 import type { OrderState } from './state.js';
 
@@ -65,4 +65,45 @@ export function escrowLockedOrder(o: OrderState, to: 'seller' | 'buyer', withInv
 /** `SmallOrder::from(order)` with the buyer's net amount: the add-invoice that asks for a new payout invoice. */
 export function payoutInvoiceOrder(o: OrderState): SmallOrder {
   return escrowLockedOrder(o, 'buyer', true);
+}
+
+/**
+ * What a solver gets when taking a dispute (`SolverDisputeInfo`): the order, both trade keys, and each party's
+ * reputation — a party without a users row counts as full privacy (flag true, info null). The escrow's preimage is
+ * not included: the workflow never holds it (it is derived inside the Lightning activities) and the solver does not
+ * need it to decide.
+ */
+export function solverDisputeInfo(
+  o: OrderState,
+  ds: { initiator: 'buyer' | 'seller'; previousStatus: string },
+  parties: { buyer: UserInfo | null; seller: UserInfo | null },
+): SolverDisputeInfo {
+  const byBuyer = ds.initiator === 'buyer';
+  const initiatorInfo = byBuyer ? parties.buyer : parties.seller;
+  const counterpartInfo = byBuyer ? parties.seller : parties.buyer;
+  return {
+    id: o.id,
+    kind: o.kind,
+    status: o.status,
+    hash: o.hash,
+    preimage: null,
+    order_previous_status: ds.previousStatus,
+    initiator_pubkey: (byBuyer ? o.buyerPubkey : o.sellerPubkey) ?? '',
+    buyer_pubkey: o.buyerPubkey,
+    seller_pubkey: o.sellerPubkey,
+    initiator_full_privacy: initiatorInfo === null,
+    counterpart_full_privacy: counterpartInfo === null,
+    initiator_info: initiatorInfo,
+    counterpart_info: counterpartInfo,
+    premium: o.premium,
+    payment_method: o.paymentMethod,
+    amount: o.amount,
+    fiat_amount: o.fiatAmount,
+    fee: o.fee,
+    routing_fee: o.routingFee,
+    buyer_invoice: o.buyerInvoice,
+    invoice_held_at: o.invoiceHeldAt,
+    taken_at: o.takenAt,
+    created_at: o.createdAt,
+  };
 }

@@ -44,9 +44,15 @@ import {
   holdInvoiceAccepted,
   holdInvoiceCanceled,
   holdInvoiceIssued,
+  adminCanceled,
+  adminSettled,
+  canResolveDispute,
+  canTakeDispute,
   nextDeadline,
   openChildOrder,
   openDispute,
+  resolvedCooperatively,
+  takeDispute,
   payoutResult,
   refuse,
   released,
@@ -65,7 +71,7 @@ import { cantDoMessage, readInbound, type Inbound, type Outbound, type Rid } fro
 import { checkNewOrder, needsPrice } from './new-order.js';
 import { orderSearchAttributes } from './search-attributes.js';
 import type { OrderState } from './state.js';
-import { orderEventView } from './views.js';
+import { orderEventView, solverDisputeInfo } from './views.js';
 import { checkTake, takeNeedsPrice } from './take.js';
 
 const config = proxyActivities<SettingsActivities>({ startToCloseTimeout: '10 seconds' });
@@ -242,6 +248,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
             })
           ).createdAt;
           break;
+        case 'take-dispute': {
+          await db.takeDispute({ disputeId: e.disputeId, solver: e.solver, takenAt: clock().now });
+          const r = await nostr.publishDisputeEvent({
+            disputeId: e.disputeId,
+            status: 'in-progress',
+            initiator: e.initiator,
+            openedAt: e.openedAt,
+            minCreatedAt: lastDisputeEventAt + 1,
+          });
+          lastDisputeEventAt = r.createdAt;
+          break;
+        }
         case 'close-dispute': {
           const closed = await db.closeDispute({ orderId: trade.order.id, status: e.status });
           if (closed) {
@@ -413,10 +431,43 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
         const initiator = m.sender === t.order.buyerPubkey ? 'buyer' : 'seller';
         return apply(openDispute(t, { id: uuid4(), initiator, rid }, clock()));
       }
+      case 'admin-take-dispute':
+      case 'admin-settle':
+      case 'admin-cancel':
+        // Workflows that answered admin-settle/-cancel with invalid_action before solvers existed replay that answer.
+        if (!patched('solver-actions')) return reply(m.sender, rid, 'invalid_action');
+        return onSolverAction(m, m.action, rid, kind.trade_index ?? null);
       default:
-        // Solver actions, ratings and bonds arrive with later work; answer instead of staying silent.
+        // Ratings and bonds arrive with later work; answer instead of staying silent.
         return reply(m.sender, rid, 'invalid_action');
     }
+  }
+
+  /** §24.2–24.3: a solver (or the admin) takes, settles or cancels the order's dispute. */
+  async function onSolverAction(m: InboundMessage, action: 'admin-take-dispute' | 'admin-settle' | 'admin-cancel', rid: Rid, ti: number | null): Promise<void> {
+    const t = trade!;
+    const o = t.order;
+    const take = action === 'admin-take-dispute';
+    const ctx = await db.disputeContext({
+      identity: m.identity,
+      buyerIdentity: take ? o.masterBuyerPubkey : null,
+      sellerIdentity: take ? o.masterSellerPubkey : null,
+    });
+    if (take) {
+      if (!canTakeDispute(t, m.identity, ctx.who)) return reply(m.sender, rid, 'invalid_pubkey');
+      const info = solverDisputeInfo(o, t.dispute!, ctx);
+      return apply(takeDispute(t, { identity: m.identity, rid, who: ctx.who, info }, clock()));
+    }
+    const g = canResolveDispute(t, m.identity, ctx.who, action);
+    if (g.ok === false) return reply(m.sender, rid, g.reason);
+    if (g.ok === 'cooperatively-canceled') return apply(resolvedCooperatively(t, { sender: m.sender, rid, ti }));
+    if (action === 'admin-cancel') return apply(adminCanceled(t, { sender: m.sender, rid, ti }, clock()));
+    try {
+      await ln.settleHoldInvoice({ key: `${o.id}:${t.escrowSeq}` });
+    } catch (err) {
+      stuck('settling the escrow', err);
+    }
+    return apply(adminSettled(trade!, { sender: m.sender, rid, ti }, clock()));
   }
 
   async function onTake(m: InboundMessage, kind: Inbound['kind'], rid: Rid): Promise<void> {
