@@ -3,7 +3,7 @@
  *
  *   stuck [--dispute-hours 24] [--min-attempts 3]   trades that need a person
  *   show <order-id>                                  one trade: state, pending activities, Web UI path
- *   signal <order-id> <retry-payout|retry-dev-fee|republish> --reason TEXT [--operator NAME]
+ *   signal <order-id> <retry-payout|retry-dev-fee|republish|cancel-with-refund> --reason TEXT [--operator NAME]
  * Every command takes --json for machine-readable output, and --config / --data-dir like the daemon.
  */
 import fs from 'node:fs';
@@ -24,8 +24,9 @@ export const ADMIN_USAGE = `Usage: npm start -- admin <command> [options]
         longer than N hours (default 24), activities retrying (attempt >= N, default 3), failing workflow tasks
   show <order-id>
         the trade's state (the workflow's getOrder query), pending activities, and its page in the Temporal Web UI
-  signal <order-id> <retry-payout|retry-dev-fee|republish> --reason TEXT [--operator NAME]
-        a repair request to the trade's workflow (recorded in its history with operator and reason)
+  signal <order-id> <retry-payout|retry-dev-fee|republish|cancel-with-refund> --reason TEXT [--operator NAME]
+        a repair request to the trade's workflow (recorded in its history with operator and reason);
+        cancel-with-refund ends a trade with a locked escrow by returning the sats to the seller
 
 Options: --json, --config FILE, --data-dir DIR. The Temporal address is [temporal] address / TEMPORAL_ADDRESS,
 else the embedded server's default 127.0.0.1:${EMBEDDED_PORTS.temporal}.

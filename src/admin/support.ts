@@ -129,7 +129,7 @@ export async function showTrade(client: Client, orderId: string): Promise<TradeV
   };
 }
 
-export const SUPPORT_ACTIONS: readonly SupportAction[] = ['retry-payout', 'retry-dev-fee', 'republish'];
+export const SUPPORT_ACTIONS: readonly SupportAction[] = ['retry-payout', 'retry-dev-fee', 'republish', 'cancel-with-refund'];
 
 /**
  * Sends a repair request, after checking against the trade's current state that it applies (a signal cannot answer,

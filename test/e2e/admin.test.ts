@@ -99,8 +99,24 @@ describe('mostro admin', () => {
     expect(await open(4)).toEqual([]);
   });
 
+  it('cancel-with-refund ends a trade with a locked escrow: the seller keeps the sats, both parties are told', async () => {
+    const seller = d.trader('seller-a3');
+    const buyer = d.trader('buyer-a3');
+    const { id, holdRequest } = await lockedSellTrade(d, seller, buyer, 3_000);
+    await d.waitForStatus(id, 'active');
+    const sent = await admin('signal', id, 'cancel-with-refund', '--reason', 'buyer reported fraud, seller refunded per policy');
+    expect(sent).toEqual({ code: 0, out: `sent cancel-with-refund to order ${id}` });
+    for (const party of [seller, buyer]) {
+      expect((await party.next(1, 'admin-canceled')).json).toBe(`{"order":{"version":2,"request_id":null,"trade_index":null,"id":"${id}","action":"admin-canceled","payload":null}}`);
+    }
+    await d.waitForStatus(id, 'canceled-by-admin');
+    expect([...d.net.invoices.values()].find((i) => i.request === holdRequest)!.state).toBe('CANCELED');
+    // Once over, it no longer applies.
+    expect(await admin('signal', id, 'cancel-with-refund', '--reason', 'again')).toEqual({ code: 1, out: 'not sent: cancel-with-refund does not apply to an order in status canceled-by-admin' });
+  });
+
   it('answers bad requests with what is wrong', async () => {
-    await expect(admin('signal', 'nope', 'reboot', '--reason', 'x')).rejects.toThrow('unknown request "reboot" (one of retry-payout, retry-dev-fee, republish)');
+    await expect(admin('signal', 'nope', 'reboot', '--reason', 'x')).rejects.toThrow('unknown request "reboot" (one of retry-payout, retry-dev-fee, republish, cancel-with-refund)');
     await expect(admin('signal', 'nope', 'retry-payout')).rejects.toThrow('signal needs --reason');
     await expect(admin('show')).rejects.toThrow('show needs an order id');
     await expect(admin('stuck', '--dispute-hours', 'soon')).rejects.toThrow('--dispute-hours must be a non-negative number, got "soon"');

@@ -680,9 +680,12 @@ export function holdInvoiceCanceled(t: Trade, hash: string, c: Clock): Decision 
  *   did land is never sent twice.
  * - `retry-dev-fee`: try the dev fee again now, with a fresh attempt budget.
  * - `republish`: publish the order's NIP-69 event again.
+ * - `cancel-with-refund`: end a trade whose escrow is locked (`active`, `fiat-sent`, `dispute`) by canceling the
+ *   hold invoice — the seller keeps the sats —, as a solver's admin-cancel would (`canceled-by-admin`, an open
+ *   dispute `seller-refunded`, `admin-canceled` to both parties).
  * A request that does not apply to the trade's state changes nothing.
  */
-export type SupportAction = 'retry-payout' | 'retry-dev-fee' | 'republish';
+export type SupportAction = 'retry-payout' | 'retry-dev-fee' | 'republish' | 'cancel-with-refund';
 
 export interface SupportRequest {
   action: SupportAction;
@@ -700,6 +703,8 @@ export function supportApplies(t: Trade, action: SupportAction, s: OrderSettings
       return o.status === 'success' && !o.devFeePaid && o.devFee > 0 && s.devFeeLightningAddress !== null;
     case 'republish':
       return publishedStatus(o.kind, o.status) !== null;
+    case 'cancel-with-refund':
+      return (o.status === 'active' || o.status === 'fiat-sent' || o.status === 'dispute') && o.hash !== null;
   }
 }
 
@@ -712,6 +717,17 @@ export function supportRequest(t: Trade, r: SupportRequest, c: Clock): Decision 
       return { trade: { ...t, devFeeDueAt: c.now, devFeeAttempts: 0 }, effects: [] };
     case 'republish':
       return { trade: t, effects: [{ type: 'publish' }] };
+    case 'cancel-with-refund': {
+      const o = t.order;
+      const d = moveTo(t, 'canceled-by-admin', {}, c.now);
+      d.effects.unshift({ type: 'cancel-hold', hash: o.hash! });
+      if (o.status === 'dispute') d.effects.push(closeDispute(o, 'seller-refunded'));
+      d.effects.push(
+        send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'admin-canceled' })),
+        send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'admin-canceled' })),
+      );
+      return d;
+    }
   }
 }
 
