@@ -32,6 +32,17 @@ export async function reputationOf(db: Db, identity: string | null, now: number)
   return { rating: r.totalRating, reviews: r.totalReviews, operating_days: days };
 }
 
+/** A user's rating aggregate as the rating event (kind 38384) carries it. */
+export interface RatingAggregate {
+  totalReviews: number;
+  totalRating: number;
+  lastRating: number;
+  maxRate: number;
+  minRate: number;
+  /** Whole days since the user first appeared. */
+  days: number;
+}
+
 export function createDatabaseActivities(
   db: Db,
   clock: () => number = () => Math.floor(Date.now() / 1000),
@@ -109,6 +120,45 @@ export function createDatabaseActivities(
       const party = async (identity: string | null) =>
         identity && (await db.user.findUnique({ where: { pubkey: identity }, select: { pubkey: true } })) ? reputationOf(db, identity, clock()) : null;
       return { who, buyer: await party(input.buyerIdentity), seller: await party(input.sellerIdentity) };
+    },
+
+    /**
+     * Applies a vote to the rated identity's aggregate, once per (order, rater side) — the `ratings` row is claimed in
+     * the same transaction, so a retried activity does not count it twice — and returns the aggregate for the rating
+     * event. The aggregate follows the reference exactly (mostro-core `User::update_rating`), quirks included: the
+     * first vote sets `total_rating` to half the rating; later ones move it by `(previous last_rating − total) / n`.
+     */
+    async applyRating(input: { orderId: string; raterSide: 'buyer' | 'seller'; rated: string; rating: number }): Promise<RatingAggregate> {
+      const now = clock();
+      return db.$transaction(async (tx) => {
+        const claimed = await tx.rating.createMany({
+          data: [{ orderId: input.orderId, raterSide: input.raterSide, ratedPubkey: input.rated, rating: input.rating, createdAt: BigInt(now) }],
+          skipDuplicates: true,
+        });
+        let u = await tx.user.findUnique({ where: { pubkey: input.rated } });
+        u ??= await tx.user.create({ data: { pubkey: input.rated, createdAt: BigInt(now) } });
+        if (claimed.count === 1) {
+          const r = input.rating;
+          const reviews = u.totalReviews + 1;
+          const first = u.totalReviews === 0;
+          const data = {
+            totalReviews: reviews,
+            totalRating: first ? r / 2 : u.totalRating + (u.lastRating - u.totalRating) / reviews,
+            minRating: first ? r : Math.min(u.minRating, r),
+            maxRating: first ? r : Math.max(u.maxRating, r),
+            lastRating: r,
+          };
+          u = await tx.user.update({ where: { pubkey: input.rated }, data: { ...data, version: { increment: 1 } } });
+        }
+        return {
+          totalReviews: u.totalReviews,
+          totalRating: u.totalRating,
+          lastRating: u.lastRating,
+          maxRate: u.maxRating,
+          minRate: u.minRating,
+          days: Math.max(0, Math.floor((now - Number(u.createdAt)) / DAY)),
+        };
+      });
     },
 
     /** Records who took the dispute (`in-progress`); a dispute already closed is left alone. */

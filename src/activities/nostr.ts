@@ -29,6 +29,8 @@ export interface OrderEventSource {
   reputation(identity: string | null): Promise<Reputation>;
   /** `[expiration] dispute_days` for dispute events (default 90). */
   disputeDays?: number;
+  /** `[expiration] rating_days` for rating events (default 90). */
+  ratingDays?: number;
 }
 
 export interface OutgoingReply {
@@ -129,6 +131,16 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
       const event = egress.sign(disputeEvent({ ...dispute, now, createdAt, disputeDays: orderEvents?.disputeDays ?? 90 }));
       await egress.publish(event);
       return { eventId: event.id, createdAt };
+    },
+
+    /**
+     * Signs and publishes a rating event (kind 38384) right away (the reference batches them hourly); `d` is the
+     * rater's trade key, as the reference sets it.
+     */
+    async publishRatingEvent(input: Omit<RatingEventInput, 'now' | 'ratingDays'>): Promise<{ eventId: string }> {
+      const event = egress.sign(ratingEvent({ ...input, now: Math.floor(Date.now() / 1000), ratingDays: orderEvents?.ratingDays ?? 90 }));
+      await egress.publish(event);
+      return { eventId: event.id };
     },
 
     /** Publishes an event to every relay; done when at least one accepted it. */

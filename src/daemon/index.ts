@@ -218,6 +218,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
           context: () => ({ orderDays: s.expiration.order_days, relays, mostroPubkey, networks, instanceName: s.mostro.name ?? null }),
           reputation: (who) => makerReputation(db.prisma, who),
           disputeDays: s.expiration.dispute_days,
+          ratingDays: s.expiration.rating_days,
         },
       },
       prices,

@@ -81,6 +81,8 @@ export type Effect =
   | { type: 'open-dispute'; dispute: OpenedDispute }
   /** The parties settled it themselves: close the order's open dispute and republish its event. */
   | { type: 'close-dispute'; status: 'settled' | 'seller-refunded'; initiator: 'buyer' | 'seller' | 'unknown' }
+  /** A party rated its counterpart: apply the vote to the rated identity (once) and publish its rating event. */
+  | { type: 'rate'; orderId: string; raterSide: 'buyer' | 'seller'; raterTradeKey: string; rated: string; rating: number }
   /** A solver (or the admin) took the dispute: record it and publish its `in-progress` event. */
   | { type: 'take-dispute'; disputeId: string; solver: string; initiator: 'buyer' | 'seller'; openedAt: number }
   /** Start the range remainder as an order of its own, announced to the maker's next trade key. */
@@ -815,4 +817,33 @@ export function adminCanceled(t: Trade, i: { sender: string; rid: Rid; ti: numbe
   d.effects.unshift({ type: 'cancel-hold', hash: o.hash! });
   d.effects.push(closeDispute(o, 'seller-refunded'), msg(i.sender), msg(o.sellerPubkey!), msg(o.buyerPubkey!));
   return d;
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Ratings (§25)
+
+/**
+ * `rate-user`: after a successful trade (the seller already once the escrow is settled) each party may rate the
+ * other's identity once, 1–5. As the reference: a wrong status is refused; a non-party, a second vote, or a
+ * counterparty in full privacy (no identity to rate) changes nothing and gets no answer.
+ */
+export function rateUser(t: Trade, i: { sender: string; rid: Rid; rating: number }, c: Clock): Decision {
+  void c;
+  const o = t.order;
+  const isBuyer = i.sender === o.buyerPubkey;
+  const isSeller = i.sender === o.sellerPubkey;
+  if (!(o.status === 'success' || (o.status === 'settled-hold-invoice' && isSeller))) return refuse(t, i.sender, i.rid, 'invalid_order_status');
+  const nothing: Decision = { trade: t, effects: [] };
+  if (!isBuyer && !isSeller) return nothing;
+  if ((isBuyer && o.buyerSentRate) || (isSeller && o.sellerSentRate)) return nothing;
+  const [rated, ratedTrade] = isBuyer ? [o.masterSellerPubkey, o.sellerPubkey] : [o.masterBuyerPubkey, o.buyerPubkey];
+  if (rated === null || rated === ratedTrade) return nothing;
+  const order = isBuyer ? { ...o, buyerSentRate: true } : { ...o, sellerSentRate: true };
+  return {
+    trade: { ...t, order },
+    effects: [
+      { type: 'rate', orderId: o.id, raterSide: isBuyer ? 'buyer' : 'seller', raterTradeKey: i.sender, rated, rating: i.rating },
+      send(orderMessage(i.sender, { rid: i.rid, id: o.id, action: 'rate-received', payload: { rating_user: i.rating } })),
+    ],
+  };
 }

@@ -51,6 +51,7 @@ import {
   nextDeadline,
   openChildOrder,
   openDispute,
+  rateUser,
   resolvedCooperatively,
   takeDispute,
   payoutResult,
@@ -248,6 +249,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
             })
           ).createdAt;
           break;
+        case 'rate': {
+          const agg = await db.applyRating({ orderId: e.orderId, raterSide: e.raterSide, rated: e.rated, rating: e.rating });
+          await nostr.publishRatingEvent({ d: e.raterTradeKey, ...agg });
+          break;
+        }
         case 'take-dispute': {
           await db.takeDispute({ disputeId: e.disputeId, solver: e.solver, takenAt: clock().now });
           const r = await nostr.publishDisputeEvent({
@@ -430,6 +436,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
         if (!g.ok) return apply(refuse(t, m.sender, rid, g.reason));
         const initiator = m.sender === t.order.buyerPubkey ? 'buyer' : 'seller';
         return apply(openDispute(t, { id: uuid4(), initiator, rid }, clock()));
+      }
+      case 'rate-user': {
+        // Workflows that answered rate-user with invalid_action before ratings existed replay that answer.
+        if (!patched('ratings')) return reply(m.sender, rid, 'invalid_action');
+        const p = kind.payload;
+        if (!p || !('rating_user' in p) || p.rating_user < 1 || p.rating_user > 5) return reply(m.sender, rid, 'invalid_rating');
+        return apply(rateUser(t, { sender: m.sender, rid, rating: p.rating_user }, clock()));
       }
       case 'admin-take-dispute':
       case 'admin-settle':
