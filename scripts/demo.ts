@@ -99,7 +99,8 @@ async function main(): Promise<void> {
     await send(buyer, 'take-sell', { id });
     const askInvoice = await expect(buyer, 'add-invoice');
     const net = (askInvoice.payload as { order: { amount: number } }).order.amount;
-    const invoice = await wallet<{ request: string }>('/invoice', { sats: net, node: 'buyer', memo: `payout ${id}` });
+    // Comfortably longer than the daemon's minimum remaining lifetime for payout invoices (an hour by default).
+    const invoice = await wallet<{ request: string }>('/invoice', { sats: net, node: 'buyer', memo: `payout ${id}`, expiry_secs: 7200 });
     console.log(`        (buyer's wallet made an invoice for ${net} sats)`);
     await send(buyer, 'add-invoice', { id, payload: { payment_request: [null, invoice.request, null] } as Payload });
     await expect(buyer, 'waiting-seller-to-pay');

@@ -257,6 +257,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       lnd,
       log: log.child({ component: 'ingress' }),
       activePubkeysRefreshMs: s.mostro.active_pubkeys_refresh_interval * 1000,
+      maxOrdersPerResponse: s.mostro.max_orders_per_response,
     });
     parts.add('ingress', () => ingress.stop());
     gaugeFrom('mostro_ingress_dropped', 'Events dropped by the intake pipeline since start, by reason', 'reason', () => ingress.nostr.stats().drops);

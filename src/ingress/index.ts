@@ -13,6 +13,7 @@ import type { RelayPool } from '../nostr/relay-pool.js';
 import type { Transport } from '../protocol/index.js';
 import { adminAddSolverHandler } from './actions/admin-add-solver.js';
 import { lastTradeIndexHandler } from './actions/last-trade-index.js';
+import { ordersHandler, restoreSessionHandler } from './actions/session.js';
 import { Intake } from './intake.js';
 import { refreshKnownPubkeys } from './known-pubkeys.js';
 import { InvoiceWatcher, TemporalHoldInvoiceGateway } from './lightning.js';
@@ -35,6 +36,8 @@ export interface IngressOptions {
   lnd?: ln.AuthenticatedLnd;
   log: Logger;
   activePubkeysRefreshMs?: number;
+  /** `[mostro] max_orders_per_response` (the `orders` action). */
+  maxOrdersPerResponse?: number;
   invoicePollMs?: number;
 }
 
@@ -63,6 +66,8 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
       ),
       'last-trade-index': lastTradeIndexHandler(tradeIndex),
       'admin-add-solver': adminAddSolverHandler(o.db, o.mostroPubkey),
+      'restore-session': restoreSessionHandler(o.db),
+      orders: ordersHandler(o.db, o.maxOrdersPerResponse ?? 10),
     },
     log: o.log,
   });

@@ -141,7 +141,7 @@ export class SimNetwork extends EventEmitter {
     const hash = o.hash ?? bytesToHex(sha256(hexToBytes(preimage!)));
     if (this.invoices.has(hash)) throw new SimError('invoice with payment hash already exists', 'ALREADY_EXISTS');
     const createdAt = this.now();
-    const expirySecs = o.expirySecs ?? 3600;
+    const expirySecs = o.expirySecs ?? 86_400; // LND's default invoice expiry
     const cltvDelta = o.cltvDelta ?? 80;
     const paymentAddr = bytesToHex(randomBytes(32));
     const request = encodeBolt11({
