@@ -77,3 +77,28 @@ describe('restore-session and orders', () => {
     expect(await t.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'not_found' } });
   });
 });
+
+describe('trade-pubkey', () => {
+  it('the maker moves a pending order to another trade key of the same identity; nobody else can; not once taken', async () => {
+    const maker = d.trader('maker-x3');
+    const id = await openOrder(maker, 1, { kind: 'sell', amount: 3_500, fiatAmount: 3, fiatCode: 'USD' });
+    const rid = await maker.send(5, { action: 'trade-pubkey', id, tradeIndex: null });
+    expect((await maker.next(5, 'trade-pubkey')).json).toBe(`{"order":{"version":2,"request_id":${rid},"trade_index":null,"id":"${id}","action":"trade-pubkey","payload":null}}`);
+    expect(await d.order(id)).toMatchObject({ sellerPubkey: maker.pubkey(5), creatorPubkey: maker.pubkey(5) });
+
+    // Someone else's identity: nothing happens, no answer.
+    const mallory = d.trader('mallory-x3');
+    await mallory.send(1, { action: 'trade-pubkey', id, tradeIndex: null });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(mallory.unread(1)).toEqual([]);
+    expect((await d.order(id))?.sellerPubkey).toBe(maker.pubkey(5));
+
+    // The maker now acts from the new key: a buyer takes the order and the maker hears it there.
+    const buyer = d.trader('buyer-x3');
+    await buyer.send(1, { action: 'take-sell', id });
+    await buyer.next(1, 'add-invoice');
+    await maker.next(5, 'waiting-buyer-invoice');
+    await maker.send(6, { action: 'trade-pubkey', id, tradeIndex: null });
+    expect(await maker.next(6, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_order_status' } });
+  });
+});

@@ -54,6 +54,7 @@ import {
   rateUser,
   resolvedCooperatively,
   takeDispute,
+  tradePubkey,
   payoutResult,
   refuse,
   released,
@@ -437,6 +438,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
         const initiator = m.sender === t.order.buyerPubkey ? 'buyer' : 'seller';
         return apply(openDispute(t, { id: uuid4(), initiator, rid }, clock()));
       }
+      case 'trade-pubkey':
+        // Workflows that answered trade-pubkey with invalid_action before replay that answer.
+        if (!patched('trade-pubkey')) return reply(m.sender, rid, 'invalid_action');
+        return apply(tradePubkey(t, { sender: m.sender, identity: m.identity, rid }));
       case 'rate-user': {
         // Workflows that answered rate-user with invalid_action before ratings existed replay that answer.
         if (!patched('ratings')) return reply(m.sender, rid, 'invalid_action');
