@@ -100,4 +100,17 @@ describe('a party opens a dispute', () => {
     await buyer.send(1, { action: 'dispute', id, tradeIndex: null });
     expect(await buyer.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'not_allowed_by_status' } });
   });
+
+  it('LND canceling the escrow during a dispute ends it: the seller has the sats back, both are told', async () => {
+    const seller = d.trader('seller-d4');
+    const buyer = d.trader('buyer-d4');
+    const { id, holdPayment } = await lockedSellTrade(d, seller, buyer, 4_500);
+    await buyer.send(1, { action: 'dispute', id, tradeIndex: null });
+    const disputeId = ((await buyer.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
+    d.net.cancelInvoice(holdPayment.hash); // the HTLC reached its CLTV horizon while nobody resolved the dispute
+    expect(await seller.next(1, 'hold-invoice-payment-canceled')).toMatchObject({ id });
+    expect(await buyer.next(1, 'hold-invoice-payment-canceled')).toMatchObject({ id });
+    await d.waitForStatus(id, 'canceled');
+    expect((await d.db.prisma.dispute.findUniqueOrThrow({ where: { id: disputeId } })).status).toBe('seller-refunded');
+  });
 });

@@ -665,8 +665,10 @@ export function openDispute(t: Trade, i: { id: string; initiator: 'buyer' | 'sel
 /** LND canceled the escrow by itself (expiry): an order that was relying on it is over; both parties are told. */
 export function holdInvoiceCanceled(t: Trade, hash: string, c: Clock): Decision {
   const o = t.order;
-  if (o.hash !== hash || (o.status !== 'active' && o.status !== 'fiat-sent')) return { trade: t, effects: [] };
+  if (o.hash !== hash || (o.status !== 'active' && o.status !== 'fiat-sent' && o.status !== 'dispute')) return { trade: t, effects: [] };
   const d = moveTo(t, 'canceled', {}, c.now);
+  // In a dispute the sats went back to the seller: the dispute is over, as a solver's cancel would have ended it.
+  if (o.status === 'dispute') d.effects.push(closeDispute(o, 'seller-refunded'));
   d.effects.push(
     send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'hold-invoice-payment-canceled' })),
     send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'hold-invoice-payment-canceled' })),

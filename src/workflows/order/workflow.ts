@@ -524,7 +524,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       const rep = t.order.buyerInvoice ? NO_REPUTATION : await db.userReputation({ identity: t.order.masterSellerPubkey });
       return apply(holdInvoiceAccepted(t, rep, clock()));
     }
-    if (u.state === 'canceled') return apply(holdInvoiceCanceled(t, u.hash, clock()));
+    if (u.state === 'canceled') {
+      // Workflows that ignored LND canceling a disputed escrow before replay that.
+      if (t.order.status === 'dispute' && !patched('dispute-escrow-canceled')) return;
+      return apply(holdInvoiceCanceled(t, u.hash, clock()));
+    }
   }
 
   // ---- payouts -----------------------------------------------------------------------------------------------
