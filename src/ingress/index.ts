@@ -19,6 +19,7 @@ import { refreshKnownPubkeys } from './known-pubkeys.js';
 import { InvoiceWatcher, TemporalHoldInvoiceGateway } from './lightning.js';
 import { NostrIngress } from './nostr.js';
 import { orderRoutes } from './router.js';
+import { orderWorkflowId, supportSignal } from '../workflows/order/contract.js';
 import { TemporalOrderGateway } from './temporal-gateway.js';
 
 export interface IngressOptions {
@@ -66,7 +67,12 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
       ),
       'last-trade-index': lastTradeIndexHandler(tradeIndex),
       'admin-add-solver': adminAddSolverHandler(o.db, o.mostroPubkey),
-      'restore-session': restoreSessionHandler(o.db),
+      'restore-session': restoreSessionHandler(o.db, async (orderId) => {
+        await o.client.workflow
+          .getHandle(orderWorkflowId(orderId))
+          .signal(supportSignal, { action: 'resend-add-invoice', operator: 'restore-session', reason: 'the buyer restored its session' })
+          .catch((err: unknown) => o.log.warn('could not ask for a new payout invoice', { orderId, err: String(err) }));
+      }),
       orders: ordersHandler(o.db, o.maxOrdersPerResponse ?? 10),
     },
     log: o.log,

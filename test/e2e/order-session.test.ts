@@ -67,6 +67,32 @@ describe('restore-session and orders', () => {
     expect(orders[0]).toMatchObject({ amount: 4_000, fiat_code: 'USD', seller_trade_pubkey: seller.pubkey(2) });
   });
 
+  it('a buyer whose payout failed every attempt restores its session and is asked again for an invoice', async () => {
+    const seller = d.trader('seller-x4');
+    const buyer = d.trader('buyer-x4');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 6_000, fiatAmount: 6, fiatCode: 'USD' });
+    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 6_000 - 18, expirySecs: 7200 });
+    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
+    d.net.pay('seller', holdInvoiceOf(await seller.next(1, 'pay-invoice')));
+    await buyer.next(1, 'hold-invoice-payment-accepted');
+    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
+    await seller.next(1, 'fiat-sent-ok');
+    d.net.failNextPayment();
+    await seller.send(1, { action: 'release', id, tradeIndex: null });
+    await buyer.next(1, 'payment-failed');
+    for (let i = 0; i < 2; i++) {
+      d.net.failNextPayment();
+      await d.env.sleep('1 minute');
+    }
+    const first = await buyer.next(1, 'add-invoice');
+
+    await buyer.send(0, { action: 'restore-session', tradeIndex: null });
+    const restored = await buyer.next(0, 'restore-session');
+    expect((restored.payload as { restore_data: { orders: unknown[] } }).restore_data.orders).toEqual([{ order_id: id, trade_index: 1, status: 'settled-hold-invoice' }]);
+    const again = await buyer.next(1, 'add-invoice');
+    expect(again.json).toBe(first.json);
+  });
+
   it('answers bad orders requests as the reference does', async () => {
     const t = d.trader('asker-x2');
     await t.send(1, { action: 'orders', payload: { ids: [] }, tradeIndex: null });

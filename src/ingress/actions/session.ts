@@ -14,14 +14,18 @@ import { CantDoError, type ActionHandler } from '../nostr.js';
  */
 const FINISHED: OrderStatus[] = ['expired', 'success', 'canceled', 'dispute', 'canceled-by-admin', 'completed-by-admin', 'settled-by-admin', 'cooperatively-canceled'] as OrderStatus[];
 
-export function restoreSessionHandler(db: Db): ActionHandler {
+/**
+ * `onFailedPayout`: called for each restored order whose payout failed every attempt while the identity is its buyer;
+ * the daemon asks the buyer again for a new invoice (the restored client could not have answered the first request).
+ */
+export function restoreSessionHandler(db: Db, onFailedPayout?: (orderId: string) => Promise<void>): ActionHandler {
   return async ({ unwrapped }, io) => {
     const identity = unwrapped.identity;
     const mine = { OR: [{ masterBuyerPubkey: identity }, { masterSellerPubkey: identity }] };
     const orders = await db.order.findMany({
       where: { ...mine, status: { notIn: FINISHED } },
       orderBy: { createdAt: 'asc' },
-      select: { id: true, status: true, masterBuyerPubkey: true, tradeIndexBuyer: true, tradeIndexSeller: true },
+      select: { id: true, status: true, masterBuyerPubkey: true, tradeIndexBuyer: true, tradeIndexSeller: true, failedPayment: true },
     });
     const disputed = await db.order.findMany({
       where: { ...mine, status: 'dispute' },
@@ -43,6 +47,9 @@ export function restoreSessionHandler(db: Db): ActionHandler {
     };
     // No request id echo, as the reference (it answers from a background task).
     await io.reply(unwrapped.sender, message({ wrapper: 'restore', action: 'restore-session', payload: { restore_data } }));
+    for (const o of orders) {
+      if (onFailedPayout && o.status === 'settled-hold-invoice' && o.failedPayment && o.masterBuyerPubkey === identity) await onFailedPayout(o.id);
+    }
   };
 }
 

@@ -687,9 +687,11 @@ export function holdInvoiceCanceled(t: Trade, hash: string, c: Clock): Decision 
  * - `cancel-with-refund`: end a trade whose escrow is locked (`active`, `fiat-sent`, `dispute`) by canceling the
  *   hold invoice — the seller keeps the sats —, as a solver's admin-cancel would (`canceled-by-admin`, an open
  *   dispute `seller-refunded`, `admin-canceled` to both parties).
+ * - `resend-add-invoice`: ask the buyer again for a new payout invoice after every attempt failed (sent by the
+ *   ingress when the buyer restores its session, so a reinstalled client can still get paid).
  * A request that does not apply to the trade's state changes nothing.
  */
-export type SupportAction = 'retry-payout' | 'retry-dev-fee' | 'republish' | 'cancel-with-refund';
+export type SupportAction = 'retry-payout' | 'retry-dev-fee' | 'republish' | 'cancel-with-refund' | 'resend-add-invoice';
 
 export interface SupportRequest {
   action: SupportAction;
@@ -709,6 +711,8 @@ export function supportApplies(t: Trade, action: SupportAction, s: OrderSettings
       return publishedStatus(o.kind, o.status) !== null;
     case 'cancel-with-refund':
       return (o.status === 'active' || o.status === 'fiat-sent' || o.status === 'dispute') && o.hash !== null;
+    case 'resend-add-invoice':
+      return o.status === 'settled-hold-invoice' && o.failedPayment && t.payoutDueAt === null && o.buyerPubkey !== null;
   }
 }
 
@@ -721,6 +725,8 @@ export function supportRequest(t: Trade, r: SupportRequest, c: Clock): Decision 
       return { trade: { ...t, devFeeDueAt: c.now, devFeeAttempts: 0 }, effects: [] };
     case 'republish':
       return { trade: t, effects: [{ type: 'publish' }] };
+    case 'resend-add-invoice':
+      return { trade: t, effects: [send(orderMessage(t.order.buyerPubkey!, { rid: t.releaseRid, id: t.order.id, action: 'add-invoice', payload: { order: payoutInvoiceOrder(t.order) } }))] };
     case 'cancel-with-refund': {
       const o = t.order;
       const d = moveTo(t, 'canceled-by-admin', {}, c.now);
