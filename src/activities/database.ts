@@ -91,12 +91,16 @@ export function createDatabaseActivities(
      * Closes the order's dispute if it is still open (compare-and-set on its status); returns what its event needs,
      * or null when there was none open (already closed by an earlier attempt, or never opened).
      */
-    async closeDispute(input: { orderId: string; status: 'settled' | 'seller-refunded' }): Promise<{ id: string; createdAt: number } | null> {
+    async closeDispute(input: {
+      orderId: string;
+      status: 'settled' | 'seller-refunded';
+      bondResolution?: { slash_seller: boolean; slash_buyer: boolean };
+    }): Promise<{ id: string; createdAt: number } | null> {
       const open = await db.dispute.findUnique({ where: { orderId: input.orderId } });
       if (!open) return null;
       const r = await db.dispute.updateMany({
         where: { id: open.id, status: { in: ['initiated', 'in-progress'] } },
-        data: { status: input.status, version: { increment: 1 } },
+        data: { status: input.status, ...(input.bondResolution ? { bondResolution: JSON.stringify(input.bondResolution) } : {}), version: { increment: 1 } },
       });
       return r.count === 1 || open.status === input.status ? { id: open.id, createdAt: Number(open.createdAt) } : null;
     },

@@ -131,14 +131,18 @@ describe('solvers resolve disputes', () => {
     await ro.send(1, { action: 'admin-settle', id, tradeIndex: null });
     expect(await ro.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'is_not_your_dispute' } });
 
-    const rid2 = await rw.send(1, { action: 'admin-settle', id, tradeIndex: 7 });
+    // A bond resolution rides along (kept with the dispute for the anti-abuse bond).
+    const rid2 = await rw.send(1, { action: 'admin-settle', id, tradeIndex: 7, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } } });
     expect((await rw.next(1, 'admin-settled')).json).toBe(`{"order":{"version":2,"request_id":${rid2},"trade_index":7,"id":"${id}","action":"admin-settled","payload":null}}`);
     expect((await seller.next(1, 'admin-settled')).json).toBe(`{"order":{"version":2,"request_id":null,"trade_index":7,"id":"${id}","action":"admin-settled","payload":null}}`);
     await buyer.next(1, 'admin-settled');
     await buyer.next(1, 'purchase-completed');
     await d.waitForStatus(id, 'success');
     expect(d.net.payments.get(invoice.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, valueSats: 8_000 - 24 });
-    expect((await d.db.prisma.dispute.findUniqueOrThrow({ where: { id: disputeId } })).status).toBe('settled');
+    expect(await d.db.prisma.dispute.findUniqueOrThrow({ where: { id: disputeId } })).toMatchObject({
+      status: 'settled',
+      bondResolution: '{"slash_seller":true,"slash_buyer":false}',
+    });
     expect(await disputeStatus(disputeId)).toEqual(['settled']);
   });
 

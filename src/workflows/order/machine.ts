@@ -4,7 +4,7 @@
  * (a price, an invoice check, a hold invoice, a payment outcome), calls one of these, then carries out the effects in
  * order. Replies and their order follow the reference daemon (protocol.md §18–§22); nothing here does I/O.
  */
-import type { CantDoReason, OrderStatus, SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
+import type { BondResolution, CantDoReason, OrderStatus, SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
 import { publishedStatus } from '../../nostr/events.js';
 import { orderExpiresAt, perPartyFee } from './amounts.js';
 import { rangeRemainder } from './take.js';
@@ -80,7 +80,13 @@ export type Effect =
   /** Record a new dispute and publish its kind-38386 event. */
   | { type: 'open-dispute'; dispute: OpenedDispute }
   /** The parties settled it themselves: close the order's open dispute and republish its event. */
-  | { type: 'close-dispute'; status: 'settled' | 'seller-refunded'; initiator: 'buyer' | 'seller' | 'unknown' }
+  | {
+      type: 'close-dispute';
+      status: 'settled' | 'seller-refunded';
+      initiator: 'buyer' | 'seller' | 'unknown';
+      /** A solver's `bond_resolution`, kept with the dispute for the anti-abuse bond. */
+      bondResolution?: BondResolution | null;
+    }
   /** A party rated its counterpart: apply the vote to the rated identity (once) and publish its rating event. */
   | { type: 'rate'; orderId: string; raterSide: 'buyer' | 'seller'; raterTradeKey: string; rated: string; rating: number }
   /** A solver (or the admin) took the dispute: record it and publish its `in-progress` event. */
@@ -643,8 +649,9 @@ export function timeout(t: Trade, c: Clock, newId = ''): Decision {
   }
 }
 
-function closeDispute(o: OrderState, status: 'settled' | 'seller-refunded'): Effect {
-  return { type: 'close-dispute', status, initiator: o.buyerDispute ? 'buyer' : o.sellerDispute ? 'seller' : 'unknown' };
+function closeDispute(o: OrderState, status: 'settled' | 'seller-refunded', bondResolution?: BondResolution | null): Effect {
+  const initiator = o.buyerDispute ? 'buyer' : o.sellerDispute ? 'seller' : 'unknown';
+  return { type: 'close-dispute', status, initiator, ...(bondResolution ? { bondResolution } : {}) };
 }
 
 /** A dispute opens (§24.1): status `dispute`, the record and its event, both parties told with the dispute id. */
@@ -803,13 +810,13 @@ export function resolvedCooperatively(t: Trade, i: { sender: string; rid: Rid; t
 }
 
 /** `admin-settle` after the escrow was settled: the buyer is paid as after a release; everyone is told. */
-export function adminSettled(t: Trade, i: { sender: string; rid: Rid; ti: number | null }, c: Clock): Decision {
+export function adminSettled(t: Trade, i: { sender: string; rid: Rid; ti: number | null; bondResolution?: BondResolution | null }, c: Clock): Decision {
   const d = moveTo(t, 'settled-hold-invoice', {}, c.now);
   // The dispute stays on record: a late admin-settle/-cancel by its holder is answered by status (§24.3).
   d.trade = { ...d.trade, releaseRid: null, payoutDueAt: c.now };
   const o = d.trade.order;
   d.effects.push(
-    closeDispute(t.order, 'settled'),
+    closeDispute(t.order, 'settled', i.bondResolution),
     send(orderMessage(i.sender, { rid: i.rid, ti: i.ti, id: o.id, action: 'admin-settled' })),
     send(orderMessage(o.sellerPubkey!, { ti: i.ti, id: o.id, action: 'admin-settled' })),
     send(orderMessage(o.buyerPubkey!, { ti: i.ti, id: o.id, action: 'admin-settled' })),
@@ -818,12 +825,12 @@ export function adminSettled(t: Trade, i: { sender: string; rid: Rid; ti: number
 }
 
 /** `admin-cancel`: the escrow is canceled (the seller keeps the sats); the order ends `canceled-by-admin`. */
-export function adminCanceled(t: Trade, i: { sender: string; rid: Rid; ti: number | null }, c: Clock): Decision {
+export function adminCanceled(t: Trade, i: { sender: string; rid: Rid; ti: number | null; bondResolution?: BondResolution | null }, c: Clock): Decision {
   const o = t.order;
   const d = moveTo(t, 'canceled-by-admin', {}, c.now);
   const msg = (to: string) => send(orderMessage(to, { rid: i.rid, ti: i.ti, id: o.id, action: 'admin-canceled' }));
   d.effects.unshift({ type: 'cancel-hold', hash: o.hash! });
-  d.effects.push(closeDispute(o, 'seller-refunded'), msg(i.sender), msg(o.sellerPubkey!), msg(o.buyerPubkey!));
+  d.effects.push(closeDispute(o, 'seller-refunded', i.bondResolution), msg(i.sender), msg(o.sellerPubkey!), msg(o.buyerPubkey!));
   return d;
 }
 

@@ -268,7 +268,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
           break;
         }
         case 'close-dispute': {
-          const closed = await db.closeDispute({ orderId: trade.order.id, status: e.status });
+          const closed = await db.closeDispute({ orderId: trade.order.id, status: e.status, ...(e.bondResolution ? { bondResolution: e.bondResolution } : {}) });
           if (closed) {
             const r = await nostr.publishDisputeEvent({
               disputeId: closed.id,
@@ -454,7 +454,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       case 'admin-cancel':
         // Workflows that answered admin-settle/-cancel with invalid_action before solvers existed replay that answer.
         if (!patched('solver-actions')) return reply(m.sender, rid, 'invalid_action');
-        return onSolverAction(m, m.action, rid, kind.trade_index ?? null);
+        return onSolverAction(m, m.action, rid, kind);
       default:
         // Ratings and bonds arrive with later work; answer instead of staying silent.
         return reply(m.sender, rid, 'invalid_action');
@@ -462,8 +462,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   }
 
   /** §24.2–24.3: a solver (or the admin) takes, settles or cancels the order's dispute. */
-  async function onSolverAction(m: InboundMessage, action: 'admin-take-dispute' | 'admin-settle' | 'admin-cancel', rid: Rid, ti: number | null): Promise<void> {
+  async function onSolverAction(m: InboundMessage, action: 'admin-take-dispute' | 'admin-settle' | 'admin-cancel', rid: Rid, kind: Inbound['kind']): Promise<void> {
     const t = trade!;
+    const ti = kind.trade_index ?? null;
+    const bondResolution = kind.payload && 'bond_resolution' in kind.payload ? kind.payload.bond_resolution : null;
     const o = t.order;
     const take = action === 'admin-take-dispute';
     const ctx = await db.disputeContext({
@@ -479,13 +481,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     const g = canResolveDispute(t, m.identity, ctx.who, action);
     if (g.ok === false) return reply(m.sender, rid, g.reason);
     if (g.ok === 'cooperatively-canceled') return apply(resolvedCooperatively(t, { sender: m.sender, rid, ti }));
-    if (action === 'admin-cancel') return apply(adminCanceled(t, { sender: m.sender, rid, ti }, clock()));
+    if (action === 'admin-cancel') return apply(adminCanceled(t, { sender: m.sender, rid, ti, bondResolution }, clock()));
     try {
       await ln.settleHoldInvoice({ key: `${o.id}:${t.escrowSeq}` });
     } catch (err) {
       stuck('settling the escrow', err);
     }
-    return apply(adminSettled(trade!, { sender: m.sender, rid, ti }, clock()));
+    return apply(adminSettled(trade!, { sender: m.sender, rid, ti, bondResolution }, clock()));
   }
 
   async function onTake(m: InboundMessage, kind: Inbound['kind'], rid: Rid): Promise<void> {
