@@ -9,6 +9,7 @@ import type { Reputation } from '../nostr/events.js';
 import type { UserInfo } from '../protocol/schema.js';
 import type { DisputeRole, OpenedDispute } from '../workflows/order/machine.js';
 import type { OrderState } from '../workflows/order/state.js';
+import type { RatingEventInput } from '../nostr/events.js';
 
 const DAY = 86_400;
 
@@ -33,15 +34,7 @@ export async function reputationOf(db: Db, identity: string | null, now: number)
 }
 
 /** A user's rating aggregate as the rating event (kind 38384) carries it. */
-export interface RatingAggregate {
-  totalReviews: number;
-  totalRating: number;
-  lastRating: number;
-  maxRate: number;
-  minRate: number;
-  /** Whole days since the user first appeared. */
-  days: number;
-}
+export type RatingAggregate = Pick<RatingEventInput, 'totalReviews' | 'totalRating' | 'lastRating' | 'maxRate' | 'minRate' | 'days'>;
 
 export function createDatabaseActivities(
   db: Db,
