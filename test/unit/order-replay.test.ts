@@ -16,19 +16,14 @@ import { workflowBundle } from '../helpers/temporal.js';
 const fixture = (name: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../fixtures', name), 'utf8')));
 
 describe('order workflow histories replay against the current code', () => {
-  it('one recorded before decisions were committed in one activity (per-effect activities)', async () => {
-    const history = fixture('order-history-before-one-commit.json');
+  it.each([
+    { name: 'before-one-commit', what: 'recorded before decisions were committed in one activity', has: 'projectOrder', lacks: 'commitDecision' },
+    { name: 'one-commit', what: 'recorded by the current code (one commit per decision)', has: 'commitDecision', lacks: 'projectOrder' },
+  ])('one $what', async ({ name, has, lacks }) => {
+    const history = fixture(`order-history-${name}.json`);
     const types = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-    expect(types).toContain('projectOrder');
-    expect(types).not.toContain('commitDecision');
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, 'order-before-one-commit');
-  }, 60_000);
-
-  it('one recorded by the current code (one commit per decision)', async () => {
-    const history = fixture('order-history-one-commit.json');
-    const types = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-    expect(types).toContain('commitDecision');
-    expect(types).not.toContain('projectOrder');
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, 'order-one-commit');
+    expect(types).toContain(has);
+    expect(types).not.toContain(lacks);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, `order-${name}`);
   }, 60_000);
 });
