@@ -258,6 +258,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       log: log.child({ component: 'ingress' }),
       activePubkeysRefreshMs: s.mostro.active_pubkeys_refresh_interval * 1000,
       maxOrdersPerResponse: s.mostro.max_orders_per_response,
+      orderSettings,
     });
     parts.add('ingress', () => ingress.stop());
     gaugeFrom('mostro_ingress_dropped', 'Events dropped by the intake pipeline since start, by reason', 'reason', () => ingress.nostr.stats().drops);

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { RelayPool } from '../nostr/relay-pool.js';
 import type { Transport } from '../protocol/index.js';
+import type { OrderSettings } from '../workflows/order/machine.js';
 import { adminAddSolverHandler } from './actions/admin-add-solver.js';
 import { lastTradeIndexHandler } from './actions/last-trade-index.js';
 import { ordersHandler, restoreSessionHandler } from './actions/session.js';
@@ -37,6 +38,8 @@ export interface IngressOptions {
   lnd?: ln.AuthenticatedLnd;
   log: Logger;
   activePubkeysRefreshMs?: number;
+  /** Order settings handed to new order workflows (absent: each workflow asks the worker's `orderSettings`). */
+  orderSettings?: OrderSettings;
   /** `[mostro] max_orders_per_response` (the `orders` action). */
   maxOrdersPerResponse?: number;
   invoicePollMs?: number;
@@ -61,7 +64,7 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
     mostroPubkey: o.mostroPubkey,
     handlers: {
       ...orderRoutes(
-        new TemporalOrderGateway(o.client, o.taskQueue),
+        new TemporalOrderGateway(o.client, o.taskQueue, o.orderSettings),
         async (id) => (await o.db.order.findUnique({ where: { id }, select: { status: true } }))?.status ?? null,
         async (id) => (await o.db.dispute.findUnique({ where: { id }, select: { orderId: true } }))?.orderId ?? null,
       ),

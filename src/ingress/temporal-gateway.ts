@@ -8,12 +8,15 @@ import {
   type InboundMessage,
   type NewOrderInput,
 } from '../workflows/order/contract.js';
+import type { OrderSettings } from '../workflows/order/machine.js';
 import type { OrderGateway } from './router.js';
 
 export class TemporalOrderGateway implements OrderGateway {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    /** Given to each new order workflow (saves it a round trip to ask for them). */
+    private readonly orderSettings?: OrderSettings,
   ) {}
 
   async startOrder(orderId: string, message: InboundMessage): Promise<boolean> {
@@ -21,7 +24,7 @@ export class TemporalOrderGateway implements OrderGateway {
       await this.client.workflow.start(ORDER_WORKFLOW_TYPE, {
         taskQueue: this.taskQueue,
         workflowId: orderWorkflowId(orderId),
-        args: [{ orderId, message } satisfies NewOrderInput],
+        args: [{ orderId, message, ...(this.orderSettings ? { settings: this.orderSettings } : {}) } satisfies NewOrderInput],
         // An order id is used once, ever: a redelivered event must never start a second order.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });

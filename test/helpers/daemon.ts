@@ -162,6 +162,7 @@ export class TestDaemon {
       lnd,
       log: quiet,
       activePubkeysRefreshMs: 1000,
+      orderSettings: settings,
       invoicePollMs: 50,
     });
     closers.push(() => ingress.stop());

@@ -5,7 +5,7 @@
  */
 import { defineSignal, type SignalDefinition } from '@temporalio/workflow';
 import type { Action } from '../../protocol/schema.js';
-import type { SupportRequest } from './machine.js';
+import type { OrderSettings, SupportRequest } from './machine.js';
 
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
@@ -65,6 +65,11 @@ export const orderSignals = Object.fromEntries(ORDER_ACTIONS.map((a) => [a, defi
 export interface NewOrderInput {
   orderId: string;
   message: InboundMessage;
+  /**
+   * The order settings, from the ingress (which reads the same settings.toml as the workers); without them the
+   * workflow asks the `orderSettings` activity (orders started by older ingresses).
+   */
+  settings?: OrderSettings;
 }
 
 /** Support staff's repair requests (see `supportRequest` in machine.ts); sent by `mostro admin signal`. */

@@ -124,7 +124,8 @@ function stuck(what: string, err: unknown): never {
 }
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWorkflowResult> {
-  const settings = 'child' in input ? input.settings : await config.orderSettings();
+  // Settings travel in the input (recorded in history); orders started without them ask the worker once.
+  const settings = 'child' in input ? input.settings : (input.settings ?? (await config.orderSettings()));
   const { db, nostr, decision, ln, lnPay, price } = activities(settings.activityHeartbeatTimeoutSecs);
   // Workflows started before this change replay their per-effect activities; new ones commit each decision's
   // projection, order event and replies in one activity (decision.ts).
