@@ -104,4 +104,23 @@ describe('rate-user', () => {
       lastRating: 5,
     });
   });
+
+  it('a counterparty in full privacy has no reputation: rating it changes nothing and gets no answer', async () => {
+    const seller = d.trader('seller-r3');
+    const buyer = d.trader('buyer-r3', { fullPrivacy: true });
+    const { id } = await lockedSellTrade(d, seller, buyer, 3_000);
+    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
+    await seller.next(1, 'fiat-sent-ok');
+    await seller.send(1, { action: 'release', id, tradeIndex: null });
+    await buyer.next(1, 'purchase-completed');
+    await d.waitForStatus(id, 'success');
+    await seller.send(1, { action: 'rate-user', id, payload: { rating_user: 5 }, tradeIndex: null });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(seller.unread(1).filter((m) => m.action === 'rate-received')).toEqual([]);
+    expect(await d.db.prisma.user.findUnique({ where: { pubkey: buyer.pubkey(1) } })).toBeNull();
+    // The full-privacy buyer can still rate the seller's identity.
+    await buyer.send(1, { action: 'rate-user', id, payload: { rating_user: 4 }, tradeIndex: null });
+    expect(await buyer.next(1, 'rate-received')).toMatchObject({ payload: { rating_user: 4 } });
+    expect((await d.db.prisma.user.findUniqueOrThrow({ where: { pubkey: seller.identity } })).totalReviews).toBe(1);
+  });
 });

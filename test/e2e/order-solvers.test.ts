@@ -36,6 +36,9 @@ describe('admin-add-solver', () => {
     expect(await d.db.prisma.user.findUniqueOrThrow({ where: { pubkey: ro.identity } })).toMatchObject({ isSolver: true, category: 1 });
     await addSolver(admin, ro, ':read-write');
     expect((await d.db.prisma.user.findUniqueOrThrow({ where: { pubkey: ro.identity } })).category).toBe(2);
+    const w = d.trader('solver-w-s1');
+    await addSolver(admin, w, ':write');
+    expect(await d.db.prisma.user.findUniqueOrThrow({ where: { pubkey: w.identity } })).toMatchObject({ isSolver: true, category: 2 });
 
     await admin.send(1, { action: 'admin-add-solver', id: anyId(), payload: { text_message: `${nip19.npubEncode(rw.identity)}:admin` }, tradeIndex: null });
     expect(await admin.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_parameters' } });
