@@ -4,3 +4,4 @@
  */
 export { selfCheckWorkflow } from './self-check.js';
 export { orderWorkflow } from './order/workflow.js';
+export { bondPayoutWorkflow } from './bond/payout-workflow.js';

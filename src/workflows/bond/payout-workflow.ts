@@ -1,0 +1,102 @@
+/**
+ * `bondPayoutWorkflow`: one slashed bond's payout to the honest counterparty, a days-long flow of its own (started
+ * with parent-close policy ABANDON so it outlives the order's workflow). A thin shell around payout-machine.ts: it
+ * sleeps until the next invoice request or the end of the claim window, takes the winner's `add-bond-invoice` as a
+ * signal, validates the invoice against the counterparty share, pays it under a key per invoice (a retried or re-run
+ * attempt never pays twice), and sends every message through the same activities as the order workflow.
+ */
+import { ActivityFailure, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { LightningActivities } from '../../activities/lightning.js';
+import type { NostrActivities } from '../../activities/nostr.js';
+import type { InboundMessage } from '../order/contract.js';
+import { readInbound } from '../order/messages.js';
+import { workflowNow } from '../time.js';
+import {
+  counterpartyShare,
+  invoiceSubmitted,
+  payoutNextWake,
+  payoutResult,
+  payoutTick,
+  type BondPayout,
+  type PayoutDecision,
+  type PayoutOutcome,
+  type PayoutSettings,
+} from './payout-machine.js';
+
+export const BOND_PAYOUT_WORKFLOW_TYPE = 'bondPayoutWorkflow';
+export const bondPayoutWorkflowId = (bondId: string): string => `bond-payout-${bondId}`;
+
+/** The winner's `add-bond-invoice`, as the ingress hands it over. */
+export const addBondInvoiceSignal = defineSignal<[InboundMessage]>('add-bond-invoice');
+export const getPayoutQuery = defineQuery<BondPayout>('getPayout');
+
+/** A payout that keeps asking for days starts a fresh history before its own grows unwieldy. */
+const HISTORY_LIMIT = 5_000;
+
+export interface BondPayoutInput {
+  payout: BondPayout;
+  settings: PayoutSettings;
+  /** Seconds between payment attempts on one invoice (the reference retries on its 60 s cycle). */
+  retryIntervalSecs?: number;
+  /** History events after which the payout continues as a new run (default 5,000; tests use less). */
+  historyLimit?: number;
+}
+
+const nostr = proxyActivities<NostrActivities>({ startToCloseTimeout: '60 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
+const ln = proxyActivities<LightningActivities>({ startToCloseTimeout: '60 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
+const lnPay = proxyActivities<LightningActivities>({ startToCloseTimeout: '3 minutes', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
+
+export async function bondPayoutWorkflow(input: BondPayoutInput): Promise<BondPayout> {
+  const s = input.settings;
+  const retrySecs = input.retryIntervalSecs ?? 60;
+  let p = input.payout;
+  const seen = new Set<string>();
+  const inbox: InboundMessage[] = [];
+  setHandler(addBondInvoiceSignal, (m) => {
+    if (seen.has(m.eventId)) return;
+    seen.add(m.eventId);
+    inbox.push(m);
+  });
+  setHandler(getPayoutQuery, () => p);
+  const now = () => Math.floor(workflowNow() / 1000);
+
+  async function apply(d: PayoutDecision): Promise<void> {
+    p = d.payout;
+    for (const e of d.effects) {
+      if (e.type === 'send') {
+        await nostr.sendReplies({ replies: [{ to: e.msg.to, messageJson: e.msg.json }] });
+        continue;
+      }
+      let outcome: PayoutOutcome;
+      try {
+        const r = await lnPay.payInvoice({ purpose: e.purpose, request: e.invoice, amountSats: e.amountSats });
+        outcome = r.status === 'succeeded' ? { status: 'succeeded' } : r.status === 'failed' ? { status: 'failed', reason: r.reason } : { status: 'in-flight' };
+      } catch (err) {
+        // An invoice LND refuses for good is a failed attempt like any other.
+        if (!(err instanceof ActivityFailure)) throw err;
+        outcome = { status: 'failed', reason: err.cause?.message ?? err.message };
+      }
+      await apply(payoutResult(p, outcome, s, now()));
+    }
+  }
+
+  await apply(payoutTick(p, s, now()));
+  for (;;) {
+    if (p.status === 'slashed' || p.status === 'forfeited') return p;
+    // Pending signals keep the server from accepting the new run until they are handled, so none is lost.
+    if (inbox.length === 0 && workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT)) await continueAsNew<typeof bondPayoutWorkflow>({ ...input, payout: p });
+    // A failed payout waits for a fresh invoice until the claim window closes.
+    if (p.status === 'failed' && now() - p.slashedAt >= s.claimWindowSecs && inbox.length === 0) return p;
+    const wake = p.status === 'failed' ? p.slashedAt + s.claimWindowSecs : p.invoice !== null ? now() + retrySecs : payoutNextWake(p, s);
+    if (inbox.length === 0) await condition(() => inbox.length > 0, wake === null ? undefined : Math.max(1, wake * 1000 - workflowNow()));
+    const m = inbox.shift();
+    if (m) {
+      const { kind, rid } = readInbound(m.messageJson);
+      const pr = kind.payload && 'payment_request' in kind.payload ? kind.payload.payment_request[1] : '';
+      const valid = pr !== '' && counterpartyShare(p) > 0 && (await ln.validateInvoice({ request: pr, amountSats: counterpartyShare(p), feeSats: 0 })).valid;
+      await apply(invoiceSubmitted(p, { sender: m.sender, rid, invoice: pr, valid }, s, now()));
+    } else {
+      await apply(payoutTick(p, s, now()));
+    }
+  }
+}

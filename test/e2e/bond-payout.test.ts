@@ -1,0 +1,149 @@
+/**
+ * `bondPayoutWorkflow` on the real stack (embedded Temporal with time skipping, the simulated Lightning network, the
+ * relay): the winner is asked for an invoice at the configured cadence, a valid one is acknowledged and paid once;
+ * an invalid one is refused with the reason; without an invoice the bond is forfeited when the 15-day claim window
+ * closes. The winner's `add-bond-invoice` is signalled here as the ingress will hand it over once bonds are routed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serializeMessage, message } from '../../src/protocol/index.js';
+import type { BondPayout } from '../../src/workflows/bond/payout-machine.js';
+import { addBondInvoiceSignal, bondPayoutWorkflowId } from '../../src/workflows/bond/payout-workflow.js';
+import type { InboundMessage } from '../../src/workflows/order/contract.js';
+import { TestDaemon, type Trader } from '../helpers/daemon.js';
+import { uid } from '../helpers/temporal.js';
+
+let d: TestDaemon;
+beforeAll(async () => {
+  d = await TestDaemon.start();
+});
+afterAll(async () => {
+  await d?.close();
+});
+
+const SETTINGS = { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 };
+const ORDER = '7dd204d2-d06c-4406-a3d9-4415f4a8b9c9';
+
+async function startPayout(winner: Trader, o: Partial<BondPayout> = {}, settings = SETTINGS, extra: { historyLimit?: number } = {}) {
+  const bondId = uid('bond');
+  const now = Math.floor((await d.env.currentTimeMs()) / 1000);
+  const payout: BondPayout = {
+    bondId,
+    orderId: ORDER,
+    recipient: winner.pubkey(1),
+    amountSats: 2_000,
+    nodeShareSats: 1_000,
+    slashedAt: now,
+    status: 'pending-payout',
+    invoice: null,
+    attempts: 0,
+    invoiceRequests: 0,
+    lastInvoiceRequestAt: null,
+    invoiceSeq: 0,
+    order: { kind: 'sell', fiatCode: 'USD', fiatAmount: 20, paymentMethod: 'SEPA', premium: 0 },
+    ...o,
+  };
+  await winner.listen(1);
+  const handle = await d.env.client.workflow.start('bondPayoutWorkflow', {
+    taskQueue: d.taskQueue,
+    workflowId: bondPayoutWorkflowId(bondId),
+    args: [{ payout, settings, ...extra }],
+  });
+  return { handle, payout };
+}
+
+async function waitFor(ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let eventNo = 0;
+const invoiceMessage = (winner: Trader, request: string): InboundMessage => ({
+  eventId: (++eventNo).toString(16).padStart(64, '0'),
+  action: 'add-bond-invoice',
+  messageJson: serializeMessage(message({ action: 'add-bond-invoice', id: ORDER, request_id: 5, payload: { payment_request: [null, request, null] } })),
+  sender: winner.pubkey(1),
+  identity: winner.identity,
+  createdAt: 0,
+  transport: 'nip44',
+});
+
+describe('bondPayoutWorkflow', () => {
+  it('asks for an invoice every invoice window, refuses a wrong one, pays the right one once', async () => {
+    const winner = d.trader('winner-b1');
+    const { handle } = await startPayout(winner);
+    const ask = await winner.next(1, 'add-bond-invoice');
+    expect(ask.payload).toMatchObject({ bond_payout_request: { order: { id: ORDER, amount: 1_000, status: null }, slashed_at: expect.any(Number) } });
+    await d.env.sleep('5 minutes');
+    expect((await winner.next(1, 'add-bond-invoice')).json).toBe(ask.json);
+
+    // The whole bond is not the winner's: an invoice for 2,000 is refused.
+    const wrong = d.net.createInvoice({ node: 'buyer', valueSats: 2_000, expirySecs: 7200 });
+    await handle.signal(addBondInvoiceSignal, invoiceMessage(winner, wrong.request));
+    expect(await winner.next(1, 'cant-do')).toMatchObject({ request_id: 5, payload: { cant_do: 'invalid_invoice' } });
+
+    const right = d.net.createInvoice({ node: 'buyer', valueSats: 1_000, expirySecs: 7200 });
+    await handle.signal(addBondInvoiceSignal, invoiceMessage(winner, right.request));
+    expect(await winner.next(1, 'bond-invoice-accepted')).toMatchObject({ payload: { order: { amount: 1_000 } } });
+    expect(await winner.next(1, 'bond-payout-completed')).toMatchObject({ payload: { order: { amount: 1_000 } } });
+    expect(await handle.result()).toMatchObject({ status: 'slashed', invoice: right.request });
+    expect(d.net.payments.get(right.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, valueSats: 1_000 });
+  });
+
+  it('retries a failing payment, then asks for a new invoice (same deadline) and pays that one', async () => {
+    const winner = d.trader('winner-b5');
+    const { handle } = await startPayout(winner);
+    const ask = await winner.next(1, 'add-bond-invoice');
+    const bad = d.net.createInvoice({ node: 'buyer', valueSats: 1_000, expirySecs: 86_400 });
+    d.net.failNextPayment();
+    await handle.signal(addBondInvoiceSignal, invoiceMessage(winner, bad.request));
+    await winner.next(1, 'bond-invoice-accepted');
+    for (let attempt = 2; attempt <= SETTINGS.maxRetries; attempt++) {
+      await waitFor(() => d.net.payments.get(bad.hash)?.attempts === attempt - 1 && d.net.payments.get(bad.hash)?.status === 'FAILED');
+      d.net.failNextPayment();
+      await d.env.sleep('1 minute');
+    }
+    // Every attempt failed: the winner is asked again, with the same slashed_at (the deadline does not move).
+    expect((await winner.next(1, 'add-bond-invoice')).json).toBe(ask.json);
+    expect(d.net.payments.get(bad.hash)).toMatchObject({ status: 'FAILED', attempts: SETTINGS.maxRetries });
+    const good = d.net.createInvoice({ node: 'buyer', valueSats: 1_000, expirySecs: 86_400 });
+    await handle.signal(addBondInvoiceSignal, invoiceMessage(winner, good.request));
+    await winner.next(1, 'bond-payout-completed');
+    expect(await handle.result()).toMatchObject({ status: 'slashed', invoiceSeq: 2 });
+    expect(d.net.payments.get(good.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+  });
+
+  it('forfeits the bond to the node when no invoice comes within the claim window', async () => {
+    const winner = d.trader('winner-b2');
+    // Asked once a day here (the default is every five minutes: 4,320 requests over the window).
+    const { handle } = await startPayout(winner, {}, { ...SETTINGS, invoiceWindowSecs: 86_400 });
+    await winner.next(1, 'add-bond-invoice');
+    await d.env.sleep('15 days');
+    const end = await handle.result();
+    expect(end).toMatchObject({ status: 'forfeited', invoice: null, invoiceRequests: 15 });
+  });
+
+  it('keeps its history short over the days: it continues as a new run with its state, and still ends right', async () => {
+    const winner = d.trader('winner-b4');
+    const { handle } = await startPayout(winner, {}, { ...SETTINGS, invoiceWindowSecs: 12 * 3600 }, { historyLimit: 40 });
+    const firstRun = (await handle.describe()).runId;
+    await winner.next(1, 'add-bond-invoice');
+    await d.env.sleep('15 days');
+    const end = await handle.result();
+    expect(end).toMatchObject({ status: 'forfeited', invoiceRequests: 30 });
+    const runs: string[] = [];
+    for await (const w of d.env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(w.status.name);
+    expect(runs.filter((r) => r === 'CONTINUED_AS_NEW').length).toBeGreaterThan(1);
+    expect((await d.env.client.workflow.getHandle(handle.workflowId, firstRun).describe()).status.name).toBe('CONTINUED_AS_NEW');
+  });
+
+  it('a node-only split ends at once without a message', async () => {
+    const winner = d.trader('winner-b3');
+    const { handle } = await startPayout(winner, { nodeShareSats: 2_000 });
+    expect(await handle.result()).toMatchObject({ status: 'slashed' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(winner.unread(1)).toEqual([]);
+  });
+});
