@@ -9,6 +9,7 @@ import { serializeMessage, message } from '../../src/protocol/index.js';
 import type { BondPayout } from '../../src/workflows/bond/payout-machine.js';
 import { addBondInvoiceSignal, bondPayoutWorkflowId } from '../../src/workflows/bond/payout-workflow.js';
 import type { InboundMessage } from '../../src/workflows/order/contract.js';
+import { bondPayout } from '../helpers/bonds.js';
 import { TestDaemon, type Trader } from '../helpers/daemon.js';
 import { uid } from '../helpers/temporal.js';
 
@@ -26,22 +27,7 @@ const ORDER = '7dd204d2-d06c-4406-a3d9-4415f4a8b9c9';
 async function startPayout(winner: Trader, o: Partial<BondPayout> = {}, settings = SETTINGS, extra: { historyLimit?: number } = {}) {
   const bondId = uid('bond');
   const now = Math.floor((await d.env.currentTimeMs()) / 1000);
-  const payout: BondPayout = {
-    bondId,
-    orderId: ORDER,
-    recipient: winner.pubkey(1),
-    amountSats: 2_000,
-    nodeShareSats: 1_000,
-    slashedAt: now,
-    status: 'pending-payout',
-    invoice: null,
-    attempts: 0,
-    invoiceRequests: 0,
-    lastInvoiceRequestAt: null,
-    invoiceSeq: 0,
-    order: { kind: 'sell', fiatCode: 'USD', fiatAmount: 20, paymentMethod: 'SEPA', premium: 0 },
-    ...o,
-  };
+  const payout = bondPayout({ bondId, orderId: ORDER, recipient: winner.pubkey(1), amountSats: 2_000, nodeShareSats: 1_000, slashedAt: now, ...o });
   await winner.listen(1);
   const handle = await d.env.client.workflow.start('bondPayoutWorkflow', {
     taskQueue: d.taskQueue,

@@ -1,5 +1,6 @@
 /** The slashed-bond payout state machine (bonds.md §6, §15): requests, forfeit, acceptance, retries, resurrection. */
 import { describe, expect, it } from 'vitest';
+import { bondPayout } from '../helpers/bonds.js';
 import { invoiceSubmitted, payoutNextWake, payoutResult, payoutTick, type BondPayout, type PayoutDecision } from '../../src/workflows/bond/payout-machine.js';
 
 const S = { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 };
@@ -7,22 +8,7 @@ const T0 = 1_800_000_000;
 const WINNER = 'b'.repeat(64);
 const ORDER = '7dd204d2-d06c-4406-a3d9-4415f4a8b9c9';
 
-const payout = (o: Partial<BondPayout> = {}): BondPayout => ({
-  bondId: 'bond-1',
-  orderId: ORDER,
-  recipient: WINNER,
-  amountSats: 1000,
-  nodeShareSats: 500,
-  slashedAt: T0,
-  status: 'pending-payout',
-  invoice: null,
-  attempts: 0,
-  invoiceRequests: 0,
-  lastInvoiceRequestAt: null,
-  invoiceSeq: 0,
-  order: { kind: 'sell', fiatCode: 'USD', fiatAmount: 50, paymentMethod: 'SEPA', premium: 0 },
-  ...o,
-});
+const payout = (o: Partial<BondPayout> = {}): BondPayout => bondPayout({ orderId: ORDER, recipient: WINNER, slashedAt: T0, ...o });
 const json = (d: PayoutDecision, i = 0) => {
   const e = d.effects.filter((x) => x.type === 'send')[i];
   if (!e || e.type !== 'send') throw new Error('no message');
