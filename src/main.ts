@@ -10,13 +10,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadSettings, type Settings } from './config/settings.js';
 import { DAEMON_INFO_FILE, startDaemon, type DaemonInfo, type RunningDaemon } from './daemon/index.js';
 import { createLogger, temporalLogger, type LogLevelName } from './logging.js';
 import { useFastCrypto } from './nostr/fast-crypto.js';
-import { connectClient } from './temporal/connect.js';
 
 const USAGE = `Usage: npm start -- [command] [options]        (or: npx mostro [command] [options])
 
@@ -146,14 +144,11 @@ async function run(roles: { worker: boolean; ingress: boolean }, argv: string[])
   };
   printInfo(daemon.info, o.dataDir);
   if (roles.worker) {
-    const connection = await connectClient({ ...daemon.info.temporal, embedded: daemon.info.temporal.embedded, ...tlsOf(o.settings) });
-    const client = new Client({ connection, namespace: daemon.info.temporal.namespace });
     const t0 = Date.now();
-    const check = await client.workflow.execute('selfCheckWorkflow', {
+    const check = await daemon.client.workflow.execute('selfCheckWorkflow', {
       taskQueue: daemon.info.temporal.taskQueue,
       workflowId: `self-check-${process.pid}-${Date.now()}`,
     });
-    await connection.close();
     console.log(`Self-check passed in ${Date.now() - t0} ms: workflow ${check.workflowId} ran on ${check.worker}`);
   }
   console.log('Ready. Press Ctrl+C to stop.');
@@ -163,13 +158,6 @@ async function run(roles: { worker: boolean; ingress: boolean }, argv: string[])
     await daemon.stop();
     process.exit(1);
   }
-}
-
-function tlsOf(s: Settings) {
-  return {
-    tls: s.temporal.tls_cert_file && s.temporal.tls_key_file ? { certFile: s.temporal.tls_cert_file, keyFile: s.temporal.tls_key_file, caFile: s.temporal.tls_ca_file, serverName: s.temporal.tls_server_name } : undefined,
-    apiKey: s.temporal.api_key,
-  };
 }
 
 async function temporalDev(argv: string[]): Promise<void> {

@@ -28,6 +28,8 @@ export const metrics = {
 
 /** Counters read from a component at scrape time (the intake's drop counters live there). */
 export function gaugeFrom(name: string, help: string, labelName: string, read: () => Record<string, number>): void {
+  // A second daemon in the same process (tests, a restart in place) reads from its own component.
+  client.register.removeSingleMetric(name);
   new client.Gauge({
     name,
     help,

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from '@temporalio/client';
+import { temporalTargetOf } from '../config/derive.js';
 import { loadSettings } from '../config/settings.js';
 import { connectClient } from '../temporal/connect.js';
 import { EMBEDDED_PORTS } from '../daemon/ports.js';
@@ -57,16 +58,9 @@ export async function runAdmin(argv: string[], out: (line: string) => void = con
   }
   const defaultConfig = path.join(path.resolve(values['data-dir']), 'settings.toml');
   const settings = loadSettings(values.config ?? (fs.existsSync(defaultConfig) ? defaultConfig : undefined));
-  const t = settings.temporal;
-  const connection = await connectClient({
-    address: t.address ?? `127.0.0.1:${EMBEDDED_PORTS.temporal}`,
-    namespace: t.namespace,
-    taskQueue: t.task_queue,
-    embedded: !t.address,
-    tls: t.tls_cert_file && t.tls_key_file ? { certFile: t.tls_cert_file, keyFile: t.tls_key_file, caFile: t.tls_ca_file, serverName: t.tls_server_name } : undefined,
-    apiKey: t.api_key,
-  });
-  const client = new Client({ connection, namespace: t.namespace });
+  const target = temporalTargetOf(settings, `127.0.0.1:${EMBEDDED_PORTS.temporal}`);
+  const connection = await connectClient(target);
+  const client = new Client({ connection, namespace: target.namespace });
   const print = (human: string[], json: unknown) => (values.json ? out(JSON.stringify(json, null, 2)) : human.forEach((l) => out(l)));
   const number = (name: string, v: string) => {
     const n = Number(v);

@@ -141,9 +141,10 @@ export async function sendSupportRequest(client: Client, orderId: string, r: Sup
   if (d.status.name !== 'RUNNING') return { sent: false, why: `the trade's workflow is ${d.status.name.toLowerCase()}` };
   const order = await handle.query<OrderState | null>('getOrder');
   if (!order) return { sent: false, why: 'the order is not created yet' };
-  // Only the order matters for the check; the dev-fee address is the workflow's to know.
-  const trade = { order } as Trade;
-  const applies = supportApplies(trade, r.action, { devFeeLightningAddress: r.action === 'retry-dev-fee' ? 'configured' : null } as never);
+  // Only the order matters for the checks support staff can ask for; whether a dev-fee address is configured is the
+  // workflow's to know (it checks again), so it is assumed here.
+  const trade = { order, payoutDueAt: null } as Trade;
+  const applies = supportApplies(trade, r.action, { devFeeLightningAddress: 'configured' });
   if (!applies) return { sent: false, why: `${r.action} does not apply to an order in status ${order.status}` };
   await handle.signal(supportSignal, r);
   return { sent: true };

@@ -3,6 +3,7 @@ import type { LightningSettings } from '../activities/lightning.js';
 import type { InvoiceRuleSettings } from '../lightning/invoice-validation.js';
 import type { PriceSettings } from '../price/manager.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
+import type { TemporalTarget } from '../temporal/connect.js';
 import type { Settings } from './settings.js';
 
 /** `devFeeAddress` replaces `[mostro] dev_fee_lightning_address` (the simulated network's own address). */
@@ -54,5 +55,21 @@ export function priceSettingsOf(s: Settings): PriceSettings {
     providerTimeoutSecs: s.price.provider_timeout_seconds,
     failureThreshold: s.price.provider_failure_threshold,
     failureCooldownSecs: s.price.provider_failure_cooldown_seconds,
+  };
+}
+
+/**
+ * Where and how to reach Temporal: `[temporal] address` (with mTLS or an API key), or — when it is unset — the
+ * embedded server at `embeddedAddress`.
+ */
+export function temporalTargetOf(s: Settings, embeddedAddress: string): TemporalTarget {
+  const t = s.temporal;
+  return {
+    address: t.address ?? embeddedAddress,
+    namespace: t.namespace,
+    taskQueue: t.task_queue,
+    embedded: !t.address,
+    tls: t.tls_cert_file && t.tls_key_file ? { certFile: t.tls_cert_file, keyFile: t.tls_key_file, caFile: t.tls_ca_file, serverName: t.tls_server_name } : undefined,
+    apiKey: t.api_key,
   };
 }

@@ -13,7 +13,7 @@ import { getPublicKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { makerReputation } from '../activities/database.js';
 import { createLightningActivities } from '../activities/lightning.js';
-import { invoiceRulesOf, lightningSettingsOf, orderSettingsOf, priceSettingsOf } from '../config/derive.js';
+import { invoiceRulesOf, lightningSettingsOf, orderSettingsOf, priceSettingsOf, temporalTargetOf } from '../config/derive.js';
 import { ConfigError, type Settings } from '../config/settings.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { startDevServer } from '../devserver/index.js';
@@ -28,7 +28,7 @@ import { RelayPool } from '../nostr/relay-pool.js';
 import { PriceManager } from '../price/manager.js';
 import { yadioProvider } from '../price/yadio.js';
 import { transportProtocolVersion } from '../protocol/index.js';
-import { connectClient, registerSearchAttributes, type TemporalTarget } from '../temporal/connect.js';
+import { connectClient, registerSearchAttributes } from '../temporal/connect.js';
 import { createWorker } from '../workers/worker.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/order/search-attributes.js';
 import { daemonKey, preimageSecretOf } from './keys.js';
@@ -63,6 +63,8 @@ export interface DaemonInfo {
 
 export interface RunningDaemon {
   info: DaemonInfo;
+  /** The daemon's Temporal client (its namespace). */
+  client: Client;
   /** Resolves when the worker stops on its own (a fatal error); never when there is no worker. */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -126,14 +128,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
     parts.add('temporal server', () => server.close());
     address = server.address;
   }
-  const target: TemporalTarget = {
-    address,
-    namespace,
-    taskQueue: s.temporal.task_queue,
-    embedded: !s.temporal.address,
-    tls: s.temporal.tls_cert_file && s.temporal.tls_key_file ? { certFile: s.temporal.tls_cert_file, keyFile: s.temporal.tls_key_file, caFile: s.temporal.tls_ca_file, serverName: s.temporal.tls_server_name } : undefined,
-    apiKey: s.temporal.api_key,
-  };
+  const target = temporalTargetOf(s, address);
   const connection = await connectClient(target);
   parts.add('temporal client', () => connection.close());
   const client = new Client({ connection, namespace });
@@ -319,6 +314,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       lightning: { mode: lnsim ? 'simulated' : 'lnd', network: node.network, nodePubkey: node.pubkey, lnsimControl: lnsim?.controlUrl, devFeeAddress: orderSettings.devFeeLightningAddress },
       metrics: metricsUrl,
     },
+    client,
     done,
     stop: () => parts.closeAll(log),
   };

@@ -5,8 +5,6 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { connectNative, type TemporalTarget } from '../temporal/connect.js';
 
-export const DEFAULT_TASK_QUEUE = 'mostro';
-
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 /** Identifies this process in workflow histories (who ran an activity) and in the Web UI's worker list. */

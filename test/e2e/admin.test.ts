@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAdmin } from '../../src/admin/cli.js';
 import { findStuckTrades, type StuckTrade } from '../../src/admin/support.js';
-import { TestDaemon, lockedSellTrade } from '../helpers/daemon.js';
+import { TestDaemon, fiatSentTrade, lockedSellTrade } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 let config: string;
@@ -31,9 +31,7 @@ async function admin(...args: string[]): Promise<{ code: number; out: string }> 
 async function settledUnpaid(name: string, sats: number) {
   const seller = d.trader(`seller-${name}`);
   const buyer = d.trader(`buyer-${name}`);
-  const trade = await lockedSellTrade(d, seller, buyer, sats);
-  await buyer.send(1, { action: 'fiat-sent', id: trade.id, tradeIndex: null });
-  await seller.next(1, 'fiat-sent-ok');
+  const trade = await fiatSentTrade(d, seller, buyer, sats);
   d.net.failNextPayment();
   await seller.send(1, { action: 'release', id: trade.id, tradeIndex: null });
   await buyer.next(1, 'payment-failed');
@@ -87,9 +85,7 @@ describe('mostro admin', () => {
   it('finds disputes open longer than asked, by the time the trade entered the dispute', async () => {
     const seller = d.trader('seller-a2');
     const buyer = d.trader('buyer-a2');
-    const { id } = await lockedSellTrade(d, seller, buyer, 5_000);
-    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
-    await seller.next(1, 'fiat-sent-ok');
+    const { id } = await fiatSentTrade(d, seller, buyer, 5_000);
     await d.env.sleep('20 hours'); // the escrow guard opens a dispute for the buyer
     await buyer.next(1, 'dispute-initiated-by-you');
     await d.env.sleep('3 hours');

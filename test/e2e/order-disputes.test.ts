@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NostrEvent } from '../../src/protocol/index.js';
-import { TestDaemon, lockedSellTrade, openOrder } from '../helpers/daemon.js';
+import { TestDaemon, fiatSentTrade, lockedSellTrade, openOrder } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -71,9 +71,7 @@ describe('a party opens a dispute', () => {
   it('the buyer disputes after fiat-sent; a cooperative cancel refunds the seller and closes it', async () => {
     const seller = d.trader('seller-d2');
     const buyer = d.trader('buyer-d2');
-    const { id, holdRequest } = await lockedSellTrade(d, seller, buyer, 6_000);
-    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
-    await seller.next(1, 'fiat-sent-ok');
+    const { id, holdRequest } = await fiatSentTrade(d, seller, buyer, 6_000);
     await buyer.send(1, { action: 'dispute', id, tradeIndex: null });
     const disputeId = ((await buyer.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
     await seller.next(1, 'dispute-initiated-by-peer');

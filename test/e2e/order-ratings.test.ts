@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NostrEvent } from '../../src/protocol/index.js';
-import { TestDaemon, holdInvoiceOf, lockedSellTrade, openOrder } from '../helpers/daemon.js';
+import { TestDaemon, fiatSentTrade, holdInvoiceOf, lockedSellTrade, openOrder } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -108,9 +108,7 @@ describe('rate-user', () => {
   it('a counterparty in full privacy has no reputation: rating it changes nothing and gets no answer', async () => {
     const seller = d.trader('seller-r3');
     const buyer = d.trader('buyer-r3', { fullPrivacy: true });
-    const { id } = await lockedSellTrade(d, seller, buyer, 3_000);
-    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
-    await seller.next(1, 'fiat-sent-ok');
+    const { id } = await fiatSentTrade(d, seller, buyer, 3_000);
     await seller.send(1, { action: 'release', id, tradeIndex: null });
     await buyer.next(1, 'purchase-completed');
     await d.waitForStatus(id, 'success');

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { nip19 } from 'nostr-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NostrEvent } from '../../src/protocol/index.js';
-import { TestDaemon, lockedSellTrade, type Trader } from '../helpers/daemon.js';
+import { TestDaemon, fiatSentTrade, type Trader } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -67,9 +67,7 @@ async function disputeStatus(disputeId: string): Promise<string[]> {
 async function disputedTrade(name: string, by: 'buyer' | 'seller', sats: number) {
   const seller = d.trader(`seller-${name}`);
   const buyer = d.trader(`buyer-${name}`);
-  const trade = await lockedSellTrade(d, seller, buyer, sats);
-  await buyer.send(1, { action: 'fiat-sent', id: trade.id, tradeIndex: null });
-  await seller.next(1, 'fiat-sent-ok');
+  const trade = await fiatSentTrade(d, seller, buyer, sats);
   const opener = by === 'buyer' ? buyer : seller;
   await opener.send(1, { action: 'dispute', id: trade.id, tradeIndex: null });
   const disputeId = ((await opener.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];

@@ -4,7 +4,7 @@
  * test runs in well under a second of wall time per simulated hour.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestDaemon, holdInvoiceOf, lockedSellTrade, openOrder, orderOf } from '../helpers/daemon.js';
+import { TestDaemon, fiatSentTrade, holdInvoiceOf, lockedSellTrade, openOrder, orderOf } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -98,9 +98,7 @@ describe('escrow CLTV guard after fiat-sent', () => {
   it('opens a dispute for the buyer (record, kind-38386 event, both told); the seller can still release', async () => {
     const seller = d.trader('seller-t7');
     const buyer = d.trader('buyer-t7');
-    const { id, invoice: inv } = await lockedSellTrade(d, seller, buyer, 4_000);
-    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
-    await seller.next(1, 'fiat-sent-ok');
+    const { id, invoice: inv } = await fiatSentTrade(d, seller, buyer, 4_000);
     await d.env.sleep('20 hours');
     const byYou = await buyer.next(1, 'dispute-initiated-by-you');
     const disputeId = (byYou.payload as { dispute: [string, null] }).dispute[0];
@@ -130,9 +128,7 @@ describe('payout failures', () => {
   it('retries every payment_retries_interval, then asks for a new invoice, pays that one, once', async () => {
     const seller = d.trader('seller-t5');
     const buyer = d.trader('buyer-t5');
-    const { id, invoice: bad } = await lockedSellTrade(d, seller, buyer, 8_000);
-    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
-    await seller.next(1, 'fiat-sent-ok');
+    const { id, invoice: bad } = await fiatSentTrade(d, seller, buyer, 8_000);
     for (const a of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, a);
 
     d.net.failNextPayment();

@@ -406,3 +406,11 @@ export async function lockedSellTrade(d: TestDaemon, seller: Trader, buyer: Trad
   await seller.next(1, 'buyer-took-order');
   return { id, invoice, holdRequest: holdInvoiceOf(pay), holdPayment };
 }
+
+/** A sell trade past `fiat-sent`: {@link lockedSellTrade}, then the buyer says the fiat was sent and the seller heard it. */
+export async function fiatSentTrade(d: TestDaemon, seller: Trader, buyer: Trader, amount: number) {
+  const trade = await lockedSellTrade(d, seller, buyer, amount);
+  await buyer.send(1, { action: 'fiat-sent', id: trade.id, tradeIndex: null });
+  await seller.next(1, 'fiat-sent-ok');
+  return trade;
+}

@@ -707,7 +707,7 @@ export interface SupportRequest {
   reason: string;
 }
 
-export function supportApplies(t: Trade, action: SupportAction, s: OrderSettings): boolean {
+export function supportApplies(t: Trade, action: SupportAction, s: Pick<OrderSettings, 'devFeeLightningAddress'>): boolean {
   const o = t.order;
   switch (action) {
     case 'retry-payout':
@@ -771,15 +771,10 @@ export function canTakeDispute(t: Trade, identity: string, who: DisputeRole): bo
  * A solver or the admin takes the dispute: it goes `in-progress` under them; they get the whole case
  * (`SolverDisputeInfo`, to their identity key), both parties learn who resolves it.
  */
-export function takeDispute(
-  t: Trade,
-  i: { identity: string; rid: Rid; who: DisputeRole; info: SolverDisputeInfo },
-  c: Clock,
-): Decision {
+export function takeDispute(t: Trade, i: { identity: string; rid: Rid; who: DisputeRole; info: SolverDisputeInfo }): Decision {
   const ds = t.dispute!;
   const o = t.order;
   const dispute: DisputeState = { ...ds, solver: i.identity, byAdmin: i.who.role === 'admin', solverCategory: i.who.role === 'solver' ? i.who.category : SOLVER_READ_WRITE };
-  void c;
   const peer = { peer: { pubkey: i.identity, reputation: null } };
   return {
     trade: { ...t, dispute },
@@ -842,8 +837,7 @@ export function adminCanceled(t: Trade, i: { sender: string; rid: Rid; ti: numbe
  * other's identity once, 1–5. As the reference: a wrong status is refused; a non-party, a second vote, or a
  * counterparty in full privacy (no identity to rate) changes nothing and gets no answer.
  */
-export function rateUser(t: Trade, i: { sender: string; rid: Rid; rating: number }, c: Clock): Decision {
-  void c;
+export function rateUser(t: Trade, i: { sender: string; rid: Rid; rating: number }): Decision {
   const o = t.order;
   const isBuyer = i.sender === o.buyerPubkey;
   const isSeller = i.sender === o.sellerPubkey;

@@ -448,7 +448,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
         if (!patched('ratings')) return reply(m.sender, rid, 'invalid_action');
         const p = kind.payload;
         if (!p || !('rating_user' in p) || p.rating_user < 1 || p.rating_user > 5) return reply(m.sender, rid, 'invalid_rating');
-        return apply(rateUser(t, { sender: m.sender, rid, rating: p.rating_user }, clock()));
+        return apply(rateUser(t, { sender: m.sender, rid, rating: p.rating_user }));
       }
       case 'admin-take-dispute':
       case 'admin-settle':
@@ -477,7 +477,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     if (take) {
       if (!canTakeDispute(t, m.identity, ctx.who)) return reply(m.sender, rid, 'invalid_pubkey');
       const info = solverDisputeInfo(o, t.dispute!, ctx);
-      return apply(takeDispute(t, { identity: m.identity, rid, who: ctx.who, info }, clock()));
+      return apply(takeDispute(t, { identity: m.identity, rid, who: ctx.who, info }));
     }
     const g = canResolveDispute(t, m.identity, ctx.who, action);
     if (g.ok === false) return reply(m.sender, rid, g.reason);
