@@ -3,7 +3,9 @@
  * the reputation the maker is shown. Each is safe to run twice (the projection only moves forward, the rest read).
  */
 import type { Db } from '../db/database.js';
+import { projectBondPayout } from '../db/bond-projection.js';
 import { projectOrder } from '../db/order-projection.js';
+import type { BondPayout } from '../workflows/bond/payout-machine.js';
 import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { Reputation } from '../nostr/events.js';
 import type { UserInfo } from '../protocol/schema.js';
@@ -70,6 +72,11 @@ export function createDatabaseActivities(
           : { masterSellerPubkey: input.identity, status: 'waiting-payment' };
       const found = await db.order.findFirst({ where: { ...where, id: { not: input.exceptOrderId } }, select: { id: true } });
       return found !== null;
+    },
+
+    /** A bond payout workflow's progress, onto its bond's row (only forward: see bond-projection.ts). */
+    async projectBondPayout(input: { payout: BondPayout }): Promise<boolean> {
+      return projectBondPayout(db, input.payout, clock());
     },
 
     /** Records a dispute the order workflow opened (once: the order id is unique among disputes). */

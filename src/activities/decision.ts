@@ -6,6 +6,7 @@
  * event is a replaceable revision with a newer `created_at`, and replies are rebuilt byte-identical from the
  * activity's identity (relays drop the copies).
  */
+import { projectBond, type BondRow } from '../db/bond-projection.js';
 import type { Db } from '../db/database.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { OrderEventInput } from '../nostr/events.js';
@@ -18,6 +19,8 @@ export type CommitStep =
 
 export interface CommitInput {
   projection?: Parameters<DatabaseActivities['projectOrder']>[0];
+  /** Bonds that changed with this decision (anti-abuse bonds; absent for most decisions). */
+  bonds?: BondRow[];
   steps: CommitStep[];
 }
 
@@ -27,6 +30,7 @@ export function createDecisionActivities(db: Db, egress: NostrEgress, orderEvent
   return {
     async commitDecision(input: CommitInput): Promise<{ published: { eventId: string; createdAt: number } | null }> {
       if (input.projection) await database.projectOrder(input.projection);
+      for (const row of input.bonds ?? []) await projectBond(db, row);
       const at = activitySeed();
       let published: { eventId: string; createdAt: number } | null = null;
       for (const [k, step] of input.steps.entries()) {

@@ -2,6 +2,7 @@
 import type { LightningSettings } from '../activities/lightning.js';
 import type { InvoiceRuleSettings } from '../lightning/invoice-validation.js';
 import type { PriceSettings } from '../price/manager.js';
+import type { BondSettings } from '../workflows/bond/policy.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
 import type { TemporalTarget } from '../temporal/connect.js';
 import type { Settings } from './settings.js';
@@ -25,6 +26,21 @@ export function orderSettingsOf(s: Settings, devFeeAddress?: string): OrderSetti
     devFeeLightningAddress: address === '' ? null : address,
     lingerSeconds: s.temporal.finished_order_linger_seconds,
     activityHeartbeatTimeoutSecs: s.temporal.activity_heartbeat_timeout_seconds,
+    bond: bondSettingsOf(s),
+  };
+}
+
+/** `[anti_abuse_bond]` as order workflows take it (with their settings, so an order keeps the policy it started under). */
+export function bondSettingsOf(s: Settings): BondSettings {
+  const b = s.anti_abuse_bond;
+  return {
+    enabled: b.enabled,
+    amountPct: b.amount_pct,
+    baseAmountSats: b.base_amount_sats,
+    applyTo: b.apply_to,
+    slashOnWaitingTimeout: b.slash_on_waiting_timeout,
+    slashNodeSharePct: b.slash_node_share_pct,
+    payout: { claimWindowSecs: b.payout_claim_window_days * 86_400, invoiceWindowSecs: b.payout_invoice_window_seconds, maxRetries: b.payout_max_retries },
   };
 }
 

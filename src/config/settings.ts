@@ -94,20 +94,20 @@ const price = z.strictObject({
   publish_to_nostr: z.boolean().default(true),
 });
 
-const antiAbuseBond = z
-  .strictObject({
-    enabled: z.boolean().default(false),
-    amount_pct: z.number().min(0).max(1).default(0.01),
-    base_amount_sats: sats.default(1000),
-    apply_to: z.enum(['take', 'make', 'both']).default('take'),
-    slash_on_waiting_timeout: z.boolean().default(false),
-    slash_node_share_pct: z.number().min(0).max(1).default(0.5),
-    payout_invoice_window_seconds: int(1).default(300),
-    payout_max_retries: int(1).default(5),
-    payout_claim_window_days: int(1).default(15),
-  })
-  // Refused rather than ignored: an operator who turns bonds on must not believe takers are staking when they are not.
-  .refine((b) => !b.enabled, { message: 'anti-abuse bonds are not available in this version yet; set it to false', path: ['enabled'] });
+const antiAbuseBond = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Fraction of the order's sats (0.01 = 1 %); absurd values saturate, as upstream. */
+  amount_pct: z.number().min(0).default(0.01),
+  base_amount_sats: sats.default(1000),
+  apply_to: z.enum(['take', 'make', 'both']).default('take'),
+  slash_on_waiting_timeout: z.boolean().default(false),
+  slash_node_share_pct: z.number().min(0, 'slash_node_share_pct must be in [0.0, 1.0]').max(1, 'slash_node_share_pct must be in [0.0, 1.0]').default(0.5),
+  payout_invoice_window_seconds: int(1).default(300),
+  payout_max_retries: int(1).default(5),
+  payout_claim_window_days: int(1).default(15),
+  /** Removed upstream (dispute slashes are always a solver's explicit choice); accepted and ignored so old files load. */
+  slash_on_lost_dispute: z.boolean().optional(),
+});
 
 const temporal = z.strictObject({
   address: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').optional(),

@@ -282,7 +282,15 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
           invoiceExpirationWindow: s.lightning.invoice_expiration_window,
           lnd: { version: node.version, nodePubkey: node.pubkey, commitHash: '', alias: node.alias, chains: ['bitcoin'], networks, uris: node.uris },
           instanceName: s.mostro.name ?? null,
-          bond: null,
+          bond: {
+            enabled: s.anti_abuse_bond.enabled,
+            amountPct: s.anti_abuse_bond.amount_pct,
+            baseAmountSats: s.anti_abuse_bond.base_amount_sats,
+            applyTo: s.anti_abuse_bond.apply_to,
+            slashOnWaitingTimeout: s.anti_abuse_bond.slash_on_waiting_timeout,
+            slashNodeSharePct: s.anti_abuse_bond.slash_node_share_pct,
+            payoutClaimWindowDays: s.anti_abuse_bond.payout_claim_window_days,
+          },
         }),
       );
       await egress.publish(event);

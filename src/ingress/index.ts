@@ -2,7 +2,7 @@
  * The daemon's thin ingress, assembled: Nostr messages through the intake pipeline to order workflows (start or
  * signal) and the session handlers, and LND hold-invoice states to the workflows that own the invoices.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type * as ln from 'lightning';
 import type { Db } from '../db/database.js';
 import { loadActiveTradePubkeys } from '../db/active-pubkeys.js';
@@ -12,6 +12,7 @@ import type { NostrEgress } from '../nostr/egress.js';
 import type { RelayPool } from '../nostr/relay-pool.js';
 import type { Transport } from '../protocol/index.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
+import { addBondInvoiceHandler } from './actions/add-bond-invoice.js';
 import { adminAddSolverHandler } from './actions/admin-add-solver.js';
 import { lastTradeIndexHandler } from './actions/last-trade-index.js';
 import { ordersHandler, restoreSessionHandler } from './actions/session.js';
@@ -20,6 +21,7 @@ import { refreshKnownPubkeys } from './known-pubkeys.js';
 import { InvoiceWatcher, TemporalHoldInvoiceGateway } from './lightning.js';
 import { NostrIngress } from './nostr.js';
 import { orderRoutes } from './router.js';
+import { addBondInvoiceSignal, bondPayoutWorkflowId } from '../workflows/bond/contract.js';
 import { orderWorkflowId, supportSignal } from '../workflows/order/contract.js';
 import { TemporalOrderGateway } from './temporal-gateway.js';
 
@@ -70,6 +72,15 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
       ),
       'last-trade-index': lastTradeIndexHandler(tradeIndex),
       'admin-add-solver': adminAddSolverHandler(o.db, o.mostroPubkey),
+      'add-bond-invoice': addBondInvoiceHandler(o.db, async (bondId, message) => {
+        try {
+          await o.client.workflow.getHandle(bondPayoutWorkflowId(bondId)).signal(addBondInvoiceSignal, message);
+          return true;
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return false;
+          throw err;
+        }
+      }),
       'restore-session': restoreSessionHandler(o.db, async (orderId) => {
         await o.client.workflow
           .getHandle(orderWorkflowId(orderId))

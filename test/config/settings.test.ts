@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
-import { orderSettingsOf } from '../../src/config/derive.js';
+import { bondSettingsOf, orderSettingsOf } from '../../src/config/derive.js';
 import { ConfigError, loadSettings, settingsFrom } from '../../src/config/settings.js';
 
 const TEMPLATE = path.resolve(import.meta.dirname, '../../settings.tpl.toml');
@@ -94,10 +94,36 @@ describe('settings.toml', () => {
     expect(p.find((l) => l.startsWith('[database] url:'))).toContain('must be a postgresql:// URL');
   });
 
-  it('wants all three LND credentials or none, and refuses bonds it cannot honour yet', () => {
+  it('wants all three LND credentials or none', () => {
     expect(problems(() => settingsFrom({ lightning: { lnd_grpc_host: '127.0.0.1:10009' } }))[0]).toMatch(/^\[lightning\]: lnd_grpc_host, lnd_cert_file and lnd_macaroon_file go together/);
-    expect(problems(() => settingsFrom({ anti_abuse_bond: { enabled: true } }))[0]).toMatch(/^\[anti_abuse_bond\] enabled: anti-abuse bonds are not available/);
     expect(problems(() => settingsFrom({ mostro: { min_payment_amount: 5000, max_order_amount: 1000 } }))[0]).toMatch(/^\[mostro\] min_payment_amount: must not exceed max_order_amount/);
     expect(problems(() => settingsFrom({ nostr: { relays: ['https://relay.example'] } }))[0]).toMatch(/^\[nostr\] relays\.0: must be a ws:\/\/ or wss:\/\/ URL/);
+  });
+
+  describe('[anti_abuse_bond] (bonds.md §4)', () => {
+    it('is off by default, with the reference defaults', () => {
+      const b = settingsFrom({}).anti_abuse_bond;
+      expect(b).toMatchObject({ enabled: false, amount_pct: 0.01, base_amount_sats: 1000, apply_to: 'take', slash_on_waiting_timeout: false, slash_node_share_pct: 0.5, payout_invoice_window_seconds: 300, payout_max_retries: 5, payout_claim_window_days: 15 });
+      expect(bondSettingsOf(settingsFrom({}))).toMatchObject({ enabled: false, applyTo: 'take', payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 5 } });
+    });
+
+    it('a minimal block gets the defaults; apply_to take/make/both; overrides parse', () => {
+      expect(settingsFrom({ anti_abuse_bond: { enabled: true } }).anti_abuse_bond).toMatchObject({ enabled: true, apply_to: 'take', slash_node_share_pct: 0.5 });
+      expect(settingsFrom({ anti_abuse_bond: { enabled: true, apply_to: 'both' } }).anti_abuse_bond.apply_to).toBe('both');
+      const b = settingsFrom({ anti_abuse_bond: { enabled: true, slash_node_share_pct: 0.4, payout_claim_window_days: 7 } }).anti_abuse_bond;
+      expect([b.slash_node_share_pct, b.payout_claim_window_days]).toEqual([0.4, 7]);
+      expect(problems(() => settingsFrom({ anti_abuse_bond: { apply_to: 'solver' } }))[0]).toMatch(/^\[anti_abuse_bond\] apply_to:/);
+    });
+
+    it('accepts a node share of exactly 0 and 1 and refuses anything outside, naming the key', () => {
+      for (const pct of [0, 1]) expect(settingsFrom({ anti_abuse_bond: { slash_node_share_pct: pct } }).anti_abuse_bond.slash_node_share_pct).toBe(pct);
+      for (const pct of [-0.1, 1.5]) {
+        expect(problems(() => settingsFrom({ anti_abuse_bond: { slash_node_share_pct: pct } }))[0]).toMatch(/^\[anti_abuse_bond\] slash_node_share_pct: slash_node_share_pct must be in \[0\.0, 1\.0\]/);
+      }
+    });
+
+    it('still loads a file with the removed slash_on_lost_dispute key', () => {
+      expect(settingsFrom({ anti_abuse_bond: { enabled: true, slash_on_lost_dispute: true } }).anti_abuse_bond.enabled).toBe(true);
+    });
   });
 });

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { bondAccepted, bondCanceled, bondRequested, takeWithBonds, takerCanceled, type TakeSnapshot, type TakerBond } from '../../src/workflows/bond/taker-bonds.js';
 
-const snap = (n: number): TakeSnapshot => ({ taker: `t${n}`, identity: `i${n}`, tradeIndex: n, fiatAmount: 10 * n, amount: 1000 * n, fee: n, devFee: 0, buyerInvoice: null });
-const inv = (n: number) => ({ hash: `h${n}`, request: `lnbc-bond-${n}`, amountSats: 1000 });
+const snap = (n: number): TakeSnapshot => ({ taker: `t${n}`, identity: `i${n}`, tradeIndex: n, fiatAmount: 10 * n, amount: 1000 * n, fee: n, devFee: 0, buyerInvoice: null, rid: null });
+const inv = (n: number) => ({ id: `b${n}`, hash: `h${n}`, request: `lnbc-bond-${n}`, amountSats: 1000 });
 const three = (): TakerBond[] => [1, 2, 3].reduce<TakerBond[]>((bs, n) => bondRequested(bs, snap(n), inv(n)), []);
 
 describe('taker bonds', () => {
@@ -32,7 +32,7 @@ describe('taker bonds', () => {
     const won = bondAccepted(bonds, 'h1');
     if (won.type !== 'won') throw new Error(won.type);
     // h3 was released by the win, but say h4 was requested meanwhile by a client racing the win.
-    bonds = [...won.bonds, { ...snap(4), ...inv(4), state: 'requested' }];
+    bonds = [...won.bonds, { ...snap(4), ...inv(4), state: 'requested', lockedAt: null, rev: 1 }];
     const late = bondAccepted(bonds, 'h4');
     expect(late).toMatchObject({ type: 'lost', loser: { taker: 't4' } });
   });

@@ -40,6 +40,8 @@ export interface BondPayout {
   invoiceSeq: number;
   /** What the requests and notices show of the order. */
   order: { kind: OrderKind; fiatCode: string; fiatAmount: number; paymentMethod: string; premium: number };
+  /** Revision of the bond's row in the `bonds` projection (continues the order workflow's numbering). */
+  rev?: number;
 }
 
 export type PayoutEffect = { type: 'send'; msg: Outbound } | { type: 'pay'; invoice: string; amountSats: number; purpose: string };

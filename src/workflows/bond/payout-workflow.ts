@@ -5,7 +5,9 @@
  * signal, validates the invoice against the counterparty share, pays it under a key per invoice (a retried or re-run
  * attempt never pays twice), and sends every message through the same activities as the order workflow.
  */
-import { ActivityFailure, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { addBondInvoiceSignal, getPayoutQuery } from './contract.js';
+import type { DatabaseActivities } from '../../activities/database.js';
 import type { LightningActivities } from '../../activities/lightning.js';
 import type { NostrActivities } from '../../activities/nostr.js';
 import type { InboundMessage } from '../order/contract.js';
@@ -23,12 +25,7 @@ import {
   type PayoutSettings,
 } from './payout-machine.js';
 
-export const BOND_PAYOUT_WORKFLOW_TYPE = 'bondPayoutWorkflow';
-export const bondPayoutWorkflowId = (bondId: string): string => `bond-payout-${bondId}`;
-
-/** The winner's `add-bond-invoice`, as the ingress hands it over. */
-export const addBondInvoiceSignal = defineSignal<[InboundMessage]>('add-bond-invoice');
-export const getPayoutQuery = defineQuery<BondPayout>('getPayout');
+export { BOND_PAYOUT_WORKFLOW_TYPE, addBondInvoiceSignal, bondPayoutWorkflowId, getPayoutQuery } from './contract.js';
 
 /** A payout that keeps asking for days starts a fresh history before its own grows unwieldy. */
 const HISTORY_LIMIT = 5_000;
@@ -42,9 +39,14 @@ export interface BondPayoutInput {
   historyLimit?: number;
 }
 
+const db = proxyActivities<DatabaseActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '30 seconds' } });
 const nostr = proxyActivities<NostrActivities>({ startToCloseTimeout: '60 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
 const ln = proxyActivities<LightningActivities>({ startToCloseTimeout: '60 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
 const lnPay = proxyActivities<LightningActivities>({ startToCloseTimeout: '3 minutes', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
+
+/** What the `bonds` row shows of a payout. */
+const projectionChanged = (a: BondPayout, b: BondPayout): boolean =>
+  a.status !== b.status || a.attempts !== b.attempts || a.invoiceRequests !== b.invoiceRequests || a.lastInvoiceRequestAt !== b.lastInvoiceRequestAt;
 
 export async function bondPayoutWorkflow(input: BondPayoutInput): Promise<BondPayout> {
   const s = input.settings;
@@ -61,7 +63,13 @@ export async function bondPayoutWorkflow(input: BondPayoutInput): Promise<BondPa
   const now = () => Math.floor(workflowNow() / 1000);
 
   async function apply(d: PayoutDecision): Promise<void> {
+    const before = p;
     p = d.payout;
+    if (projectionChanged(before, p)) {
+      // The bond's row moves with the payout, before any message about it goes out.
+      p = { ...p, rev: (p.rev ?? 0) + 1 };
+      await db.projectBondPayout({ payout: p });
+    }
     for (const e of d.effects) {
       if (e.type === 'send') {
         await nostr.sendReplies({ replies: [{ to: e.msg.to, messageJson: e.msg.json }] });

@@ -3,10 +3,12 @@
  * have a requested bond, each with its own pricing snapshot; the first whose bond LND reports ACCEPTED wins the
  * order, every other requested bond is released and its taker told `canceled`. The workflow handles one input at a
  * time, so "first" is simply the first report it handles — the single-writer queue is the race guard the reference
- * needs a compare-and-set for. Pure; not wired into the order workflow yet (bonds cannot be enabled).
+ * needs a compare-and-set for. Pure; the order workflow's bond decisions (order/bonds.ts) build on it.
  */
+import type { Rid } from '../order/messages.js';
 
-export type TakerBondState = 'requested' | 'locked' | 'released';
+/** `slashed`: settled and handed to its payout (the payout workflow owns it from then on). */
+export type TakerBondState = 'requested' | 'locked' | 'released' | 'slashed';
 
 /** What a take would have written to the order; promoted to the order only when this bond wins. */
 export interface TakeSnapshot {
@@ -20,16 +22,35 @@ export interface TakeSnapshot {
   devFee: number;
   /** The buyer's invoice given with a take-sell. */
   buyerInvoice: string | null;
+  /** The take's request id: echoed by `pay-bond-invoice` and by the trade's first messages once this bond wins. */
+  rid: Rid;
 }
 
 export interface TakerBond extends TakeSnapshot {
+  /** Names the bond's row, its hold invoice (preimage key `bond:<id>`) and its payout workflow. */
+  id: string;
   hash: string;
   /** The bond's hold invoice, re-sent as is on an identical re-take. */
   request: string;
   amountSats: number;
   state: TakerBondState;
+  lockedAt: number | null;
+  /** Set when the bond was slashed (settled): why, when, what the node keeps, and who is paid the rest. */
+  slash?: BondSlash;
+  /** Revision of this bond's row in the `bonds` projection (each change bumps it; older writes never land). */
+  rev: number;
 }
 
+export interface BondSlash {
+  reason: 'lost-dispute' | 'timeout';
+  at: number;
+  nodeShareSats: number;
+  /** The honest counterparty's trade key; null when nobody is paid (both sides slashed, or the node keeps all). */
+  recipient: string | null;
+}
+
+/** A bond whose HTLC may still be held: it must be released (or slashed) before the order lets it go. */
+export const isActiveBond = (b: TakerBond): boolean => b.state === 'requested' || b.state === 'locked';
 const active = (b: TakerBond) => b.state === 'requested' || b.state === 'locked';
 
 /** A take while bonds exist: refused once a taker is committed, the same bond again for a taker that has one. */
@@ -40,9 +61,12 @@ export function takeWithBonds(bonds: readonly TakerBond[], taker: string): { typ
 }
 
 /** Records a newly requested bond (after its hold invoice exists). */
-export function bondRequested(bonds: readonly TakerBond[], snapshot: TakeSnapshot, invoice: { hash: string; request: string; amountSats: number }): TakerBond[] {
-  return [...bonds, { ...snapshot, ...invoice, state: 'requested' }];
+export function bondRequested(bonds: readonly TakerBond[], snapshot: TakeSnapshot, invoice: { id: string; hash: string; request: string; amountSats: number }): TakerBond[] {
+  return [...bonds, { ...snapshot, ...invoice, state: 'requested', lockedAt: null, rev: 1 }];
 }
+
+/** The bond with its new state and the next revision number. */
+export const withState = (b: TakerBond, state: TakerBondState, fields: Partial<TakerBond> = {}): TakerBond => ({ ...b, ...fields, state, rev: b.rev + 1 });
 
 export type BondAccepted =
   /** Not one of this order's bonds (a previous take's, or unknown): nothing to do. */
@@ -54,23 +78,25 @@ export type BondAccepted =
   /** This bond won: its snapshot becomes the order's taker; release the others and tell their takers `canceled`. */
   | { type: 'won'; bonds: TakerBond[]; winner: TakerBond; losers: TakerBond[] };
 
-/** LND reported a bond ACCEPTED. */
-export function bondAccepted(bonds: readonly TakerBond[], hash: string): BondAccepted {
+/** LND reported a bond ACCEPTED at `now`. */
+export function bondAccepted(bonds: readonly TakerBond[], hash: string, now = 0): BondAccepted {
   const bond = bonds.find((b) => b.hash === hash);
-  if (!bond || bond.state === 'released') return { type: 'unknown', bonds };
+  if (!bond || !active(bond)) return { type: 'unknown', bonds };
   if (bond.state === 'locked') return { type: 'duplicate', bonds };
   if (bonds.some((b) => b.state === 'locked')) {
-    return { type: 'lost', bonds: bonds.map((b) => (b === bond ? { ...b, state: 'released' } : b)), loser: bond };
+    return { type: 'lost', bonds: bonds.map((b) => (b === bond ? withState(b, 'released') : b)), loser: bond };
   }
   const losers = bonds.filter((b) => b !== bond && b.state === 'requested');
-  const next = bonds.map((b) => (b === bond ? { ...b, state: 'locked' as const } : losers.includes(b) ? { ...b, state: 'released' as const } : b));
-  return { type: 'won', bonds: next, winner: { ...bond, state: 'locked' }, losers };
+  const winner = withState(bond, 'locked', { lockedAt: now });
+  const next = bonds.map((b) => (b === bond ? winner : losers.includes(b) ? withState(b, 'released') : b));
+  return { type: 'won', bonds: next, winner, losers };
 }
 
 /** LND canceled a bond (never paid, expired, or released by the daemon): how many taker bonds remain active. */
-export function bondCanceled(bonds: readonly TakerBond[], hash: string): { bonds: TakerBond[]; remaining: number } {
-  const next = bonds.map((b) => (b.hash === hash && active(b) ? { ...b, state: 'released' as const } : b));
-  return { bonds: next, remaining: next.filter(active).length };
+export function bondCanceled(bonds: readonly TakerBond[], hash: string): { bonds: TakerBond[]; remaining: number; released: TakerBond | null } {
+  const bond = bonds.find((b) => b.hash === hash && active(b)) ?? null;
+  const next = bonds.map((b) => (b === bond ? withState(b, 'released') : b));
+  return { bonds: next, remaining: next.filter(active).length, released: bond };
 }
 
 /**
@@ -80,6 +106,6 @@ export function bondCanceled(bonds: readonly TakerBond[], hash: string): { bonds
 export function takerCanceled(bonds: readonly TakerBond[], taker: string): { type: 'not-bonded' } | { type: 'released'; bonds: TakerBond[]; bond: TakerBond; remaining: number } {
   const bond = bonds.find((b) => b.taker === taker && active(b));
   if (!bond) return { type: 'not-bonded' };
-  const next = bonds.map((b) => (b === bond ? { ...b, state: 'released' as const } : b));
+  const next = bonds.map((b) => (b === bond ? withState(b, 'released') : b));
   return { type: 'released', bonds: next, bond, remaining: next.filter(active).length };
 }

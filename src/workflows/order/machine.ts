@@ -5,6 +5,9 @@
  * order. Replies and their order follow the reference daemon (protocol.md §18–§22); nothing here does I/O.
  */
 import type { BondResolution, CantDoReason, OrderStatus, SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
+import type { BondPayout } from '../bond/payout-machine.js';
+import type { BondSettings } from '../bond/policy.js';
+import type { TakerBond } from '../bond/taker-bonds.js';
 import { publishedStatus } from '../../nostr/events.js';
 import { orderExpiresAt, perPartyFee } from './amounts.js';
 import { rangeRemainder } from './take.js';
@@ -33,6 +36,8 @@ export interface OrderSettings {
   lingerSeconds: number;
   /** Activities heartbeat every second; a worker silent this long is presumed dead and the attempt is retried. */
   activityHeartbeatTimeoutSecs: number;
+  /** `[anti_abuse_bond]`; absent in orders started before bonds existed (bonds off). */
+  bond?: BondSettings;
 }
 
 /** The order plus what only the workflow needs to drive it. */
@@ -55,6 +60,8 @@ export interface Trade {
   devFeeAttempts: number;
   /** The order's open dispute, as the workflow tracks it (absent in workflows started before solvers). */
   dispute?: DisputeState | null;
+  /** Anti-abuse bonds of the order's takers (bonds.ts); absent when none was ever requested. */
+  bonds?: TakerBond[];
 }
 
 export interface DisputeState {
@@ -91,6 +98,8 @@ export type Effect =
   | { type: 'rate'; orderId: string; raterSide: 'buyer' | 'seller'; raterTradeKey: string; rated: string; rating: number }
   /** A solver (or the admin) took the dispute: record it and publish its `in-progress` event. */
   | { type: 'take-dispute'; disputeId: string; solver: string; initiator: 'buyer' | 'seller'; openedAt: number }
+  /** A slashed bond's counterparty share is owed: start its payout workflow (it outlives the order's). */
+  | { type: 'start-bond-payout'; payout: BondPayout }
   /** Start the range remainder as an order of its own, announced to the maker's next trade key. */
   | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number } };
 
@@ -119,10 +128,10 @@ export function newTrade(order: OrderState): Trade {
   return { order, escrowSeq: 0, payoutSeq: 0, triggerRid: null, releaseRid: null, payoutDueAt: null, closedAt: null, devFeeDueAt: null, devFeeAttempts: 0 };
 }
 
-const send = (msg: Outbound): Effect => ({ type: 'send', msg });
+export const send = (msg: Outbound): Effect => ({ type: 'send', msg });
 
 /** Puts `status` (and fields) on the order; publishes when the status has a public bucket. */
-function moveTo(t: Trade, status: OrderStatus, fields: Partial<OrderState>, now: number): { trade: Trade; effects: Effect[] } {
+export function moveTo(t: Trade, status: OrderStatus, fields: Partial<OrderState>, now: number): { trade: Trade; effects: Effect[] } {
   const order = { ...t.order, ...fields, status };
   const trade = { ...t, order, closedAt: isFinal(status) ? now : t.closedAt };
   return { trade, effects: publishedStatus(order.kind, status) ? [{ type: 'publish' }] : [] };
@@ -138,7 +147,7 @@ const makerIsSeller = (o: OrderState) => o.kind === 'sell';
 export const takerPubkey = (o: OrderState): string | null => (makerIsSeller(o) ? o.buyerPubkey : o.sellerPubkey);
 
 /** Back to `pending` after a taker left (cancel or timeout): escrow, invoice and taker cleared, market quote reset. */
-function resetToPending(o: OrderState): Partial<OrderState> {
+export function resetToPending(o: OrderState): Partial<OrderState> {
   const taker = makerIsSeller(o)
     ? { buyerPubkey: null, masterBuyerPubkey: null, tradeIndexBuyer: null }
     : { sellerPubkey: null, masterSellerPubkey: null, tradeIndexSeller: null };

@@ -107,3 +107,28 @@ export function solverDisputeInfo(
     created_at: o.createdAt,
   };
 }
+
+/**
+ * The order as bond messages show it (bonds.md §10.1, §16): `amount` is the bond (or the slashed part of it), the
+ * order's range limits, no keys, no dates; `pay-bond-invoice` says `pending` (the public bucket), `bond-slashed` no
+ * status.
+ */
+export function bondOrder(o: OrderState, f: { amountSats: number; fiatAmount: number; status: 'pending' | null }): SmallOrder {
+  return {
+    id: o.id,
+    kind: o.kind,
+    status: f.status,
+    amount: f.amountSats,
+    fiat_code: o.fiatCode,
+    min_amount: o.minAmount,
+    max_amount: o.maxAmount,
+    fiat_amount: f.fiatAmount,
+    payment_method: o.paymentMethod,
+    premium: o.premium,
+    buyer_trade_pubkey: undefined,
+    seller_trade_pubkey: undefined,
+    buyer_invoice: undefined,
+    created_at: null,
+    expires_at: null,
+  };
+}

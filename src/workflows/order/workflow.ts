@@ -30,6 +30,9 @@ import type { PriceActivities } from '../../activities/price.js';
 import type { SettingsActivities } from '../../activities/settings.js';
 import type { PriceQuote } from '../../price/manager.js';
 import type { CantDoReason } from '../../protocol/schema.js';
+import type { BondRow } from '../../db/bond-projection.js';
+import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflow.js';
+import { takerBondRequired } from '../bond/policy.js';
 import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
 import { ORDER_ACTIONS, orderSignals, orderWorkflowId, supportSignal, type InboundMessage, type NewOrderInput } from './contract.js';
@@ -75,6 +78,26 @@ import { orderSearchAttributes } from './search-attributes.js';
 import type { OrderState } from './state.js';
 import { orderEventView, solverDisputeInfo } from './views.js';
 import { checkTake, takeNeedsPrice } from './take.js';
+import {
+  bondGuard,
+  bondGuardAt,
+  bondInvoiceKey,
+  bondInvoiceMemo,
+  bondsOf,
+  cancelUnderBonds,
+  disputeSlashTargets,
+  projectedBondState,
+  releaseOnExit,
+  resendBondInvoice,
+  slash,
+  takeUnderBonds,
+  takerBondAmount,
+  takerBondCanceled,
+  takerBondLocked,
+  takerBondRequested,
+  timeoutSlashTarget,
+  type SlashTarget,
+} from './bonds.js';
 
 const config = proxyActivities<SettingsActivities>({ startToCloseTimeout: '10 seconds' });
 
@@ -112,6 +135,9 @@ export interface OrderWorkflowResult {
 }
 
 const NO_REPUTATION = { rating: 0, reviews: 0, operating_days: 0 };
+
+/** A decision with more effects after its own (a slash's notices and payouts). */
+const withEffects = (d: Decision, effects: Decision['effects']): Decision => (effects.length === 0 ? d : { trade: d.trade, effects: [...d.effects, ...effects] });
 
 const holdMemo = (o: OrderState) =>
   `Escrow amount Order #${o.id}: SELL BTC for ${o.fiatCode} ${o.fiatAmount} - It WILL FREEZE IN WALLET. ` +
@@ -168,13 +194,27 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     await nostr.sendReplies({ replies, ...(at !== undefined ? { requestReceivedAtMs: at } : {}) });
   }
 
-  async function apply(d: Decision): Promise<void> {
+  /** Bond revisions already in the `bonds` projection. */
+  const projectedBonds = new Map<string, number>();
+  function changedBonds(): BondRow[] {
+    const rows: BondRow[] = [];
+    for (const b of trade ? bondsOf(trade) : []) {
+      if ((projectedBonds.get(b.id) ?? 0) >= b.rev) continue;
+      projectedBonds.set(b.id, b.rev);
+      rows.push({ orderId: trade!.order.id, role: 'taker', state: projectedBondState(b), bond: b });
+    }
+    return rows;
+  }
+
+  async function apply(decided: Decision): Promise<void> {
+    // Every exit releases the bonds still held (a no-op for orders without bonds).
+    const d = releaseOnExit(decided);
     const before = trade?.order;
     trade = d.trade;
     // A decision that creates the escrow first is projected once, with the hold invoice's outcome.
     const projectNow = d.effects[0]?.type !== 'create-hold';
     let projection: Parameters<DatabaseActivities['projectOrder']>[0] | undefined;
-    if (trade.order !== before && projectNow) {
+    if ((trade.order !== before || pendingTradeIndex) && projectNow) {
       seq += 1;
       projection = { order: trade.order, seq, ...(pendingTradeIndex ? { tradeIndex: pendingTradeIndex } : {}) };
       pendingTradeIndex = undefined;
@@ -192,10 +232,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       steps.push({ type: 'send', replies: batch.map((m) => ({ to: m.to, messageJson: m.json })), ...(at !== undefined ? { requestReceivedAtMs: at } : {}) });
       batch = [];
     };
+    let bonds = changedBonds();
     const commit = async () => {
       flushSends();
-      if (steps.length === 0 && !projection) return;
-      const r = await decision.commitDecision({ ...(projection ? { projection } : {}), steps });
+      if (steps.length === 0 && !projection && bonds.length === 0) return;
+      const r = await decision.commitDecision({ ...(projection ? { projection } : {}), ...(bonds.length > 0 ? { bonds } : {}), steps });
+      bonds = [];
       projection = undefined;
       steps = [];
       if (r.published) published(r.published);
@@ -282,6 +324,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
           }
           break;
         }
+        case 'start-bond-payout':
+          await startChild(bondPayoutWorkflow, {
+            workflowId: bondPayoutWorkflowId(e.payout.bondId),
+            args: [{ payout: e.payout, settings: settings.bond!.payout }],
+            // The counterparty may claim for days after the order is over.
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+          });
+          break;
         case 'start-child':
           await startChild(orderWorkflow, {
             workflowId: orderWorkflowId(e.child.id),
@@ -430,7 +480,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
         return apply(released(trade!, { rid, nextTrade: nextTradeOf(kind.payload), childId: uuid4() }, clock()));
       }
       case 'cancel':
-        return apply(cancel(t, { sender: m.sender, rid }, clock()));
+        return apply(cancelUnderBonds(t, { sender: m.sender, rid }, clock()) ?? cancel(t, { sender: m.sender, rid }, clock()));
       case 'dispute': {
         // Workflows that answered a dispute with invalid_action before parties could open one replay that answer.
         if (!patched('party-disputes')) return reply(m.sender, rid, 'invalid_action');
@@ -482,13 +532,34 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     const g = canResolveDispute(t, m.identity, ctx.who, action);
     if (g.ok === false) return reply(m.sender, rid, g.reason);
     if (g.ok === 'cooperatively-canceled') return apply(resolvedCooperatively(t, { sender: m.sender, rid, ti }));
-    if (action === 'admin-cancel') return apply(adminCanceled(t, { sender: m.sender, rid, ti, bondResolution }, clock()));
+    // Workflows that resolved disputes before bonds existed ignored the bond resolution (it was only recorded).
+    let targets: SlashTarget[] = [];
+    if (patched('taker-bonds')) {
+      // Every flag must name a side with a locked bond, checked before anything about the trade changes (§14.1).
+      const v = disputeSlashTargets(t, bondResolution);
+      if (!v.ok) return reply(m.sender, rid, v.reason);
+      targets = v.targets;
+      await settleBonds(targets);
+    }
+    const slashed = slash(trade!, targets, clock());
+    if (action === 'admin-cancel') return apply(withEffects(adminCanceled(slashed.trade, { sender: m.sender, rid, ti, bondResolution }, clock()), slashed.effects));
     try {
       await ln.settleHoldInvoice({ key: `${o.id}:${t.escrowSeq}` });
     } catch (err) {
       stuck('settling the escrow', err);
     }
-    return apply(adminSettled(trade!, { sender: m.sender, rid, ti, bondResolution }, clock()));
+    return apply(withEffects(adminSettled(slashed.trade, { sender: m.sender, rid, ti, bondResolution }, clock()), slashed.effects));
+  }
+
+  /** A slash settles the bond's HTLC into the node first (§14.3); the split and the payout follow in the decision. */
+  async function settleBonds(targets: readonly SlashTarget[]): Promise<void> {
+    for (const target of targets) {
+      try {
+        await ln.settleHoldInvoice({ key: bondInvoiceKey(target.bond.id) });
+      } catch (err) {
+        stuck('settling a slashed bond', err);
+      }
+    }
   }
 
   async function onTake(m: InboundMessage, kind: Inbound['kind'], rid: Rid): Promise<void> {
@@ -510,17 +581,41 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       log.warn('take without a market price', { fiatCode: o.fiatCode });
       return;
     }
+    const bonded = takerBondRequired(settings.bond);
+    if (bonded) {
+      // §10.1: a locked bond commits the order; a taker that already has a bond gets the same invoice again.
+      const b = takeUnderBonds(trade!, m.sender);
+      if (b.type === 'committed') return reply(m.sender, rid, 'pending_order_exists');
+      if (b.type === 'resend') return apply(resendBondInvoice(trade!, b.bond, rid));
+    }
     if (invoice) {
       const check = await ln.validateInvoice({ request: invoice, amountSats: q.amount, feeSats: q.fee });
       if (!check.valid) return reply(m.sender, rid, 'invalid_invoice');
     }
-    // The taker's trade index is recorded with the take's projection.
+    // The taker's trade index is recorded with the take's projection (a bond request counts as a take attempt).
     pendingTradeIndex = { identity: m.identity, sender: m.sender, index: kind.trade_index };
+    const snapshot = { taker: m.sender, identity: m.identity, tradeIndex: kind.trade_index, fiatAmount: q.fiatAmount, amount: q.amount, fee: q.fee, devFee: q.devFee, buyerInvoice: invoice, rid };
+    if (bonded) {
+      const id = uuid4();
+      const amountSats = takerBondAmount(q.amount, settings);
+      let hold: { hash: string; request: string };
+      try {
+        hold = await ln.createHoldInvoice({ key: bondInvoiceKey(id), amountSats, memo: bondInvoiceMemo(o.id) });
+      } catch (err) {
+        stuck('creating a bond hold invoice', err);
+      }
+      return apply(takerBondRequested(trade!, snapshot, { id, ...hold, amountSats }, clock()));
+    }
     await apply(take(trade!, { action, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid, quote: q, invoice }, clock()));
   }
 
   async function onHoldReport(u: HoldInvoiceUpdate): Promise<void> {
     const t = trade!;
+    if (bondsOf(t).some((b) => b.hash === u.hash)) {
+      if (u.state === 'accepted') return apply(takerBondLocked(t, u.hash, clock()));
+      if (u.state === 'canceled') return apply(takerBondCanceled(t, u.hash, clock()));
+      return;
+    }
     if (u.hash !== t.order.hash) return; // a previous take's invoice
     if (u.state === 'accepted') {
       // The buyer (maker) hears who took the order only when it still owes its invoice.
@@ -552,18 +647,21 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     const t = trade!;
     const due = dueWork(t, settings, clock().now);
     if (due === 'close') break;
-    if (due === null && inbox.length === 0 && holdReports.length === 0 && supportRequests.length === 0) {
-      const at = nextDeadline(t, settings);
+    const guardAt = bondGuardAt(t, settings);
+    const guardDue = guardAt !== null && clock().now >= guardAt;
+    if (due === null && !guardDue && inbox.length === 0 && holdReports.length === 0 && supportRequests.length === 0) {
+      const deadline = nextDeadline(t, settings);
+      const at = deadline === null ? guardAt : guardAt === null ? deadline : Math.min(deadline, guardAt);
       const ready = () => inbox.length > 0 || holdReports.length > 0 || supportRequests.length > 0;
       if (at === null) await condition(ready);
       else await condition(ready, Math.max(1, at * 1000 - workflowNow()));
       continue;
     }
-    await guarded(() => step(t, due));
+    await guarded(() => step(t, due, guardDue));
   }
   return { orderId: trade!.order.id, status: trade!.order.status };
 
-  async function step(t: Trade, due: ReturnType<typeof dueWork>): Promise<void> {
+  async function step(t: Trade, due: ReturnType<typeof dueWork>, guardDue: boolean): Promise<void> {
     // LND's reports first: a payment that landed decides before a message that raced it.
     if (holdReports.length > 0) {
       await onHoldReport(holdReports.shift()!);
@@ -584,8 +682,24 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       const o = t.order;
       const outcome = await pay(`dev-fee:${o.id}`, settings.devFeeLightningAddress!, o.devFee, true);
       await apply(devFeeResult(trade!, outcome, clock()));
+    } else if (guardDue) {
+      const g = bondGuard(t, clock());
+      for (const b of g.released) log.warn('bond released before its CLTV expiry; it can no longer be slashed', { orderId: t.order.id, bondId: b.id });
+      await apply(g);
     } else {
-      await apply(timeout(t, clock(), uuid4()));
+      // A waiting timeout that really elapsed may slash the responsible taker's bond (§14.2), settled first.
+      const target = dueTimeoutSlash(t);
+      const targets = target ? [target] : [];
+      await settleBonds(targets);
+      const slashed = slash(t, targets, clock());
+      const d = timeout(slashed.trade, clock(), uuid4());
+      // The slashed taker hears of it before the order's own notices, as from the reference.
+      await apply({ trade: d.trade, effects: [...slashed.effects, ...d.effects] });
     }
+  }
+
+  function dueTimeoutSlash(t: Trade): SlashTarget | null {
+    const at = nextDeadline(t, settings);
+    return at !== null && clock().now >= at ? timeoutSlashTarget(t, settings) : null;
   }
 }
