@@ -1,0 +1,281 @@
+/**
+ * Taker bonds through the real stack (bonds.md §10–15): traders sending real Nostr messages to the daemon, bond hold
+ * invoices paid on the simulated Lightning network, the invoice watcher, embedded Temporal with time skipping,
+ * PostgreSQL. The bond is requested on take, the first lock wins, it is released on honest exits and slashed by a
+ * solver or a real waiting timeout — then the honest counterparty claims its share through `add-bond-invoice`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BondSettings } from '../../src/workflows/bond/policy.js';
+import { TestDaemon, holdInvoiceOf, openOrder, orderOf, type Received, type Trader } from '../helpers/daemon.js';
+
+const BOND: BondSettings = {
+  enabled: true,
+  amountPct: 0.01,
+  baseAmountSats: 1000,
+  applyTo: 'take',
+  slashOnWaitingTimeout: true,
+  slashNodeSharePct: 0.5,
+  payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 },
+};
+
+let d: TestDaemon;
+beforeAll(async () => {
+  d = await TestDaemon.start({ settings: { bond: BOND } });
+});
+afterAll(async () => {
+  await d?.close();
+});
+
+const bondRequestOf = (m: Received) => holdInvoiceOf(m);
+const hashOf = (request: string) => [...d.net.invoices.values()].find((i) => i.request === request)!.hash;
+const invoiceState = (request: string) => [...d.net.invoices.values()].find((i) => i.request === request)?.state;
+
+async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The seller's escrow invoice (after the `pay-invoice` that only shows who took the order). */
+async function escrowInvoice(seller: Trader): Promise<string> {
+  for (;;) {
+    const m = await seller.next(1, 'pay-invoice');
+    if (m.payload && 'payment_request' in (m.payload as object)) return holdInvoiceOf(m);
+  }
+}
+
+const bondRow = (hash: string) => d.db.prisma.bond.findUnique({ where: { hash } });
+
+/** A 100,000-sat sell order taken by `buyer` (no invoice) whose bond is locked: the buyer is asked for an invoice. */
+async function bondedSellTake(name: string) {
+  const seller = d.trader(`seller-${name}`);
+  const buyer = d.trader(`buyer-${name}`);
+  const id = await openOrder(seller, 1, { kind: 'sell', amount: 100_000, fiatAmount: 100, fiatCode: 'USD' });
+  await buyer.send(1, { action: 'take-sell', id });
+  const ask = await buyer.next(1, 'pay-bond-invoice');
+  const bond = bondRequestOf(ask);
+  d.net.pay('buyer', bond);
+  await buyer.next(1, 'add-invoice');
+  return { id, seller, buyer, bond };
+}
+
+describe('taker bonds', () => {
+  it('a take asks for the bond; the order stays pending on the wire; once locked the trade runs and success releases it', async () => {
+    const seller = d.trader('seller-b1');
+    const buyer = d.trader('buyer-b1');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 100_000, fiatAmount: 100, fiatCode: 'USD' });
+    const rid = await buyer.send(1, { action: 'take-sell', id });
+    const ask = await buyer.next(1, 'pay-bond-invoice');
+    expect(ask.request_id).toBe(rid);
+    expect(ask.trade_index).toBe(1);
+    expect((ask.payload as { payment_request: [unknown, string, null] }).payment_request[0]).toEqual({
+      id,
+      kind: 'sell',
+      status: 'pending',
+      amount: 1000,
+      fiat_code: 'USD',
+      min_amount: null,
+      max_amount: null,
+      fiat_amount: 100,
+      payment_method: 'face to face',
+      premium: 0,
+      created_at: null,
+      expires_at: null,
+    });
+    const bond = bondRequestOf(ask);
+    const inv = [...d.net.invoices.values()].find((i) => i.request === bond)!;
+    expect(inv).toMatchObject({ hold: true, valueSats: 1000, memo: `mostro bond order_id=${id}` });
+    // Nothing reaches the seller yet; the book still offers the order.
+    expect((await d.waitForStatus(id, 'waiting-taker-bond')).buyerPubkey).toBeNull();
+    expect((await d.orderEvent(id))?.s).toEqual(['pending']);
+    expect(seller.unread(1)).toEqual([]);
+    expect(await bondRow(inv.hash)).toMatchObject({ orderId: id, role: 'taker', pubkey: buyer.pubkey(1), state: 'requested', amountSats: 1000n });
+
+    // The buyer locks the bond: the trade starts as an ordinary take would have.
+    d.net.pay('buyer', bond);
+    const addInvoice = await buyer.next(1, 'add-invoice');
+    expect(addInvoice.request_id).toBe(rid);
+    await seller.next(1, 'waiting-buyer-invoice');
+    await waitFor('bond locked', async () => (await bondRow(inv.hash))?.state === 'locked');
+
+    const payout = d.net.createInvoice({ node: 'buyer', valueSats: 100_000 - 300, expirySecs: 7200 });
+    await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });
+    d.net.pay('seller', await escrowInvoice(seller));
+    await seller.next(1, 'buyer-took-order');
+    await buyer.send(1, { action: 'fiat-sent', id, tradeIndex: null });
+    await seller.next(1, 'fiat-sent-ok');
+    await seller.send(1, { action: 'release', id, tradeIndex: null });
+    await buyer.next(1, 'purchase-completed');
+    // Released, never settled: the buyer's bond HTLC went back.
+    await waitFor('bond released', () => invoiceState(bond) === 'CANCELED');
+    expect(d.net.payments.get(inv.hash)?.status).toBe('FAILED');
+    await waitFor('bond row released', async () => (await bondRow(inv.hash))?.state === 'released');
+  });
+
+  it('many takers lock at once: exactly one wins, every other bond is released and its taker told canceled', async () => {
+    const seller = d.trader('seller-b2');
+    const takers = Array.from({ length: 6 }, (_, i) => d.trader(`buyer-b2-${i}`));
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 50_000, fiatAmount: 50, fiatCode: 'USD' });
+    const bonds: string[] = [];
+    for (const t of takers) {
+      await t.send(1, { action: 'take-sell', id });
+      bonds.push(bondRequestOf(await t.next(1, 'pay-bond-invoice')));
+    }
+    // The same taker again with another trade key is another take (its own bond); with the same key, the same bond.
+    await takers[0]!.send(2, { action: 'take-sell', id });
+    const second = bondRequestOf(await takers[0]!.next(2, 'pay-bond-invoice'));
+    expect(second).not.toBe(bonds[0]);
+    d.net.cancelInvoice(hashOf(second));
+    await takers[0]!.send(1, { action: 'take-sell', id, tradeIndex: 3, requestId: 4242 });
+    const again = await takers[0]!.next(1, 'pay-bond-invoice');
+    expect([again.request_id, again.trade_index, bondRequestOf(again)]).toEqual([4242, 1, bonds[0]]);
+
+    // Everyone pays at the same moment.
+    for (const b of bonds) d.net.pay('buyer', b);
+    const outcomes = await Promise.all(
+      takers.map(async (t) => {
+        for (;;) {
+          const m = await t.next(1);
+          if (m.action === 'add-invoice' || m.action === 'canceled') return m.action;
+        }
+      }),
+    );
+    expect(outcomes.filter((a) => a === 'add-invoice')).toHaveLength(1);
+    expect(outcomes.filter((a) => a === 'canceled')).toHaveLength(5);
+    const winner = takers[outcomes.indexOf('add-invoice')]!;
+    const order = await d.waitForStatus(id, 'waiting-buyer-invoice');
+    expect(order.buyerPubkey).toBe(winner.pubkey(1));
+    // Exactly one bond is held; the losers' HTLCs went back to them.
+    await waitFor('losers released', () => bonds.filter((b) => invoiceState(b) === 'CANCELED').length === 5);
+    expect(bonds.filter((b) => invoiceState(b) === 'ACCEPTED')).toHaveLength(1);
+    expect(await d.db.prisma.bond.count({ where: { orderId: id, state: 'locked' } })).toBe(1);
+    // The order is committed: a newcomer is refused.
+    const late = d.trader('buyer-b2-late');
+    await late.send(1, { action: 'take-sell', id });
+    expect(await late.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_order_status' } });
+  });
+
+  it('cancels before the lock: a taker releases only its own bond; the maker cancels for everyone', async () => {
+    const seller = d.trader('seller-b3');
+    const [a, b] = [d.trader('buyer-b3-a'), d.trader('buyer-b3-b')];
+    const stranger = d.trader('stranger-b3');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 20_000, fiatAmount: 20, fiatCode: 'USD' });
+    await a.send(1, { action: 'take-sell', id });
+    const bondA = bondRequestOf(await a.next(1, 'pay-bond-invoice'));
+    await b.send(1, { action: 'take-sell', id });
+    const bondB = bondRequestOf(await b.next(1, 'pay-bond-invoice'));
+
+    await stranger.send(1, { action: 'cancel', id, tradeIndex: null });
+    expect(await stranger.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'is_not_your_order' } });
+    await a.send(1, { action: 'cancel', id, tradeIndex: null });
+    await a.next(1, 'canceled');
+    await waitFor('a released', () => invoiceState(bondA) === 'CANCELED');
+    expect(invoiceState(bondB)).toBe('OPEN');
+    expect((await d.order(id))?.status).toBe('waiting-taker-bond');
+    expect(seller.unread(1)).toEqual([]);
+
+    await seller.send(1, { action: 'cancel', id, tradeIndex: null });
+    await seller.next(1, 'canceled');
+    await b.next(1, 'canceled');
+    await waitFor('b released', () => invoiceState(bondB) === 'CANCELED');
+    await d.waitForStatus(id, 'canceled');
+    expect((await d.orderEvent(id))?.s).toEqual(['canceled']);
+  });
+
+  it('a bond never paid: LND cancels it and the order is pending again', async () => {
+    const seller = d.trader('seller-b4');
+    const buyer = d.trader('buyer-b4');
+    const id = await openOrder(seller, 1, { kind: 'sell', amount: 20_000, fiatAmount: 20, fiatCode: 'USD' });
+    await buyer.send(1, { action: 'take-sell', id });
+    const bond = bondRequestOf(await buyer.next(1, 'pay-bond-invoice'));
+    await d.waitForStatus(id, 'waiting-taker-bond');
+    d.net.cancelInvoice(hashOf(bond));
+    await d.waitForStatus(id, 'pending');
+    expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'released' });
+  });
+});
+
+describe('slashing', () => {
+  it('a solver slashes the buyer in a dispute: the bond is settled, the seller claims its half through add-bond-invoice', async () => {
+    const { id, seller, buyer, bond } = await bondedSellTake('b5');
+    const payout = d.net.createInvoice({ node: 'buyer', valueSats: 100_000 - 300, expirySecs: 7200 });
+    await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });
+    d.net.pay('seller', await escrowInvoice(seller));
+    await seller.next(1, 'buyer-took-order');
+    await seller.send(1, { action: 'dispute', id, tradeIndex: null });
+    const disputeId = ((await seller.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
+
+    const admin = d.admin('admin-b5');
+    await admin.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
+    await buyer.next(1, 'admin-took-dispute');
+    // The maker posted no bond (apply_to = take): slashing the seller is refused and nothing is resolved.
+    await admin.send(1, { action: 'admin-cancel', id, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } }, tradeIndex: null });
+    expect(await admin.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_payload' } });
+    expect((await d.order(id))?.status).toBe('dispute');
+
+    await admin.send(1, { action: 'admin-cancel', id, payload: { bond_resolution: { slash_seller: false, slash_buyer: true } }, tradeIndex: null });
+    await admin.next(1, 'admin-canceled');
+    const slashed = await buyer.next(1, 'bond-slashed');
+    expect(orderOf(slashed)).toMatchObject({ id, amount: 1000, status: null });
+    await d.waitForStatus(id, 'canceled-by-admin');
+    // Settled into the node at slash time, exactly once.
+    await waitFor('bond settled', () => invoiceState(bond) === 'SETTLED');
+    expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'pending-payout', slashedReason: 'lost-dispute', nodeShareSats: 500n, payoutRecipient: seller.pubkey(1) });
+
+    // The seller is asked for an invoice for its share and gets paid once.
+    const ask = await seller.next(1, 'add-bond-invoice');
+    expect((ask.payload as { bond_payout_request: { order: { amount: number }; slashed_at: number } }).bond_payout_request.order.amount).toBe(500);
+    // Someone else cannot claim it.
+    await buyer.send(1, { action: 'add-bond-invoice', id, payload: { payment_request: [null, d.net.createInvoice({ node: 'buyer', valueSats: 500, expirySecs: 7200 }).request, null] }, tradeIndex: null });
+    expect(await buyer.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'not_allowed_by_status' } });
+    const claim = d.net.createInvoice({ node: 'seller', valueSats: 500, expirySecs: 7200 });
+    await seller.send(1, { action: 'add-bond-invoice', id, payload: { payment_request: [null, claim.request, null] }, tradeIndex: null });
+    expect(orderOf(await seller.next(1, 'bond-invoice-accepted'))).toMatchObject({ amount: 500 });
+    expect(orderOf(await seller.next(1, 'bond-payout-completed'))).toMatchObject({ amount: 500 });
+    expect(d.net.payments.get(claim.hash)).toMatchObject({ status: 'SUCCEEDED', valueSats: 500, attempts: 1 });
+    await waitFor('bond row slashed', async () => (await bondRow(hashOf(bond)))?.state === 'slashed');
+    // A second invoice is refused: the share was paid.
+    const again = d.net.createInvoice({ node: 'seller', valueSats: 500, expirySecs: 7200 });
+    await seller.send(1, { action: 'add-bond-invoice', id, payload: { payment_request: [null, again.request, null] }, tradeIndex: null });
+    expect(await seller.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'not_allowed_by_status' } });
+  });
+
+  it('a buyer silent past the waiting window is slashed; the maker is still paid (the recipient was recorded)', async () => {
+    const { id, seller, buyer, bond } = await bondedSellTake('b6');
+    await seller.next(1, 'waiting-buyer-invoice');
+    await d.env.sleep('15 minutes');
+    const slashed = await buyer.next(1, 'bond-slashed');
+    expect(orderOf(slashed)).toMatchObject({ amount: 1000 });
+    await buyer.next(1, 'canceled');
+    await seller.next(1, 'new-order');
+    await d.waitForStatus(id, 'pending');
+    await waitFor('bond settled', () => invoiceState(bond) === 'SETTLED');
+    expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'pending-payout', slashedReason: 'timeout', payoutRecipient: seller.pubkey(1) });
+    // The taker side was cleared from the order, yet the seller is asked for its share (the reference forfeits here).
+    const ask = await seller.next(1, 'add-bond-invoice');
+    expect(ask.id).toBe(id);
+  });
+
+  it('a cancel before the timeout never slashes: the taker leaves, its bond goes back', async () => {
+    const { id, seller, buyer, bond } = await bondedSellTake('b7');
+    await d.env.sleep('5 minutes');
+    await buyer.send(1, { action: 'cancel', id, tradeIndex: null });
+    await buyer.next(1, 'canceled');
+    await seller.next(1, 'new-order');
+    await waitFor('bond released', () => invoiceState(bond) === 'CANCELED');
+    expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'released', slashedReason: null });
+  });
+});
+
+describe('bond payout invoices (ingress)', () => {
+  it('add-bond-invoice from someone owed nothing is not_allowed_by_status; without an invoice invalid_invoice', async () => {
+    const t = d.trader('nobody-b8');
+    const id = '2c8b5ae6-0b65-4e6f-9b0b-5c1d3b7f2a11';
+    await t.send(1, { action: 'add-bond-invoice', id, payload: { payment_request: [null, d.net.createInvoice({ node: 'buyer', valueSats: 10, expirySecs: 600 }).request, null] }, tradeIndex: null });
+    expect(await t.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'not_allowed_by_status' } });
+    await t.send(1, { action: 'add-bond-invoice', id, payload: { payment_request: [null, ' ', null] }, tradeIndex: null });
+    expect(await t.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_invoice' } });
+  });
+});
