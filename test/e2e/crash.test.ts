@@ -17,50 +17,55 @@ const WORKER = 'test/e2e/crash/worker-main.ts';
 
 // Two processes share the database, so these need a PostgreSQL server (the test setup starts one when the Debian
 // binaries exist, and CI installs them); PGlite lives inside one process.
-describe.skipIf(!inject('databaseUrl'))('worker killed at an activity boundary', () => {
-  let d: TestDaemon;
-  let bundlePath: string;
-  let dir: string;
+/** Runs a worker that crashes after `point` once, and replaces it with a healthy one when it dies. */
+async function crashingWorker(d: TestDaemon, dir: string, bundlePath: string, point: string) {
+  const marker = path.join(dir, `crashed-${point}`);
+  const env = { ORDER_WORKER_CONFIG: JSON.stringify(d.workerConfig), WORKFLOW_BUNDLE: bundlePath, CRASH_MARKER: marker };
+  const first = spawnTs(WORKER, [], { ...env, CRASH_AFTER: point });
+  await first.line('worker');
+
+  let current: Spawned = first;
+  const replaced = first.exited.then(async () => {
+    // The killed attempt stops heartbeating: after the heartbeat timeout it is retried on the new worker.
+    current = spawnTs(WORKER, [], env);
+    await current.line('worker');
+  });
+  return {
+    crashed: () => fs.existsSync(marker),
+    replaced,
+    async stop() {
+      await replaced;
+      current.child.kill('SIGTERM');
+      await current.exited;
+    },
+  };
+}
+
+/** A daemon whose worker runs in other processes, and a pre-built workflow bundle for them. */
+function externalWorkerDaemon(o: Parameters<typeof TestDaemon.start>[0] = {}) {
+  const ctx = { d: undefined as unknown as TestDaemon, dir: '', bundlePath: '' };
   beforeAll(async () => {
-    d = await TestDaemon.start({ worker: 'external' });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-crash-'));
-    bundlePath = path.join(dir, 'workflows.js');
-    fs.writeFileSync(bundlePath, (await workflowBundle(ORDER_WORKFLOWS_PATH)).code);
+    ctx.d = await TestDaemon.start({ ...o, worker: 'external' });
+    ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-crash-'));
+    ctx.bundlePath = path.join(ctx.dir, 'workflows.js');
+    fs.writeFileSync(ctx.bundlePath, (await workflowBundle(ORDER_WORKFLOWS_PATH)).code);
   });
   afterAll(async () => {
-    await d?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await ctx.d?.close();
+    if (ctx.dir) fs.rmSync(ctx.dir, { recursive: true, force: true });
   });
+  return ctx;
+}
 
-  /** Runs a worker that crashes after `point` once, and replaces it with a healthy one when it dies. */
-  async function crashingWorker(point: string) {
-    const marker = path.join(dir, `crashed-${point}`);
-    const env = { ORDER_WORKER_CONFIG: JSON.stringify(d.workerConfig), WORKFLOW_BUNDLE: bundlePath, CRASH_MARKER: marker };
-    const first = spawnTs(WORKER, [], { ...env, CRASH_AFTER: point });
-    await first.line('worker');
-
-    let current: Spawned = first;
-    const replaced = first.exited.then(async () => {
-      // The killed attempt stops heartbeating: after the heartbeat timeout it is retried on the new worker.
-      current = spawnTs(WORKER, [], env);
-      await current.line('worker');
-    });
-    return {
-      crashed: () => fs.existsSync(marker),
-      replaced,
-      async stop() {
-        await replaced;
-        current.child.kill('SIGTERM');
-        await current.exited;
-      },
-    };
-  }
+describe.skipIf(!inject('databaseUrl'))('worker killed at an activity boundary', () => {
+  const ctx = externalWorkerDaemon();
 
   // commitDecision: a decision's projection, order event and replies, in one activity.
   it.each(['createHoldInvoice', 'commitDecision', 'settleHoldInvoice', 'payInvoice'])(
     'after %s: the trade completes, the buyer is paid once, no message is lost or repeated',
     async (point) => {
-      const w = await crashingWorker(point);
+      const { d } = ctx;
+      const w = await crashingWorker(d, ctx.dir, ctx.bundlePath, point);
       try {
         const seller = d.trader(`seller-${point}`);
         const buyer = d.trader(`buyer-${point}`);
@@ -94,6 +99,72 @@ describe.skipIf(!inject('databaseUrl'))('worker killed at an activity boundary',
         await new Promise((r) => setTimeout(r, 500));
         expect(seller.unread(1).map((m) => m.action)).toEqual([]);
         expect(buyer.unread(1).map((m) => m.action)).toEqual([]);
+      } finally {
+        await w.stop();
+      }
+    },
+    120_000,
+  );
+});
+
+// A slashed bond: the worker dies right after the bond's HTLC was settled into the node (the slash), or right after
+// the winner's share was sent (the payout workflow's payment). The slash happens once, the share is paid once.
+describe.skipIf(!inject('databaseUrl'))('worker killed around a bond slash and its payout', () => {
+  const ctx = externalWorkerDaemon({
+    settings: {
+      bond: {
+        enabled: true,
+        amountPct: 0.01,
+        baseAmountSats: 1000,
+        applyTo: 'take',
+        slashOnWaitingTimeout: false,
+        slashNodeSharePct: 0.5,
+        payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 },
+      },
+    },
+  });
+
+  it.each(['settleHoldInvoice', 'payInvoice'])(
+    'after %s: the bond is settled once, the seller is paid its share once, every notice arrives once',
+    async (point) => {
+      const { d } = ctx;
+      const w = await crashingWorker(d, ctx.dir, ctx.bundlePath, point);
+      try {
+        const seller = d.trader(`seller-bond-${point}`);
+        const buyer = d.trader(`buyer-bond-${point}`);
+        const admin = d.admin(`admin-bond-${point}`);
+        const id = await openOrder(seller, 1, { kind: 'sell', amount: 100_000, fiatAmount: 100, fiatCode: 'USD' });
+        const inv = d.net.createInvoice({ node: 'buyer', valueSats: 99_700, expirySecs: 7200 });
+        await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
+        const bond = holdInvoiceOf(await buyer.next(1, 'pay-bond-invoice', 60_000));
+        d.net.pay('buyer', bond);
+        d.net.pay('seller', holdInvoiceOf(await seller.next(1, 'pay-invoice', 60_000)));
+        await seller.next(1, 'buyer-took-order', 60_000);
+        await seller.send(1, { action: 'dispute', id, tradeIndex: null });
+        const disputeId = ((await seller.next(1, 'dispute-initiated-by-you', 60_000)).payload as { dispute: [string, null] }).dispute[0];
+        await admin.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
+        await buyer.next(1, 'admin-took-dispute', 60_000);
+        await admin.send(1, { action: 'admin-cancel', id, payload: { bond_resolution: { slash_seller: false, slash_buyer: true } }, tradeIndex: null });
+        await buyer.next(1, 'bond-slashed', 60_000);
+        await seller.next(1, 'add-bond-invoice', 60_000);
+        const claim = d.net.createInvoice({ node: 'seller', valueSats: 500, expirySecs: 7200 });
+        await seller.send(1, { action: 'add-bond-invoice', id, payload: { payment_request: [null, claim.request, null] }, tradeIndex: null });
+        await seller.next(1, 'bond-invoice-accepted', 60_000);
+        await seller.next(1, 'bond-payout-completed', 60_000);
+
+        expect(w.crashed()).toBe(true);
+        const held = [...d.net.invoices.values()].find((i) => i.request === bond)!;
+        expect(held.state).toBe('SETTLED');
+        expect(d.net.payments.get(claim.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, valueSats: 500 });
+        const recorded = await d.db.prisma.payment.findMany({ where: { paymentHash: claim.hash } });
+        expect(recorded).toMatchObject([{ status: 'succeeded', dispatches: 1 }]);
+        // The buyer's escrow went back to the seller; the buyer's payout invoice was never paid.
+        expect(d.net.payments.get(inv.hash)).toBeUndefined();
+        await new Promise((r) => setTimeout(r, 500));
+        const unread = (t: typeof seller) => t.unread(1).map((m) => m.action);
+        for (const once of ['bond-slashed', 'bond-invoice-accepted', 'bond-payout-completed']) {
+          expect(unread(buyer).concat(unread(seller))).not.toContain(once);
+        }
       } finally {
         await w.stop();
       }

@@ -132,8 +132,12 @@ describe('solvers resolve disputes', () => {
     await ro.send(1, { action: 'admin-settle', id, tradeIndex: null });
     expect(await ro.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'is_not_your_dispute' } });
 
-    // A bond resolution rides along (kept with the dispute for the anti-abuse bond).
-    const rid2 = await rw.send(1, { action: 'admin-settle', id, tradeIndex: 7, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } } });
+    // Slashing a side that posted no bond is refused before anything is resolved (bonds.md §14.1).
+    await rw.send(1, { action: 'admin-settle', id, tradeIndex: 7, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } } });
+    expect(await rw.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_payload' } });
+    expect((await d.order(id))?.status).toBe('dispute');
+    // A resolution slashing nobody rides along and is kept with the dispute.
+    const rid2 = await rw.send(1, { action: 'admin-settle', id, tradeIndex: 7, payload: { bond_resolution: { slash_seller: false, slash_buyer: false } } });
     expect((await rw.next(1, 'admin-settled')).json).toBe(`{"order":{"version":2,"request_id":${rid2},"trade_index":7,"id":"${id}","action":"admin-settled","payload":null}}`);
     expect((await seller.next(1, 'admin-settled')).json).toBe(`{"order":{"version":2,"request_id":null,"trade_index":7,"id":"${id}","action":"admin-settled","payload":null}}`);
     await buyer.next(1, 'admin-settled');
@@ -142,7 +146,7 @@ describe('solvers resolve disputes', () => {
     expect(d.net.payments.get(invoice.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, valueSats: 8_000 - 24 });
     expect(await d.db.prisma.dispute.findUniqueOrThrow({ where: { id: disputeId } })).toMatchObject({
       status: 'settled',
-      bondResolution: '{"slash_seller":true,"slash_buyer":false}',
+      bondResolution: '{"slash_seller":false,"slash_buyer":false}',
     });
     expect(await disputeStatus(disputeId)).toEqual(['settled']);
   });
