@@ -4,50 +4,45 @@
  * lands only if it is newer than what the row holds (`UPDATE … WHERE id = ? AND version < ?`), so a retried or
  * delayed activity never rolls a row back and a repeated write is a no-op.
  */
-import type { TakerBond } from '../workflows/bond/taker-bonds.js';
 import type { BondPayout } from '../workflows/bond/payout-machine.js';
+import type { BondRowView } from '../workflows/order/bonds.js';
 import type { Db } from './database.js';
 
-/** An order workflow's bond as projected: the bond plus its order and its projected state. */
-export interface BondRow {
-  orderId: string;
-  role: 'taker' | 'maker';
-  state: string;
-  bond: TakerBond;
-}
+export type BondRow = BondRowView;
 
 const big = (n: number) => BigInt(n);
 const bigOrNull = (n: number | null | undefined) => (n === null || n === undefined ? null : BigInt(n));
 
 export async function projectBond(db: Db, r: BondRow, now = Math.floor(Date.now() / 1000)): Promise<boolean> {
-  const b = r.bond;
   const data = {
     state: r.state,
-    lockedAt: bigOrNull(b.lockedAt),
-    slashedReason: b.slash?.reason ?? null,
-    slashedAt: bigOrNull(b.slash?.at),
-    nodeShareSats: bigOrNull(b.slash?.nodeShareSats),
-    payoutRecipient: b.slash?.recipient ?? null,
+    lockedAt: bigOrNull(r.lockedAt),
+    slashedReason: r.slashedReason,
+    slashedAt: bigOrNull(r.slashedAt),
+    nodeShareSats: bigOrNull(r.nodeShareSats),
+    payoutRecipient: r.payoutRecipient,
     ...(r.state === 'released' ? { releasedAt: big(now) } : {}),
     updatedAt: big(now),
-    version: b.rev,
+    version: r.rev,
   };
   const inserted = await db.bond.createMany({
     data: [
       {
-        id: b.id,
+        id: r.id,
         orderId: r.orderId,
         role: r.role,
-        pubkey: b.taker,
-        hash: b.hash,
-        paymentRequest: b.request,
-        amountSats: big(b.amountSats),
-        takerIdentity: b.identity,
-        takerTradeIndex: bigOrNull(b.tradeIndex),
-        takerFiatAmount: big(b.fiatAmount),
-        takerAmount: big(b.amount),
-        takerFee: big(b.fee),
-        takerDevFee: big(b.devFee),
+        pubkey: r.pubkey,
+        hash: r.hash,
+        paymentRequest: r.paymentRequest,
+        amountSats: big(r.amountSats),
+        takerIdentity: r.takerIdentity,
+        takerTradeIndex: bigOrNull(r.takerTradeIndex),
+        takerFiatAmount: bigOrNull(r.takerFiatAmount),
+        takerAmount: bigOrNull(r.takerAmount),
+        takerFee: bigOrNull(r.takerFee),
+        takerDevFee: bigOrNull(r.takerDevFee),
+        parentBondId: r.parentBondId,
+        childOrderId: r.childOrderId,
         createdAt: big(now),
         ...data,
       },
@@ -55,7 +50,7 @@ export async function projectBond(db: Db, r: BondRow, now = Math.floor(Date.now(
     skipDuplicates: true,
   });
   if (inserted.count === 1) return true;
-  const updated = await db.bond.updateMany({ where: { id: b.id, version: { lt: b.rev } }, data });
+  const updated = await db.bond.updateMany({ where: { id: r.id, version: { lt: r.rev } }, data });
   return updated.count === 1;
 }
 

@@ -7,12 +7,16 @@ import type { BondSettings } from '../../src/workflows/bond/policy.js';
 import {
   bondGuard,
   bondGuardAt,
+  bondRows,
   bondsOf,
   cancelUnderBonds,
   disputeSlashTargets,
+  makerBondLocked,
+  makerBondRequested,
   projectedBondState,
   releaseOnExit,
   resendBondInvoice,
+  settlesNow,
   slash,
   takeUnderBonds,
   takerBondAmount,
@@ -184,7 +188,7 @@ describe('bonds never paid (§10.4)', () => {
 describe('cancels while bonds exist (§11)', () => {
   it('the maker cancels: the order is canceled, every bonded taker is told and every bond released', () => {
     const t = requested(sellOrder(), 1, 2);
-    const d = releaseOnExit(cancelUnderBonds(t, { sender: MAKER, rid: '9' }, C)!);
+    const d = releaseOnExit(cancelUnderBonds(t, { sender: MAKER, rid: '9' }, C)!, C);
     expect(d.trade.order.status).toBe('canceled');
     expect(sends(d.effects).map(([k]) => k)).toEqual([MAKER, key(1), key(2)]);
     expect(sends(d.effects)[0]![1]).toContain('"request_id":9');
@@ -226,7 +230,7 @@ describe('release on every exit (§13)', () => {
 
   it('final statuses, the settled escrow and a return to pending release what is held', () => {
     for (const status of ['success', 'canceled', 'cooperatively-canceled', 'canceled-by-admin', 'expired', 'settled-hold-invoice', 'pending'] as const) {
-      const d = releaseOnExit(at(locked(), status));
+      const d = releaseOnExit(at(locked(), status), C);
       expect(released(d.effects), status).toEqual(['h1']);
       expect(bondsOf(d.trade)[0]!.state).toBe('released');
     }
@@ -234,15 +238,15 @@ describe('release on every exit (§13)', () => {
 
   it('a trade in progress keeps its bond; a second pass releases nothing twice', () => {
     for (const status of ['waiting-buyer-invoice', 'waiting-payment', 'active', 'fiat-sent', 'dispute'] as const) {
-      expect(releaseOnExit(at(locked(), status)).effects, status).toEqual([]);
+      expect(releaseOnExit(at(locked(), status), C).effects, status).toEqual([]);
     }
-    const once = releaseOnExit(at(locked(), 'success'));
-    expect(releaseOnExit(once).effects).toEqual(once.effects);
+    const once = releaseOnExit(at(locked(), 'success'), C);
+    expect(releaseOnExit(once, C).effects).toEqual(once.effects);
   });
 
   it('a pending order that expires releases the requested bonds', () => {
     const t = requested(sellOrder(), 1, 2);
-    const d = releaseOnExit(timeout(t, { ...C, now: t.order.expiresAt }));
+    const d = releaseOnExit(timeout(t, { ...C, now: t.order.expiresAt }), C);
     expect(d.trade.order.status).toBe('expired');
     expect(released(d.effects)).toEqual(['h1', 'h2']);
   });
@@ -289,7 +293,7 @@ describe('dispute slashes (§14.1)', () => {
     const start = s.effects.find((e) => e.type === 'start-bond-payout');
     expect(start).toMatchObject({ payout: { bondId: 'bond-1', orderId: ID, recipient: MAKER, amountSats: 1000, nodeShareSats: 500, slashedAt: NOW, status: 'pending-payout', rev: b.rev } });
     // Slashed bonds are no longer held: the exit that follows releases nothing.
-    expect(released(releaseOnExit({ trade: { ...s.trade, order: { ...s.trade.order, status: 'canceled-by-admin' } }, effects: [] }).effects)).toEqual([]);
+    expect(released(releaseOnExit({ trade: { ...s.trade, order: { ...s.trade.order, status: 'canceled-by-admin' } }, effects: [] }, C).effects)).toEqual([]);
   });
 
   it('with the node keeping everything (pct 1.0) nobody is asked for an invoice', () => {
@@ -346,5 +350,126 @@ describe('the bond CLTV guard (§20 item 9)', () => {
     expect(g.released.map((b) => b.id)).toEqual(['bond-1']);
     expect(bondGuardAt(g.trade, SETTINGS)).toBeNull();
     expect(bondGuardAt(requested(sellOrder(), 1), SETTINGS)).toBeNull();
+  });
+});
+
+describe('maker bonds (§12)', () => {
+  const MAKE: OrderSettings = { ...SETTINGS, bond: { ...BOND, applyTo: 'both' } };
+  const CM: Clock = { now: NOW, settings: MAKE };
+  const makerInv = { id: 'mbond', hash: 'hm', request: 'lnbcrt-maker-bond', amountSats: 1000 };
+  /** A sell order created under a maker-bond policy (maker = seller 'ccc…'), waiting for its bond. */
+  const waiting = (o: Partial<OrderState> = {}) =>
+    makerBondRequested({ trade: sellOrder(o), effects: [{ type: 'publish' }] }, makerInv, { identity: 'f'.repeat(64), tradeIndex: 1, rid: '42', notionalSats: 100_000 });
+  const lockedMaker = (o: Partial<OrderState> = {}) => makerBondLocked(waiting(o).trade, 'hm', CM).trade;
+
+  it('the order waits unpublished for the maker bond; once locked it is published and the maker gets new-order', () => {
+    const w = waiting();
+    expect(w.trade.order.status).toBe('waiting-maker-bond');
+    expect(kinds(w.effects)).toEqual(['send']);
+    expect(sends(w.effects)[0]![1]).toContain('"request_id":42,"trade_index":1');
+    expect(sends(w.effects)[0]![1]).toContain('"action":"pay-bond-invoice"');
+    const d = makerBondLocked(w.trade, 'hm', CM);
+    expect(d.trade.order.status).toBe('pending');
+    expect(d.trade.makerBond).toMatchObject({ state: 'locked', lockedAt: NOW });
+    expect(kinds(d.effects)).toEqual(['publish', 'send']);
+    expect(sends(d.effects)[0]![1]).toContain('"request_id":42,"trade_index":1');
+    expect(sends(d.effects)[0]![1]).toContain('"action":"new-order"');
+    expect(makerBondLocked(d.trade, 'hm', CM).effects).toEqual([]);
+  });
+
+  it('an abandoned maker bond leaves no phantom order: it expires without an event; the maker may cancel before locking', () => {
+    const w = waiting().trade;
+    const expired = releaseOnExit(timeout(w, { ...CM, now: w.order.expiresAt }), CM);
+    expect(expired.trade.order.status).toBe('expired');
+    expect(kinds(expired.effects)).toEqual(['cancel-hold']);
+    const canceled = releaseOnExit(cancelUnderBonds(w, { sender: MAKER, rid: '1' }, CM)!, CM);
+    expect(canceled.trade.order.status).toBe('canceled');
+    expect(kinds(canceled.effects)).toEqual(['send', 'cancel-hold']);
+    expect(sends(cancelUnderBonds(w, { sender: key(5), rid: '1' }, CM)!.effects)[0]![1]).toContain('is_not_your_order');
+    // A lock arriving after that is let go.
+    expect(released(makerBondLocked({ ...w, order: { ...w.order, status: 'canceled' } }, 'hm', CM).effects)).toEqual(['hm']);
+  });
+
+  it('a taker leaving keeps the maker bond; the end of the trade releases it', () => {
+    const t = lockedMaker();
+    const back = releaseOnExit({ trade: { ...t, order: { ...t.order, status: 'pending' } }, effects: [] }, CM);
+    expect(back.effects).toEqual([]);
+    expect(back.trade.makerBond?.state).toBe('locked');
+    const done = releaseOnExit({ trade: { ...t, order: { ...t.order, status: 'success' } }, effects: [] }, CM);
+    expect(released(done.effects)).toEqual(['hm']);
+    // A locked maker bond does not commit the order to a taker.
+    expect(takeUnderBonds(t, key(1)).type).toBe('new');
+  });
+
+  it('slash_seller on a sell order slashes the maker; the taker-buyer is paid', () => {
+    const t0 = takerBondLocked(takerBondRequested(lockedMaker(), snap(1), inv(1), CM).trade, 'h1', CM).trade;
+    const t = { ...t0, order: { ...t0.order, status: 'dispute' as const } };
+    const v = disputeSlashTargets(t, { slash_seller: true, slash_buyer: false });
+    if (!v.ok) throw new Error(v.reason);
+    expect(v.targets.map((x) => [x.role, x.bond.id, x.recipient])).toEqual([['maker', 'mbond', key(1)]]);
+    const s = slash(t, v.targets, CM);
+    expect(s.trade.makerBond).toMatchObject({ state: 'slashed', slash: { recipient: key(1), nodeShareSats: 500 } });
+    expect(s.effects.find((e) => e.type === 'start-bond-payout')).toMatchObject({ payout: { bondId: 'mbond', recipient: key(1) } });
+    // The taker's bond is released by the exit that follows.
+    expect(released(releaseOnExit({ trade: { ...s.trade, order: { ...s.trade.order, status: 'canceled-by-admin' } }, effects: [] }, CM).effects)).toEqual(['h1']);
+  });
+
+  it('a seller-maker that never pays the escrow is slashed on timeout when the maker role is covered', () => {
+    const t0 = takerBondLocked(takerBondRequested(lockedMaker(), snap(1), inv(1), CM).trade, 'h1', CM).trade;
+    const t = { ...t0, order: { ...t0.order, status: 'waiting-payment' as const } };
+    expect(timeoutSlashTarget(t, MAKE)).toMatchObject({ role: 'maker', recipient: key(1) });
+    expect(timeoutSlashTarget(t, { ...MAKE, bond: { ...BOND, applyTo: 'take' } })).toBeNull();
+  });
+
+  describe('range orders (§12.2)', () => {
+    // A range sell order 10–100 USD whose maker locked a 1,000-sat bond; a slice of 40 USD was taken.
+    const rangeSlice = () => {
+      const t = lockedMaker({ minAmount: 10, maxAmount: 100, fiatAmount: 0 });
+      const taken = takerBondLocked(takerBondRequested(t, snap(1, { fiatAmount: 40 }), inv(1), CM).trade, 'h1', CM).trade;
+      return { ...taken, order: { ...taken.order, status: 'dispute' as const } };
+    };
+
+    it('a slice slash is proportional in fiat, notified, recorded once, and the bond stays locked', () => {
+      const t = rangeSlice();
+      const v = disputeSlashTargets(t, { slash_seller: true, slash_buyer: false });
+      if (!v.ok) throw new Error(v.reason);
+      expect(v.targets.every((x) => !settlesNow(x))).toBe(true);
+      const s = slash(t, v.targets, CM);
+      expect(s.trade.makerBond).toMatchObject({ state: 'locked', slices: [{ amountSats: 400, nodeShareSats: 200, recipient: key(1), orderId: ID }] });
+      expect(kinds(s.effects)).toEqual(['send']);
+      expect(sends(s.effects)[0]![1]).toContain('"action":"bond-slashed"');
+      expect(sends(s.effects)[0]![1]).toContain('"amount":400');
+      expect(slash(s.trade, v.targets, CM).effects).toEqual([]);
+    });
+
+    it('the remainder order takes the bond along; the close settles once, pays each slice and refunds the rest', () => {
+      const t = rangeSlice();
+      const v = disputeSlashTargets(t, { slash_seller: true, slash_buyer: false });
+      if (!v.ok) throw new Error(v.reason);
+      const s = slash(t, v.targets, CM).trade;
+      const child = { ...s.order, id: 'child-order' };
+      const handed = releaseOnExit({ trade: { ...s, order: { ...s.order, status: 'settled-hold-invoice' } }, effects: [{ type: 'start-child', child, announce: { to: key(7), rid: null, tradeIndex: 2 } }] }, CM);
+      expect(handed.trade.makerBond).toBeUndefined();
+      const start = handed.effects.find((e) => e.type === 'start-child');
+      expect(start).toMatchObject({ makerBond: { id: 'mbond', state: 'locked' } });
+
+      const later = { ...CM, now: NOW + 600 };
+      const closed = releaseOnExit({ trade: { ...s, order: { ...s.order, status: 'canceled-by-admin' } }, effects: [] }, later);
+      expect(kinds(closed.effects).filter((k) => k !== 'cancel-hold')).toEqual(['settle-bond', 'start-bond-payout', 'start-bond-payout']);
+      const payouts = closed.effects.flatMap((e) => (e.type === 'start-bond-payout' ? [e.payout] : []));
+      expect(payouts.map((p) => [p.bondId, p.recipient, p.amountSats, p.nodeShareSats, p.slashedAt])).toEqual([
+        [`mbond:${ID}`, key(1), 400, 200, NOW + 600],
+        ['mbond:refund', MAKER, 600, 0, NOW + 600],
+      ]);
+      expect(closed.trade.makerBond?.state).toBe('slashed');
+      const rows = bondRows(closed.trade).filter((r) => r.parentBondId === 'mbond');
+      expect(rows.map((r) => [r.id, r.childOrderId, r.state, r.payoutRecipient])).toEqual([
+        [`mbond:${ID}`, ID, 'pending-payout', key(1)],
+        ['mbond:refund', null, 'pending-payout', MAKER],
+      ]);
+      // Closing a range with no slashed slice releases the bond.
+      const clean = lockedMaker({ minAmount: 10, maxAmount: 100, fiatAmount: 0 });
+      expect(kinds(releaseOnExit({ trade: { ...clean, order: { ...clean.order, status: 'success' } }, effects: [] }, CM).effects)).toEqual(['cancel-hold']);
+    });
   });
 });

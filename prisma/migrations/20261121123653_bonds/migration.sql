@@ -3,6 +3,8 @@ CREATE TABLE "bonds" (
     "id" TEXT NOT NULL,
     "order_id" TEXT NOT NULL,
     "role" TEXT NOT NULL,
+    "parent_bond_id" TEXT,
+    "child_order_id" TEXT,
     "pubkey" TEXT NOT NULL,
     "state" TEXT NOT NULL,
     "slashed_reason" TEXT,
@@ -38,3 +40,6 @@ CREATE INDEX "bonds_order_id_idx" ON "bonds"("order_id");
 
 -- CreateIndex
 CREATE INDEX "bonds_state_idx" ON "bonds"("state");
+
+-- CreateIndex
+CREATE INDEX "bonds_parent_bond_id_idx" ON "bonds"("parent_bond_id");

@@ -37,7 +37,29 @@ export interface TakerBond extends TakeSnapshot {
   lockedAt: number | null;
   /** Set when the bond was slashed (settled): why, when, what the node keeps, and who is paid the rest. */
   slash?: BondSlash;
+  /** A maker bond: the order its row belongs to (a range's root, whichever slice holds it now). */
+  orderId?: string;
+  /** A range maker bond: the root's maximum fiat amount, which slices are slashed in proportion to. */
+  rangeMaxFiat?: number | null;
+  /** A range maker bond: the slices slashed so far, paid out when the range closes (settled once, then). */
+  slices?: SliceSlash[];
   /** Revision of this bond's row in the `bonds` projection (each change bumps it; older writes never land). */
+  rev: number;
+}
+
+/** One slice of a range maker's bond slashed (bonds.md §12.2): a row of its own, paid when the range closes. */
+export interface SliceSlash {
+  /** `<bond id>:<slice order id>`, or `<bond id>:refund` for what goes back to the maker at close. */
+  id: string;
+  orderId: string;
+  /** The maker's trade key on that slice (the refund: the bond's own key). */
+  pubkey: string;
+  amountSats: number;
+  nodeShareSats: number;
+  recipient: string;
+  reason: 'lost-dispute' | 'timeout';
+  at: number;
+  refund?: boolean;
   rev: number;
 }
 
@@ -50,6 +72,9 @@ export interface BondSlash {
 }
 
 /** A bond whose HTLC may still be held: it must be released (or slashed) before the order lets it go. */
+/** Taker and maker bonds have the same shape; the maker's `taker` is the maker's trade key. */
+export type Bond = TakerBond;
+
 export const isActiveBond = (b: TakerBond): boolean => b.state === 'requested' || b.state === 'locked';
 const active = (b: TakerBond) => b.state === 'requested' || b.state === 'locked';
 

@@ -11,10 +11,23 @@
  * - No bond may reach its CLTV expiry still held: `bondGuardAt` / `bondGuard` release it deliberately before.
  */
 import type { BondResolution, CantDoReason } from '../../protocol/schema.js';
-import { computeBondAmount, computeNodeShare } from '../bond/math.js';
+import { computeBondAmount, computeNodeShare, rangeSliceSlash } from '../bond/math.js';
 import type { BondPayout } from '../bond/payout-machine.js';
 import { timeoutSlashArmed } from '../bond/policy.js';
-import { bondAccepted, bondCanceled, bondRequested, isActiveBond, takeWithBonds, takerCanceled, withState, type BondSlash, type TakeSnapshot, type TakerBond } from '../bond/taker-bonds.js';
+import {
+  bondAccepted,
+  bondCanceled,
+  bondRequested,
+  isActiveBond,
+  takeWithBonds,
+  takerCanceled,
+  withState,
+  type Bond,
+  type BondSlash,
+  type SliceSlash,
+  type TakeSnapshot,
+  type TakerBond,
+} from '../bond/taker-bonds.js';
 import { escrowGuardSecs, isFinal, moveTo, refuse, send, take, takerPubkey, type Clock, type Decision, type Effect, type OrderSettings, type Trade } from './machine.js';
 import { orderMessage, type Outbound, type Rid } from './messages.js';
 import type { OrderState } from './state.js';
@@ -108,6 +121,11 @@ export function takerBondCanceled(t: Trade, hash: string, c: Clock): Decision {
  */
 export function cancelUnderBonds(t: Trade, i: { sender: string; rid: Rid }, c: Clock): Decision | null {
   const o = t.order;
+  if (o.status === 'waiting-maker-bond') {
+    // The maker changed its mind before locking its bond: the order was never published, so no event either.
+    if (i.sender !== o.creatorPubkey) return refuse(t, i.sender, i.rid, 'is_not_your_order');
+    return { trade: moveTo(t, 'canceled', {}, c.now).trade, effects: [canceledTo(o, i.sender, i.rid)] };
+  }
   const bonds = bondsOf(t);
   if (!open(o) || !bonds.some(isActiveBond)) return null;
   if (i.sender === o.creatorPubkey) {
@@ -130,24 +148,141 @@ export function cancelUnderBonds(t: Trade, i: { sender: string; rid: Rid }, c: C
 
 /**
  * Release is the default (§13): once a decision ends the order (any final status), settles the escrow (the release
- * and `admin-settle` paths) or puts the order back to `pending` (a taker left), every bond still held is released.
+ * and `admin-settle` paths) or puts the order back to `pending` (a taker left), every taker bond still held is
+ * released. The maker's bond stays through a taker leaving; when the order ends it goes along to a range remainder
+ * (`start-child`), or the range closes: released when no slice was slashed, else settled and paid out (§12.2).
  */
-export function releaseOnExit(d: Decision): Decision {
+export function releaseOnExit(d: Decision, c: Clock): Decision {
   const bonds = bondsOf(d.trade);
   const held = bonds.filter(isActiveBond);
   const s = d.trade.order.status;
-  if (held.length === 0 || !(isFinal(s) || s === 'settled-hold-invoice' || s === 'pending')) return d;
-  return { trade: withBonds(d.trade, bonds.map((b) => (isActiveBond(b) ? withState(b, 'released') : b))), effects: [...d.effects, ...held.map(release)] };
+  let out = d;
+  if (held.length > 0 && (isFinal(s) || s === 'settled-hold-invoice' || s === 'pending')) {
+    out = { trade: withBonds(d.trade, bonds.map((b) => (isActiveBond(b) ? withState(b, 'released') : b))), effects: [...d.effects, ...held.map(release)] };
+  }
+  const m = out.trade.makerBond;
+  if (!m || !isActiveBond(m) || !(isFinal(s) || s === 'settled-hold-invoice')) return out;
+  const child = out.effects.findIndex((e) => e.type === 'start-child');
+  if (child >= 0 && m.state === 'locked') {
+    // The range goes on: its remainder order holds the bond from now on.
+    const effects = out.effects.map((e, k) => (k === child && e.type === 'start-child' ? { ...e, makerBond: m } : e));
+    return { trade: { ...out.trade, makerBond: undefined }, effects };
+  }
+  const closed = closeMakerBond(out.trade, m, c);
+  return { trade: closed.trade, effects: [...out.effects, ...closed.effects] };
+}
+
+/**
+ * Lets the maker's bond go for good: released (all of it back to the maker) unless slices of a range were slashed;
+ * then its HTLC is settled once, each slice's counterparty is paid (claim windows start now) and what was not slashed
+ * is refunded to the maker through the same payout flow.
+ */
+function closeMakerBond(t: Trade, m: Bond, c: Clock): { trade: Trade; effects: Effect[] } {
+  const slices = m.slices ?? [];
+  if (m.state !== 'locked' || slices.length === 0) {
+    return { trade: { ...t, makerBond: withState(m, 'released') }, effects: [release(m)] };
+  }
+  const slashedSats = slices.reduce((n, x) => n + x.amountSats, 0);
+  const refund = m.amountSats - slashedSats;
+  const reanchored: SliceSlash[] = slices.map((x) => ({ ...x, at: c.now, rev: x.rev + 1 }));
+  if (refund > 0) {
+    reanchored.push({
+      id: `${m.id}:refund`,
+      orderId: m.orderId ?? t.order.id,
+      pubkey: m.taker,
+      amountSats: refund,
+      nodeShareSats: 0,
+      recipient: m.taker,
+      reason: slices[0]!.reason,
+      at: c.now,
+      refund: true,
+      rev: 1,
+    });
+  }
+  const nodeShareSats = slices.reduce((n, x) => n + x.nodeShareSats, 0);
+  const bond = withState(m, 'slashed', { slash: { reason: slices[0]!.reason, at: c.now, nodeShareSats, recipient: null }, slices: reanchored });
+  const payouts: Effect[] = reanchored
+    .filter((x) => x.nodeShareSats < x.amountSats)
+    .map((x) => ({ type: 'start-bond-payout', payout: slicePayout(t.order, x) }));
+  return { trade: { ...t, makerBond: bond }, effects: [{ type: 'settle-bond', bondId: m.id }, ...payouts] };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Maker bonds (§12)
+
+/**
+ * `new-order` when makers must post a bond: the order is created `waiting-maker-bond` and stays unpublished; the maker
+ * is asked for the bond (on the notional: the amount, or the fiat — a range's maximum — at the price).
+ */
+export function makerBondRequested(created: Decision, invoice: { id: string; hash: string; request: string; amountSats: number }, maker: { identity: string; tradeIndex: number | null; rid: Rid; notionalSats: number }): Decision {
+  const o: OrderState = { ...created.trade.order, status: 'waiting-maker-bond' };
+  const bond: Bond = {
+    taker: o.creatorPubkey,
+    identity: maker.identity,
+    tradeIndex: maker.tradeIndex,
+    fiatAmount: o.fiatAmount,
+    amount: maker.notionalSats,
+    fee: 0,
+    devFee: 0,
+    buyerInvoice: null,
+    rid: maker.rid,
+    ...invoice,
+    state: 'requested',
+    lockedAt: null,
+    rev: 1,
+    orderId: o.id,
+    rangeMaxFiat: o.maxAmount,
+  };
+  return { trade: { ...created.trade, order: o, makerBond: bond }, effects: [send(payBondInvoice(o, bond, maker.rid))] };
+}
+
+/** The maker's bond is locked: the order is published now and the maker gets its `new-order` acknowledgement. */
+export function makerBondLocked(t: Trade, hash: string, c: Clock): Decision {
+  const m = t.makerBond;
+  if (!m || m.hash !== hash || m.state !== 'requested') return { trade: t, effects: [] };
+  const locked = withState(m, 'locked', { lockedAt: c.now });
+  if (t.order.status !== 'waiting-maker-bond') {
+    // Canceled or expired before the lock: the bond goes back.
+    return { trade: { ...t, makerBond: withState(m, 'released') }, effects: [release(m)] };
+  }
+  const d = moveTo({ ...t, makerBond: locked }, 'pending', {}, c.now);
+  const o = d.trade.order;
+  d.effects.push(send(orderMessage(m.taker, { rid: m.rid, ti: m.tradeIndex, id: o.id, action: 'new-order', payload: { order: publicOrder(o) } })));
+  return d;
+}
+
+/** LND canceled the maker's bond (never paid, or released): it is gone; an unpublished order then simply expires. */
+export function makerBondCanceled(t: Trade, hash: string): Decision {
+  const m = t.makerBond;
+  if (!m || m.hash !== hash || !isActiveBond(m)) return { trade: t, effects: [] };
+  return { trade: { ...t, makerBond: withState(m, 'released') }, effects: [] };
 }
 
 // ----------------------------------------------------------------------------------------------------------------
 // Slashing (§14)
 
 export interface SlashTarget {
-  bond: TakerBond;
+  bond: Bond;
+  role: 'taker' | 'maker';
   /** Who is paid the counterparty share; null: nobody (both sides slashed). */
   recipient: string | null;
   reason: BondSlash['reason'];
+}
+
+/** A range maker's bond is slashed slice by slice and settled only when the range closes. */
+const isRangeBond = (b: Bond): boolean => b.rangeMaxFiat !== undefined && b.rangeMaxFiat !== null;
+
+/** Whether the shell settles this target's HTLC before the decision (not a range maker's: that waits for the close). */
+export const settlesNow = (x: SlashTarget): boolean => !(x.role === 'maker' && isRangeBond(x.bond));
+
+/** The locked bond that covers one side of the trade (§5.4: the maker's side, or the taker's by its trade key). */
+function lockedBondOf(t: Trade, side: 'buyer' | 'seller'): { bond: Bond; role: 'taker' | 'maker' } | null {
+  const o = t.order;
+  const makerSide = o.kind === 'sell' ? 'seller' : 'buyer';
+  if (side === makerSide) return t.makerBond?.state === 'locked' ? { bond: t.makerBond, role: 'maker' } : null;
+  const pubkey = side === 'seller' ? o.sellerPubkey : o.buyerPubkey;
+  const bond = bondsOf(t).find((b) => b.state === 'locked' && pubkey !== null && b.taker === pubkey);
+  return bond ? { bond, role: 'taker' } : null;
 }
 
 /**
@@ -158,67 +293,71 @@ export interface SlashTarget {
 export function disputeSlashTargets(t: Trade, r: BondResolution | null): { ok: true; targets: SlashTarget[] } | { ok: false; reason: CantDoReason } {
   if (!r || (!r.slash_seller && !r.slash_buyer)) return { ok: true, targets: [] };
   const o = t.order;
-  const lockedBy = (pubkey: string | null) => bondsOf(t).find((b) => b.state === 'locked' && pubkey !== null && b.taker === pubkey);
-  const seller = r.slash_seller ? lockedBy(o.sellerPubkey) : undefined;
-  const buyer = r.slash_buyer ? lockedBy(o.buyerPubkey) : undefined;
+  const seller = r.slash_seller ? lockedBondOf(t, 'seller') : null;
+  const buyer = r.slash_buyer ? lockedBondOf(t, 'buyer') : null;
   if ((r.slash_seller && !seller) || (r.slash_buyer && !buyer)) return { ok: false, reason: 'invalid_payload' };
   const both = !!seller && !!buyer;
   const targets: SlashTarget[] = [];
-  if (seller) targets.push({ bond: seller, recipient: both ? null : o.buyerPubkey, reason: 'lost-dispute' });
-  if (buyer) targets.push({ bond: buyer, recipient: both ? null : o.sellerPubkey, reason: 'lost-dispute' });
+  if (seller) targets.push({ ...seller, recipient: both ? null : o.buyerPubkey, reason: 'lost-dispute' });
+  if (buyer) targets.push({ ...buyer, recipient: both ? null : o.sellerPubkey, reason: 'lost-dispute' });
   return { ok: true, targets };
 }
 
 /**
  * A waiting timeout that really elapsed (§14.2): the responsible party is the buyer owing an invoice or the seller
- * owing the escrow; when that is the taker, the gate is armed and its bond is locked, the bond is slashed and the
- * maker (the other side) is paid its share. Maker bonds are not requested yet, so a maker at fault slashes nothing.
+ * owing the escrow. When the gate is armed for its posting role and its bond is locked, the bond is slashed and the
+ * other side is paid its share.
  */
 export function timeoutSlashTarget(t: Trade, s: OrderSettings): SlashTarget | null {
   const o = t.order;
   if (o.status !== 'waiting-payment' && o.status !== 'waiting-buyer-invoice') return null;
   const buyerResponsible = o.status === 'waiting-buyer-invoice';
-  const takerResponsible = buyerResponsible === (o.kind === 'sell');
-  if (!takerResponsible || !timeoutSlashArmed(s.bond, 'taker')) return null;
-  const taker = takerPubkey(o);
-  const bond = bondsOf(t).find((b) => b.state === 'locked' && b.taker === taker);
-  if (!bond) return null;
-  return { bond, recipient: buyerResponsible ? o.sellerPubkey : o.buyerPubkey, reason: 'timeout' };
+  const makerResponsible = buyerResponsible === (o.kind === 'buy');
+  if (!timeoutSlashArmed(s.bond, makerResponsible ? 'maker' : 'taker')) return null;
+  const found = lockedBondOf(t, buyerResponsible ? 'buyer' : 'seller');
+  if (!found || found.role !== (makerResponsible ? 'maker' : 'taker')) return null;
+  return { ...found, recipient: buyerResponsible ? o.sellerPubkey : o.buyerPubkey, reason: 'timeout' };
 }
 
 /**
- * The targets' HTLCs were settled (by the shell, before this): each bond is slashed with its split frozen now and the
- * recipient recorded (§20 item 1); its owner is told `bond-slashed`; a share owed to someone starts a payout workflow.
- * Returns the trade with the bonds slashed and the effects to append to the order's own decision.
+ * The targets' HTLCs were settled (by the shell, before this — except a range maker's, settled at the close): each
+ * bond is slashed with its split frozen now and the recipient recorded (§20 item 1); its owner is told `bond-slashed`;
+ * a share owed to someone starts a payout workflow. A range maker's bond records the slice instead (in proportion,
+ * once per slice) and stays locked. Returns the trade and the effects to add to the order's own decision.
  */
 export function slash(t: Trade, targets: readonly SlashTarget[], c: Clock): { trade: Trade; effects: Effect[] } {
-  if (targets.length === 0) return { trade: t, effects: [] };
   const o = t.order;
   const pct = c.settings.bond?.slashNodeSharePct ?? 0;
+  const split = (amount: number, recipient: string | null) => (recipient === null ? amount : computeNodeShare(amount, pct).node);
+  const notice = (to: string, amountSats: number): Effect =>
+    send(orderMessage(to, { id: o.id, action: 'bond-slashed', payload: { order: bondOrder(o, { amountSats, fiatAmount: o.fiatAmount, status: null }) } }));
   const effects: Effect[] = [];
-  let bonds = [...bondsOf(t)];
+  let trade = t;
   for (const target of targets) {
-    const b = target.bond;
-    const nodeShareSats = target.recipient === null ? b.amountSats : computeNodeShare(b.amountSats, pct).node;
+    // The maker's bond as it is now (a retried resolution sees the slices already recorded).
+    const b = target.role === 'maker' ? (trade.makerBond ?? target.bond) : target.bond;
+    if (target.role === 'maker' && isRangeBond(b)) {
+      const slices = b.slices ?? [];
+      if (slices.some((x) => x.orderId === o.id) || target.recipient === null) continue;
+      const amountSats = rangeSliceSlash({ amountSats: b.amountSats, slashedSats: slices.reduce((n, x) => n + x.amountSats, 0) }, o.fiatAmount, b.rangeMaxFiat!);
+      if (amountSats <= 0) continue;
+      const slice: SliceSlash = { id: `${b.id}:${o.id}`, orderId: o.id, pubkey: o.creatorPubkey, amountSats, nodeShareSats: split(amountSats, target.recipient), recipient: target.recipient, reason: target.reason, at: c.now, rev: 1 };
+      trade = { ...trade, makerBond: { ...b, slices: [...slices, slice], rev: b.rev + 1 } };
+      effects.push(notice(o.creatorPubkey, amountSats));
+      continue;
+    }
+    const nodeShareSats = split(b.amountSats, target.recipient);
     const slashed = withState(b, 'slashed', { slash: { reason: target.reason, at: c.now, nodeShareSats, recipient: target.recipient } });
-    bonds = bonds.map((x) => (x.id === b.id ? slashed : x));
-    effects.push(
-      send(orderMessage(b.taker, { id: o.id, action: 'bond-slashed', payload: { order: bondOrder(o, { amountSats: b.amountSats, fiatAmount: o.fiatAmount, status: null }) } })),
-    );
+    trade = target.role === 'maker' ? { ...trade, makerBond: slashed } : withBonds(trade, bondsOf(trade).map((x) => (x.id === b.id ? slashed : x)));
+    effects.push(notice(b.taker, b.amountSats));
     if (target.recipient !== null && nodeShareSats < b.amountSats) effects.push({ type: 'start-bond-payout', payout: payoutOf(o, slashed) });
   }
-  return { trade: withBonds(t, bonds), effects };
+  return { trade, effects };
 }
 
-function payoutOf(o: OrderState, b: TakerBond): BondPayout {
-  const s = b.slash!;
+function payout(o: OrderState, f: { bondId: string; orderId: string; recipient: string; amountSats: number; nodeShareSats: number; slashedAt: number; rev: number }): BondPayout {
   return {
-    bondId: b.id,
-    orderId: o.id,
-    recipient: s.recipient!,
-    amountSats: b.amountSats,
-    nodeShareSats: s.nodeShareSats,
-    slashedAt: s.at,
+    ...f,
     status: 'pending-payout',
     invoice: null,
     attempts: 0,
@@ -226,34 +365,134 @@ function payoutOf(o: OrderState, b: TakerBond): BondPayout {
     lastInvoiceRequestAt: null,
     invoiceSeq: 0,
     order: { kind: o.kind, fiatCode: o.fiatCode, fiatAmount: o.fiatAmount, paymentMethod: o.paymentMethod, premium: o.premium },
-    rev: b.rev,
   };
 }
 
+const payoutOf = (o: OrderState, b: Bond): BondPayout =>
+  payout(o, { bondId: b.id, orderId: b.orderId ?? o.id, recipient: b.slash!.recipient!, amountSats: b.amountSats, nodeShareSats: b.slash!.nodeShareSats, slashedAt: b.slash!.at, rev: b.rev });
+
+const slicePayout = (o: OrderState, x: SliceSlash): BondPayout =>
+  payout(o, { bondId: x.id, orderId: x.orderId, recipient: x.recipient, amountSats: x.amountSats, nodeShareSats: x.nodeShareSats, slashedAt: x.at, rev: x.rev });
+
 // ----------------------------------------------------------------------------------------------------------------
 // CLTV guard (§20 item 9)
+
+const heldBonds = (t: Trade): Bond[] => [...bondsOf(t), ...(t.makerBond ? [t.makerBond] : [])].filter((b) => b.state === 'locked' && b.lockedAt !== null);
 
 /**
  * When the first locked bond must be let go before LND would cancel it at its CLTV expiry (the escrow guard's
  * margin, counted from the lock); null when no bond is held.
  */
 export function bondGuardAt(t: Trade, s: OrderSettings): number | null {
-  const at = bondsOf(t)
-    .filter((b) => b.state === 'locked' && b.lockedAt !== null)
-    .map((b) => b.lockedAt! + escrowGuardSecs(s));
+  const at = heldBonds(t).map((b) => b.lockedAt! + escrowGuardSecs(s));
   return at.length === 0 ? null : Math.min(...at);
 }
 
-/** Releases every locked bond whose guard time has come (deliberately, instead of letting LND cancel it). */
-export function bondGuard(t: Trade, c: Clock): Decision & { released: TakerBond[] } {
-  const due = (b: TakerBond) => b.state === 'locked' && b.lockedAt !== null && c.now >= b.lockedAt + escrowGuardSecs(c.settings);
-  const released = bondsOf(t).filter(due);
+/**
+ * Lets every locked bond whose guard time has come go deliberately, instead of letting LND cancel it: a taker bond is
+ * released, a maker bond closed (released, or settled and paid out when slices of its range were slashed).
+ */
+export function bondGuard(t: Trade, c: Clock): Decision & { released: Bond[] } {
+  const due = (b: Bond) => b.state === 'locked' && b.lockedAt !== null && c.now >= b.lockedAt + escrowGuardSecs(c.settings);
+  const released = heldBonds(t).filter(due);
   if (released.length === 0) return { trade: t, effects: [], released };
-  return { trade: withBonds(t, bondsOf(t).map((b) => (due(b) ? withState(b, 'released') : b))), effects: released.map(release), released };
+  let trade = withBonds(t, bondsOf(t).map((b) => (due(b) ? withState(b, 'released') : b)));
+  const effects = bondsOf(t).filter(due).map(release);
+  if (t.makerBond && due(t.makerBond)) {
+    const closed = closeMakerBond(trade, t.makerBond, c);
+    trade = closed.trade;
+    effects.push(...closed.effects);
+  }
+  return { trade, effects, released };
 }
 
-/** The bonds' projection rows' states: a slashed bond is `pending-payout` until its payout moves it on. */
-export function projectedBondState(b: TakerBond): string {
+// ----------------------------------------------------------------------------------------------------------------
+// Projection
+
+/** A bond as its `bonds` row shows it; `rev` orders the writes. */
+export interface BondRowView {
+  id: string;
+  orderId: string;
+  role: 'taker' | 'maker';
+  pubkey: string;
+  state: string;
+  hash: string | null;
+  paymentRequest: string | null;
+  amountSats: number;
+  nodeShareSats: number | null;
+  payoutRecipient: string | null;
+  slashedReason: string | null;
+  slashedAt: number | null;
+  lockedAt: number | null;
+  takerIdentity: string | null;
+  takerTradeIndex: number | null;
+  takerFiatAmount: number | null;
+  takerAmount: number | null;
+  takerFee: number | null;
+  takerDevFee: number | null;
+  parentBondId: string | null;
+  childOrderId: string | null;
+  rev: number;
+}
+
+/** The rows of every bond the order holds: its takers', its maker's and a range maker's slices. */
+export function bondRows(t: Trade): BondRowView[] {
+  const row = (b: Bond, role: 'taker' | 'maker'): BondRowView => ({
+    id: b.id,
+    orderId: b.orderId ?? t.order.id,
+    role,
+    pubkey: b.taker,
+    state: projectedBondState(b),
+    hash: b.hash,
+    paymentRequest: b.request,
+    amountSats: b.amountSats,
+    nodeShareSats: b.slash?.nodeShareSats ?? null,
+    payoutRecipient: b.slash?.recipient ?? null,
+    slashedReason: b.slash?.reason ?? null,
+    slashedAt: b.slash?.at ?? null,
+    lockedAt: b.lockedAt,
+    takerIdentity: role === 'taker' ? b.identity : null,
+    takerTradeIndex: role === 'taker' ? b.tradeIndex : null,
+    takerFiatAmount: role === 'taker' ? b.fiatAmount : null,
+    takerAmount: role === 'taker' ? b.amount : null,
+    takerFee: role === 'taker' ? b.fee : null,
+    takerDevFee: role === 'taker' ? b.devFee : null,
+    parentBondId: null,
+    childOrderId: null,
+    rev: b.rev,
+  });
+  const m = t.makerBond;
+  const slices = (m?.slices ?? []).map(
+    (x): BondRowView => ({
+      id: x.id,
+      orderId: x.orderId,
+      role: 'maker',
+      pubkey: x.pubkey,
+      state: x.nodeShareSats < x.amountSats ? 'pending-payout' : 'slashed',
+      hash: null,
+      paymentRequest: null,
+      amountSats: x.amountSats,
+      nodeShareSats: x.nodeShareSats,
+      payoutRecipient: x.recipient,
+      slashedReason: x.reason,
+      slashedAt: x.at,
+      lockedAt: null,
+      takerIdentity: null,
+      takerTradeIndex: null,
+      takerFiatAmount: null,
+      takerAmount: null,
+      takerFee: null,
+      takerDevFee: null,
+      parentBondId: m!.id,
+      childOrderId: x.refund ? null : x.orderId,
+      rev: x.rev,
+    }),
+  );
+  return [...bondsOf(t).map((b) => row(b, 'taker')), ...(m ? [row(m, 'maker')] : []), ...slices];
+}
+
+/** A bond row's state: a slashed bond is `pending-payout` until its payout moves it on (or `slashed` when nobody is paid). */
+export function projectedBondState(b: Bond): string {
   if (b.state !== 'slashed') return b.state;
   return b.slash && b.slash.recipient !== null && b.slash.nodeShareSats < b.amountSats ? 'pending-payout' : 'slashed';
 }

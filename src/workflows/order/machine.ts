@@ -62,6 +62,8 @@ export interface Trade {
   dispute?: DisputeState | null;
   /** Anti-abuse bonds of the order's takers (bonds.ts); absent when none was ever requested. */
   bonds?: TakerBond[];
+  /** The maker's bond (a range's, handed from slice to slice); absent when none was requested. */
+  makerBond?: TakerBond;
 }
 
 export interface DisputeState {
@@ -100,8 +102,10 @@ export type Effect =
   | { type: 'take-dispute'; disputeId: string; solver: string; initiator: 'buyer' | 'seller'; openedAt: number }
   /** A slashed bond's counterparty share is owed: start its payout workflow (it outlives the order's). */
   | { type: 'start-bond-payout'; payout: BondPayout }
-  /** Start the range remainder as an order of its own, announced to the maker's next trade key. */
-  | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number } };
+  /** Settle a bond's HTLC into the node (a range maker's bond, once, when the range closes with slashed slices). */
+  | { type: 'settle-bond'; bondId: string }
+  /** Start the range remainder as an order of its own, announced to the maker's next trade key; it takes the maker's bond along. */
+  | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number }; makerBond?: TakerBond };
 
 export interface OpenedDispute {
   id: string;
@@ -215,9 +219,9 @@ export function createOrder(r: NewOrderRequest, c: Clock): Decision {
 }
 
 /** A range remainder starts life pending and is announced to the maker's next trade key. */
-export function openChildOrder(child: OrderState, announce: { to: string; rid: Rid; tradeIndex: number }): Decision {
+export function openChildOrder(child: OrderState, announce: { to: string; rid: Rid; tradeIndex: number }, makerBond?: TakerBond): Decision {
   return {
-    trade: newTrade(child),
+    trade: { ...newTrade(child), ...(makerBond ? { makerBond } : {}) },
     effects: [
       { type: 'publish' },
       send(orderMessage(announce.to, { rid: announce.rid, ti: announce.tradeIndex, id: child.id, action: 'new-order', payload: { order: publicOrder(child) } })),
@@ -571,6 +575,7 @@ export function nextDeadline(t: Trade, s: OrderSettings): number | null {
   switch (o.status) {
     case 'pending':
     case 'waiting-taker-bond':
+    case 'waiting-maker-bond':
       return o.expiresAt;
     case 'waiting-payment':
     case 'waiting-buyer-invoice':
@@ -622,6 +627,9 @@ export function timeout(t: Trade, c: Clock, newId = ''): Decision {
     case 'pending':
     case 'waiting-taker-bond':
       return moveTo(t, 'expired', {}, c.now);
+    case 'waiting-maker-bond':
+      // Never published (its maker never locked the bond): it expires without an event, so no phantom order.
+      return { trade: moveTo(t, 'expired', {}, c.now).trade, effects: [] };
     case 'waiting-payment':
     case 'waiting-buyer-invoice': {
       const hold: Effect[] = o.hash ? [{ type: 'cancel-hold', hash: o.hash }] : [];

@@ -32,7 +32,9 @@ import type { PriceQuote } from '../../price/manager.js';
 import type { CantDoReason } from '../../protocol/schema.js';
 import type { BondRow } from '../../db/bond-projection.js';
 import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflow.js';
-import { takerBondRequired } from '../bond/policy.js';
+import { computeBondAmount, makerBondNotionalSats } from '../bond/math.js';
+import { makerBondRequired, takerBondRequired } from '../bond/policy.js';
+import type { Bond } from '../bond/taker-bonds.js';
 import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
 import { ORDER_ACTIONS, orderSignals, orderWorkflowId, supportSignal, type InboundMessage, type NewOrderInput } from './contract.js';
@@ -85,9 +87,13 @@ import {
   bondInvoiceMemo,
   bondsOf,
   cancelUnderBonds,
+  bondRows,
   disputeSlashTargets,
-  projectedBondState,
+  makerBondCanceled,
+  makerBondLocked,
+  makerBondRequested,
   releaseOnExit,
+  settlesNow,
   resendBondInvoice,
   slash,
   takeUnderBonds,
@@ -124,6 +130,8 @@ export interface ChildOrderInput {
   child: OrderState;
   announce: { to: string; rid: Rid; tradeIndex: number };
   settings: OrderSettings;
+  /** A range maker's bond, held by whichever slice is open. */
+  makerBond?: Bond;
 }
 
 export type OrderWorkflowInput = NewOrderInput | ChildOrderInput;
@@ -198,17 +206,17 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   const projectedBonds = new Map<string, number>();
   function changedBonds(): BondRow[] {
     const rows: BondRow[] = [];
-    for (const b of trade ? bondsOf(trade) : []) {
-      if ((projectedBonds.get(b.id) ?? 0) >= b.rev) continue;
-      projectedBonds.set(b.id, b.rev);
-      rows.push({ orderId: trade!.order.id, role: 'taker', state: projectedBondState(b), bond: b });
+    for (const r of trade ? bondRows(trade) : []) {
+      if ((projectedBonds.get(r.id) ?? 0) >= r.rev) continue;
+      projectedBonds.set(r.id, r.rev);
+      rows.push(r);
     }
     return rows;
   }
 
   async function apply(decided: Decision): Promise<void> {
     // Every exit releases the bonds still held (a no-op for orders without bonds).
-    const d = releaseOnExit(decided);
+    const d = releaseOnExit(decided, clock());
     const before = trade?.order;
     trade = d.trade;
     // A decision that creates the escrow first is projected once, with the hold invoice's outcome.
@@ -332,10 +340,17 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
             parentClosePolicy: ParentClosePolicy.ABANDON,
           });
           break;
+        case 'settle-bond':
+          try {
+            await ln.settleHoldInvoice({ key: bondInvoiceKey(e.bondId) });
+          } catch (err) {
+            stuck('settling a slashed bond', err);
+          }
+          break;
         case 'start-child':
           await startChild(orderWorkflow, {
             workflowId: orderWorkflowId(e.child.id),
-            args: [{ orderId: e.child.id, child: e.child, announce: e.announce, settings }],
+            args: [{ orderId: e.child.id, child: e.child, announce: e.announce, settings, ...(e.makerBond ? { makerBond: e.makerBond } : {}) }],
             // The remainder is an order of its own: it outlives this trade.
             parentClosePolicy: ParentClosePolicy.ABANDON,
           });
@@ -391,7 +406,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   }
 
   if ('child' in input) {
-    await guarded(() => apply(openChildOrder(input.child, input.announce)));
+    await guarded(() => apply(openChildOrder(input.child, input.announce, input.makerBond)));
   } else {
     const created = await guarded(() => create(input));
     if (!created) return { orderId: input.orderId, status: null };
@@ -425,7 +440,26 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     }
     // The maker's trade index is recorded with the order's first projection.
     pendingTradeIndex = { identity: m.identity, sender: m.sender, index: kind.trade_index };
-    await apply(createOrder({ orderId: i.orderId, order: small, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid }, clock()));
+    const created = createOrder({ orderId: i.orderId, order: small, sender: m.sender, identity: m.identity, tradeIndex: kind.trade_index, rid }, clock());
+    if (!makerBondRequired(settings.bond)) {
+      await apply(created);
+      return true;
+    }
+    // §12.1: the order waits, unpublished, for the maker's bond on its notional (a range's maximum at the price).
+    const notionalSats = makerBondNotionalSats(created.trade.order, quote?.ok ? quote.price : null);
+    if (notionalSats === null) {
+      await reply(m.sender, rid, 'invalid_amount');
+      return false;
+    }
+    const id = uuid4();
+    const amountSats = computeBondAmount(notionalSats, settings.bond!);
+    let hold: { hash: string; request: string };
+    try {
+      hold = await ln.createHoldInvoice({ key: bondInvoiceKey(id), amountSats, memo: bondInvoiceMemo(i.orderId) });
+    } catch (err) {
+      stuck('creating a bond hold invoice', err);
+    }
+    await apply(makerBondRequested(created, { id, ...hold, amountSats }, { identity: m.identity, tradeIndex: kind.trade_index, rid, notionalSats }));
     return true;
   }
 
@@ -553,7 +587,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
 
   /** A slash settles the bond's HTLC into the node first (§14.3); the split and the payout follow in the decision. */
   async function settleBonds(targets: readonly SlashTarget[]): Promise<void> {
-    for (const target of targets) {
+    for (const target of targets.filter(settlesNow)) {
       try {
         await ln.settleHoldInvoice({ key: bondInvoiceKey(target.bond.id) });
       } catch (err) {
@@ -611,6 +645,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
 
   async function onHoldReport(u: HoldInvoiceUpdate): Promise<void> {
     const t = trade!;
+    if (t.makerBond?.hash === u.hash) {
+      if (u.state === 'accepted') return apply(makerBondLocked(t, u.hash, clock()));
+      if (u.state === 'canceled') return apply(makerBondCanceled(t, u.hash));
+      return;
+    }
     if (bondsOf(t).some((b) => b.hash === u.hash)) {
       if (u.state === 'accepted') return apply(takerBondLocked(t, u.hash, clock()));
       if (u.state === 'canceled') return apply(takerBondCanceled(t, u.hash, clock()));
