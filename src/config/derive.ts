@@ -2,6 +2,7 @@
 import type { LightningSettings } from '../activities/lightning.js';
 import type { InvoiceRuleSettings } from '../lightning/invoice-validation.js';
 import type { PriceSettings } from '../price/manager.js';
+import type { BondPolicy } from '../nostr/events.js';
 import type { BondSettings } from '../workflows/bond/policy.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
 import type { TemporalTarget } from '../temporal/connect.js';
@@ -27,6 +28,20 @@ export function orderSettingsOf(s: Settings, devFeeAddress?: string): OrderSetti
     lingerSeconds: s.temporal.finished_order_linger_seconds,
     activityHeartbeatTimeoutSecs: s.temporal.activity_heartbeat_timeout_seconds,
     bond: bondSettingsOf(s),
+  };
+}
+
+/** The bond policy the info event (kind 38385) publishes (bonds.md §17). */
+export function bondPolicyOf(s: Settings): BondPolicy {
+  const b = s.anti_abuse_bond;
+  return {
+    enabled: b.enabled,
+    amountPct: b.amount_pct,
+    baseAmountSats: b.base_amount_sats,
+    applyTo: b.apply_to,
+    slashOnWaitingTimeout: b.slash_on_waiting_timeout,
+    slashNodeSharePct: b.slash_node_share_pct,
+    payoutClaimWindowDays: b.payout_claim_window_days,
   };
 }
 

@@ -13,7 +13,7 @@ import { getPublicKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { makerReputation } from '../activities/database.js';
 import { createLightningActivities } from '../activities/lightning.js';
-import { invoiceRulesOf, lightningSettingsOf, orderSettingsOf, priceSettingsOf, temporalTargetOf } from '../config/derive.js';
+import { bondPolicyOf, invoiceRulesOf, lightningSettingsOf, orderSettingsOf, priceSettingsOf, temporalTargetOf } from '../config/derive.js';
 import { ConfigError, type Settings } from '../config/settings.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { startDevServer } from '../devserver/index.js';
@@ -282,15 +282,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
           invoiceExpirationWindow: s.lightning.invoice_expiration_window,
           lnd: { version: node.version, nodePubkey: node.pubkey, commitHash: '', alias: node.alias, chains: ['bitcoin'], networks, uris: node.uris },
           instanceName: s.mostro.name ?? null,
-          bond: {
-            enabled: s.anti_abuse_bond.enabled,
-            amountPct: s.anti_abuse_bond.amount_pct,
-            baseAmountSats: s.anti_abuse_bond.base_amount_sats,
-            applyTo: s.anti_abuse_bond.apply_to,
-            slashOnWaitingTimeout: s.anti_abuse_bond.slash_on_waiting_timeout,
-            slashNodeSharePct: s.anti_abuse_bond.slash_node_share_pct,
-            payoutClaimWindowDays: s.anti_abuse_bond.payout_claim_window_days,
-          },
+          bond: bondPolicyOf(s),
         }),
       );
       await egress.publish(event);

@@ -184,6 +184,21 @@ describe('taker bonds', () => {
     expect((await d.orderEvent(id))?.s).toEqual(['canceled']);
   });
 
+  it('a seller taking a buy order sees pay-bond-invoice first and the escrow pay-invoice only once the bond locks', async () => {
+    const buyer = d.trader('buyer-b9');
+    const seller = d.trader('seller-b9');
+    const id = await openOrder(buyer, 1, { kind: 'buy', amount: 30_000, fiatAmount: 30, fiatCode: 'USD' });
+    const rid = await seller.send(1, { action: 'take-buy', id });
+    const ask = await seller.next(1);
+    expect(ask).toMatchObject({ action: 'pay-bond-invoice', request_id: rid });
+    expect(seller.unread(1)).toEqual([]);
+    d.net.pay('seller', bondRequestOf(ask));
+    const escrow = await seller.next(1, 'pay-invoice');
+    expect(escrow.request_id).toBe(rid);
+    expect((escrow.payload as { payment_request: [Record<string, unknown>, string, null] }).payment_request[0]).toMatchObject({ amount: 30_000 + 90 });
+    expect((await d.order(id))?.sellerPubkey).toBe(seller.pubkey(1));
+  });
+
   it('a bond never paid: LND cancels it and the order is pending again', async () => {
     const seller = d.trader('seller-b4');
     const buyer = d.trader('buyer-b4');

@@ -105,6 +105,25 @@ describe('maker bonds', () => {
     await waitFor('bond released', () => invoiceState(bond) === 'CANCELED');
   });
 
+  it('a seller-maker who never pays the escrow is slashed when its waiting window runs out; the taker is paid', async () => {
+    const seller = d.trader('seller-m4');
+    const buyer = d.trader('buyer-m4');
+    const { id, bond } = await bondedOrder(seller, { kind: 'sell', amount: 50_000, fiatAmount: 50, fiatCode: 'USD' });
+    d.net.pay('seller', bond);
+    await seller.next(1, 'new-order');
+    const inv = d.net.createInvoice({ node: 'buyer', valueSats: 50_000 - 150, expirySecs: 7200 });
+    await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
+    await escrowInvoice(seller);
+    await d.env.sleep('15 minutes');
+    expect(orderOf(await seller.next(1, 'bond-slashed'))).toMatchObject({ amount: 1000 });
+    await seller.next(1, 'canceled');
+    await buyer.next(1, 'canceled');
+    await d.waitForStatus(id, 'canceled');
+    await waitFor('maker bond settled', () => invoiceState(bond) === 'SETTLED');
+    expect((await buyer.next(1, 'add-bond-invoice')).id).toBe(id);
+    expect(await d.db.prisma.bond.findFirst({ where: { orderId: id, role: 'maker' } })).toMatchObject({ slashedReason: 'timeout', payoutRecipient: buyer.pubkey(1), nodeShareSats: 500n });
+  });
+
   it('a range maker’s bond follows the range; a slashed slice is paid at the close and the rest refunded to the maker', async () => {
     const seller = d.trader('seller-m3');
     const buyer = d.trader('buyer-m3');

@@ -1,5 +1,7 @@
 /** The daemon's addressable events, tag for tag as the reference publishes them (protocol.md §28). */
 import { describe, expect, it } from 'vitest';
+import { bondPolicyOf } from '../../src/config/derive.js';
+import { settingsFrom } from '../../src/config/settings.js';
 import {
   MonotonicCreatedAt,
   disputeEvent,
@@ -157,6 +159,19 @@ describe('info event (kind 38385)', () => {
       ['bond_slash_on_waiting_timeout', 'false'],
       ['bond_slash_node_share_pct', '0.5'],
       ['bond_payout_claim_window_days', '7'],
+    ]);
+  });
+  it('publishes the bond policy of settings.toml: off by default, every value as configured when on', () => {
+    expect(infoEvent({ ...base, bond: bondPolicyOf(settingsFrom({})) }).tags.slice(-1)).toEqual([['bond_enabled', 'false']]);
+    const on = bondPolicyOf(settingsFrom({ anti_abuse_bond: { enabled: true, amount_pct: 0.02, apply_to: 'both', slash_on_waiting_timeout: true, slash_node_share_pct: 0.4 } }));
+    expect(infoEvent({ ...base, bond: on }).tags.slice(-7)).toEqual([
+      ['bond_enabled', 'true'],
+      ['bond_amount_pct', '0.02'],
+      ['bond_base_amount_sats', '1000'],
+      ['bond_apply_to', 'both'],
+      ['bond_slash_on_waiting_timeout', 'true'],
+      ['bond_slash_node_share_pct', '0.4'],
+      ['bond_payout_claim_window_days', '15'],
     ]);
   });
 });
