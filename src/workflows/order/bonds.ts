@@ -28,7 +28,7 @@ import {
   type TakeSnapshot,
   type TakerBond,
 } from '../bond/taker-bonds.js';
-import { escrowGuardSecs, isFinal, moveTo, refuse, send, take, takerPubkey, type Clock, type Decision, type Effect, type OrderSettings, type Trade } from './machine.js';
+import { escrowGuardSecs, isFinal, moveTo, refuse, send, take, type Clock, type Decision, type Effect, type OrderSettings, type Trade } from './machine.js';
 import { orderMessage, type Outbound, type Rid } from './messages.js';
 import type { OrderState } from './state.js';
 import { bondOrder, publicOrder } from './views.js';
