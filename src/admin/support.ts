@@ -6,6 +6,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, supportSignal } from '../workflows/order/contract.js';
 import { supportApplies, type SupportAction, type SupportRequest, type Trade } from '../workflows/order/machine.js';
 import type { OrderState } from '../workflows/order/state.js';
+import type { BondView } from '../workflows/order/bonds.js';
 import { SA } from '../workflows/order/search-attributes.js';
 
 export type Problem = 'payout-failed' | 'payout-pending' | 'dispute-open' | 'activity-retrying' | 'workflow-task-failing';
@@ -104,6 +105,8 @@ export interface TradeView {
   runId: string;
   executionStatus: string;
   order: OrderState | null;
+  /** Anti-abuse bonds (`releaseBy`: when a held bond is released before LND would cancel it at its CLTV expiry). */
+  bonds: BondView[];
   pendingActivities: { type: string; attempt: number; lastFailure?: string }[];
   workflowTaskAttempt?: number;
   /** Path of the trade's history in the Temporal Web UI. */
@@ -114,11 +117,13 @@ export async function showTrade(client: Client, orderId: string): Promise<TradeV
   const handle = client.workflow.getHandle(orderWorkflowId(orderId));
   const d = await handle.describe();
   const order = await handle.query<OrderState | null>('getOrder').catch(() => null);
+  const bonds = await handle.query<BondView[]>('getBonds').catch(() => []);
   return {
     workflowId: d.workflowId,
     runId: d.runId,
     executionStatus: d.status.name,
     order,
+    bonds,
     pendingActivities: (d.raw.pendingActivities ?? []).map((a) => ({
       type: a.activityType?.name ?? '?',
       attempt: a.attempt ?? 0,

@@ -5,6 +5,7 @@
  * solver or a real waiting timeout — then the honest counterparty claims its share through `add-bond-invoice`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { showTrade } from '../../src/admin/support.js';
 import type { BondSettings } from '../../src/workflows/bond/policy.js';
 import { TestDaemon, holdInvoiceOf, openOrder, orderOf, type Received, type Trader } from '../helpers/daemon.js';
 
@@ -99,6 +100,11 @@ describe('taker bonds', () => {
     expect(addInvoice.request_id).toBe(rid);
     await seller.next(1, 'waiting-buyer-invoice');
     await waitFor('bond locked', async () => (await bondRow(inv.hash))?.state === 'locked');
+    // Support staff see the bond and when it will be let go before LND's CLTV cancel (mostro admin show).
+    const views = await showTrade(d.env.client, id);
+    expect(views.bonds).toHaveLength(1);
+    expect(views.bonds[0]).toMatchObject({ role: 'taker', state: 'locked', pubkey: buyer.pubkey(1), amountSats: 1000 });
+    expect(views.bonds[0]!.releaseBy).toBe(views.bonds[0]!.lockedAt! + (144 - 24) * 600);
 
     const payout = d.net.createInvoice({ node: 'buyer', valueSats: 100_000 - 300, expirySecs: 7200 });
     await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });

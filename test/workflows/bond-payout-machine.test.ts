@@ -54,7 +54,11 @@ describe('the winner’s invoice', () => {
     expect(json(d)).toBe(`{"order":{"version":2,"request_id":null,"trade_index":null,"id":"${ORDER}","action":"bond-invoice-accepted","payload":{"order":${ORDER_VIEW}}}}`);
     expect(d.effects[1]).toEqual({ type: 'pay', invoice: 'lnbc1', amountSats: 500, purpose: 'bond-payout:bond-1:1' });
     expect(d.payout).toMatchObject({ invoice: 'lnbc1', invoiceRequests: 0, invoiceSeq: 1 });
-    expect(json(invoiceSubmitted(d.payout, { sender: WINNER, rid: null, invoice: 'lnbc2', valid: true }, S, T0 + 20))).toContain('"cant_do":"not_allowed_by_status"');
+    const again = invoiceSubmitted(d.payout, { sender: WINNER, rid: null, invoice: 'lnbc2', valid: true }, S, T0 + 20);
+    expect(json(again)).toContain('"cant_do":"not_allowed_by_status"');
+    // The wire answer is the same for every refusal; the logs say which it was.
+    expect(again.refused).toBe('a payout to an earlier invoice is in progress');
+    expect(invoiceSubmitted(asked(), { sender: 'c'.repeat(64), rid: '9', invoice: 'lnbc1', valid: true }, S, T0).refused).toBe('the sender is not owed this payout');
   });
 
   it('paid: slashed, and one bond-payout-completed', () => {
@@ -91,7 +95,9 @@ describe('failed payments', () => {
     const late = T0 + S.claimWindowSecs + 1;
     for (let i = 0; i < S.maxRetries; i++) p = payoutResult(p, fail, S, late).payout;
     expect(p.status).toBe('failed');
-    expect(json(invoiceSubmitted(p, { sender: WINNER, rid: null, invoice: 'lnbc3', valid: true }, S, late))).toContain('"cant_do":"not_allowed_by_status"');
+    const refused = invoiceSubmitted(p, { sender: WINNER, rid: null, invoice: 'lnbc3', valid: true }, S, late);
+    expect(json(refused)).toContain('"cant_do":"not_allowed_by_status"');
+    expect(refused.refused).toBe(`the claim window expired on ${new Date((T0 + S.claimWindowSecs) * 1000).toISOString()}`);
     // Failed while still inside the window (e.g. slashed_at is recent): a new invoice brings it back with a full budget.
     const failedEarly = { ...p, slashedAt: late - 100 };
     const back = invoiceSubmitted(failedEarly, { sender: WINNER, rid: null, invoice: 'lnbc3', valid: true }, S, late);

@@ -49,6 +49,11 @@ export type PayoutEffect = { type: 'send'; msg: Outbound } | { type: 'pay'; invo
 export interface PayoutDecision {
   payout: BondPayout;
   effects: PayoutEffect[];
+  /**
+   * Why an invoice was refused, for the logs: the wire answer is `not_allowed_by_status` whatever the cause (the
+   * `cant-do` payload has no text and clients know only that reason; bonds.md §20 item 5).
+   */
+  refused?: string;
 }
 
 export const counterpartyShare = (p: BondPayout): number => p.amountSats - p.nodeShareSats;
@@ -121,16 +126,24 @@ export function invoiceSubmitted(
   s: PayoutSettings,
   now: number,
 ): PayoutDecision {
-  const refuse = (reason: CantDoReason): PayoutDecision => ({ payout: p, effects: [send(cantDoMessage(i.sender, i.rid, p.orderId, reason))] });
-  if (i.sender !== p.recipient || counterpartyShare(p) <= 0) return refuse('not_allowed_by_status');
-  if (!i.valid) return refuse('invalid_invoice');
+  const refuse = (reason: CantDoReason, refused: string): PayoutDecision => ({ payout: p, effects: [send(cantDoMessage(i.sender, i.rid, p.orderId, reason))], refused });
+  if (i.sender !== p.recipient) return refuse('not_allowed_by_status', 'the sender is not owed this payout');
+  if (counterpartyShare(p) <= 0) return refuse('not_allowed_by_status', 'the node keeps the whole bond: nothing to pay out');
+  if (!i.valid) return refuse('invalid_invoice', 'the invoice does not pay exactly the share or breaks an invoice rule');
   let next: BondPayout;
   if (p.status === 'pending-payout' && p.invoice === null) {
     next = { ...p, invoice: i.invoice, invoiceRequests: 0, attempts: 0, invoiceSeq: p.invoiceSeq + 1 };
   } else if (p.status === 'failed' && insideWindow(p, s, now)) {
     next = { ...p, status: 'pending-payout', invoice: i.invoice, attempts: 0, invoiceRequests: 0, invoiceSeq: p.invoiceSeq + 1 };
   } else {
-    return refuse('not_allowed_by_status');
+    const deadline = new Date((p.slashedAt + s.claimWindowSecs) * 1000).toISOString();
+    const cause =
+      p.status === 'slashed'
+        ? 'already paid'
+        : p.status === 'pending-payout'
+          ? 'a payout to an earlier invoice is in progress'
+          : `the claim window expired on ${deadline}`;
+    return refuse('not_allowed_by_status', cause);
   }
   return { payout: next, effects: [send(orderMessage(p.recipient, { id: p.orderId, action: 'bond-invoice-accepted', payload: { order: shareOrder(next) } })), pay(next)] };
 }

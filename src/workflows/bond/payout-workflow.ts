@@ -5,7 +5,7 @@
  * signal, validates the invoice against the counterparty share, pays it under a key per invoice (a retried or re-run
  * attempt never pays twice), and sends every message through the same activities as the order workflow.
  */
-import { ActivityFailure, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import { addBondInvoiceSignal, getPayoutQuery } from './contract.js';
 import type { DatabaseActivities } from '../../activities/database.js';
 import type { LightningActivities } from '../../activities/lightning.js';
@@ -102,7 +102,9 @@ export async function bondPayoutWorkflow(input: BondPayoutInput): Promise<BondPa
       const { kind, rid } = readInbound(m.messageJson);
       const pr = kind.payload && 'payment_request' in kind.payload ? kind.payload.payment_request[1] : '';
       const valid = pr !== '' && counterpartyShare(p) > 0 && (await ln.validateInvoice({ request: pr, amountSats: counterpartyShare(p), feeSats: 0 })).valid;
-      await apply(invoiceSubmitted(p, { sender: m.sender, rid, invoice: pr, valid }, s, now()));
+      const d = invoiceSubmitted(p, { sender: m.sender, rid, invoice: pr, valid }, s, now());
+      if (d.refused) log.info('bond payout invoice refused', { bondId: p.bondId, orderId: p.orderId, cause: d.refused });
+      await apply(d);
     } else {
       await apply(payoutTick(p, s, now()));
     }

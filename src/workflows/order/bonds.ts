@@ -491,6 +491,15 @@ export function bondRows(t: Trade): BondRowView[] {
   return [...bondsOf(t).map((b) => row(b, 'taker')), ...(m ? [row(m, 'maker')] : []), ...slices];
 }
 
+/** What support staff see of an order's bonds: each row, and when a held bond will be let go before its CLTV expiry. */
+export interface BondView extends BondRowView {
+  releaseBy: number | null;
+}
+
+export function bondViews(t: Trade, s: OrderSettings): BondView[] {
+  return bondRows(t).map((r) => ({ ...r, releaseBy: r.state === 'locked' && r.lockedAt !== null ? r.lockedAt + escrowGuardSecs(s) : null }));
+}
+
 /** A bond row's state: a slashed bond is `pending-payout` until its payout moves it on (or `slashed` when nobody is paid). */
 export function projectedBondState(b: Bond): string {
   if (b.state !== 'slashed') return b.state;

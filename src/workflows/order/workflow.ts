@@ -88,6 +88,7 @@ import {
   bondsOf,
   cancelUnderBonds,
   bondRows,
+  bondViews,
   disputeSlashTargets,
   makerBondCanceled,
   makerBondLocked,
@@ -102,6 +103,7 @@ import {
   takerBondLocked,
   takerBondRequested,
   timeoutSlashTarget,
+  type BondView,
   type SlashTarget,
 } from './bonds.js';
 
@@ -123,6 +125,8 @@ function activities(heartbeatSecs: number) {
 
 /** The order as its workflow holds it (null while a `new-order` is still being checked). */
 export const getOrderQuery = defineQuery<OrderState | null>('getOrder');
+/** The order's anti-abuse bonds, with when each held one will be released ahead of its CLTV expiry. */
+export const getBondsQuery = defineQuery<BondView[]>('getBonds');
 
 /** A range remainder, started by its parent's release. */
 export interface ChildOrderInput {
@@ -188,6 +192,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   // Added after workflows were running: histories without a `support` signal replay exactly as before.
   setHandler(supportSignal, (r) => void supportRequests.push(r));
   setHandler(getOrderQuery, () => trade?.order ?? null);
+  setHandler(getBondsQuery, () => (trade ? bondViews(trade, settings) : []));
 
   // ---- effects -----------------------------------------------------------------------------------------------
 
