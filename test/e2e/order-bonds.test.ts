@@ -277,6 +277,14 @@ describe('slashing', () => {
     // The taker side was cleared from the order, yet the seller is asked for its share (the reference forfeits here).
     const ask = await seller.next(1, 'add-bond-invoice');
     expect(ask.id).toBe(id);
+    // A Lightning address is resolved for exactly the share when it is paid (bonds.md §20 item 3).
+    const paidBefore = [...d.net.payments.values()].filter((p) => p.status === 'SUCCEEDED').length;
+    await seller.send(1, { action: 'add-bond-invoice', id, payload: { payment_request: [null, d.lnurl.addressOf('seller'), null] }, tradeIndex: null });
+    await seller.next(1, 'bond-invoice-accepted');
+    await seller.next(1, 'bond-payout-completed');
+    const paid = [...d.net.payments.values()].filter((p) => p.status === 'SUCCEEDED').slice(paidBefore);
+    const toSeller = paid.filter((p) => d.net.invoices.get(p.hash)?.node === 'seller');
+    expect(toSeller.map((p) => [p.valueSats, p.attempts])).toEqual([[500, 1]]);
   });
 
   it('a cancel before the timeout never slashes: the taker leaves, its bond goes back', async () => {

@@ -3,7 +3,9 @@
  * today's code without a nondeterminism error (changes are guarded with `patched()`), and so does one recorded now.
  *
  * Fixtures: test/fixtures/order-history-*.json, a complete sell trade (new-order → take-sell with invoice → escrow →
- * fiat-sent → release → payout), each recorded by the code of its name's time.
+ * fiat-sent → release → payout), each recorded by the code of its name's time; order-history-bonds.json, a sell order
+ * under `apply_to = "both"` (maker bond, taker bond, dispute, admin-cancel slashing the buyer, linger, close) and
+ * bond-payout-history.json, the payout of that slashed bond (request, the seller's invoice, payment).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,5 +27,18 @@ describe('order workflow histories replay against the current code', () => {
     expect(types).toContain(has);
     expect(types).not.toContain(lacks);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, `order-${name}`);
+  }, 60_000);
+
+  it('one with maker and taker bonds and a dispute slash, and the payout of the slashed bond', async () => {
+    const bundle = { workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) };
+    const order = fixture('order-history-bonds.json');
+    const started = (h: typeof order) => h.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+    expect(started(order)).toBe('orderWorkflow');
+    const signals = (order.events ?? []).map((e) => e.workflowExecutionSignaledEventAttributes?.signalName).filter(Boolean);
+    expect(signals).toEqual(expect.arrayContaining(['hold-invoice-accepted', 'take-sell', 'dispute', 'admin-take-dispute', 'admin-cancel']));
+    await Worker.runReplayHistory(bundle, order, 'order-bonds');
+    const payout = fixture('bond-payout-history.json');
+    expect(started(payout)).toBe('bondPayoutWorkflow');
+    await Worker.runReplayHistory(bundle, payout, 'bond-payout');
   }, 60_000);
 });
