@@ -473,3 +473,40 @@ describe('maker bonds (§12)', () => {
     });
   });
 });
+
+describe('a range maker bond with several slices slashed (§8.3, §12.2)', () => {
+  it('clamps the slices to the bond, settles once at the close, and the shares and refund add up to the bond', () => {
+    const MAKE: OrderSettings = { ...SETTINGS, bond: { ...BOND, applyTo: 'make' } };
+    const CM: Clock = { now: NOW, settings: MAKE };
+    const created = newTrade(orderState({ amount: 0, fee: 0, minAmount: 10, maxAmount: 100, fiatAmount: 0 }));
+    const w = makerBondRequested({ trade: created, effects: [] }, { id: 'rb', hash: 'hr', request: 'lnbcrt-range', amountSats: 1000 }, { identity: 'f'.repeat(64), tradeIndex: 1, rid: null, notionalSats: 100_000 });
+    let t: Trade = makerBondLocked(w.trade, 'hr', CM).trade;
+    // Three slices lost by the maker: 40, 40 and 40 USD of a 100 USD range — the third is clamped to what is left.
+    const slices = [
+      ['slice-1', key(1)],
+      ['slice-2', key(2)],
+      ['slice-3', key(3)],
+    ] as const;
+    const notices: number[] = [];
+    for (const [orderId, taker] of slices) {
+      t = { ...t, order: { ...t.order, id: orderId, fiatAmount: 40, status: 'dispute', buyerPubkey: taker } };
+      const v = disputeSlashTargets(t, { slash_seller: true, slash_buyer: false });
+      if (!v.ok) throw new Error(v.reason);
+      const s = slash(t, v.targets, CM);
+      t = s.trade;
+      for (const [, json] of sends(s.effects)) notices.push(JSON.parse(json!).order.payload.order.amount);
+    }
+    expect(notices).toEqual([400, 400, 200]);
+    expect(t.makerBond?.state).toBe('locked');
+    const closed = releaseOnExit({ trade: { ...t, order: { ...t.order, status: 'canceled-by-admin' } }, effects: [] }, CM);
+    expect(kinds(closed.effects).filter((k) => k === 'settle-bond')).toHaveLength(1);
+    const payouts = closed.effects.flatMap((e) => (e.type === 'start-bond-payout' ? [e.payout] : []));
+    // Fully slashed: no refund; each slice's counterparty gets its share, the node keeps the rest.
+    expect(payouts.map((p) => [p.recipient, p.amountSats, p.nodeShareSats])).toEqual([
+      [key(1), 400, 200],
+      [key(2), 400, 200],
+      [key(3), 200, 100],
+    ]);
+    expect(payouts.reduce((n, p) => n + p.amountSats, 0)).toBe(1000);
+  });
+});
