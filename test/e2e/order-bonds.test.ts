@@ -287,6 +287,23 @@ describe('slashing', () => {
     expect(toSeller.map((p) => [p.valueSats, p.attempts])).toEqual([[500, 1]]);
   });
 
+  it('a bond held through a long dispute is released before LND would cancel it at its CLTV expiry', async () => {
+    const { id, seller, buyer, bond } = await bondedSellTake('b10');
+    const payout = d.net.createInvoice({ node: 'buyer', valueSats: 100_000 - 300, expirySecs: 7200 });
+    await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });
+    d.net.pay('seller', await escrowInvoice(seller));
+    await seller.next(1, 'buyer-took-order');
+    await seller.send(1, { action: 'dispute', id, tradeIndex: null });
+    await seller.next(1, 'dispute-initiated-by-you');
+    const { releaseBy } = (await showTrade(d.env.client, id)).bonds[0]!;
+    expect(releaseBy).not.toBeNull();
+    // (144 − 24 margin blocks) × 10 min after the lock: released deliberately, the trade goes on.
+    await d.env.sleep('20 hours');
+    await waitFor('bond released by the guard', () => invoiceState(bond) === 'CANCELED');
+    expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'released' });
+    expect((await d.order(id))?.status).toBe('dispute');
+  });
+
   it('a cancel before the timeout never slashes: the taker leaves, its bond goes back', async () => {
     const { id, seller, buyer, bond } = await bondedSellTake('b7');
     await d.env.sleep('5 minutes');
