@@ -33,16 +33,8 @@ export function orderSettingsOf(s: Settings, devFeeAddress?: string): OrderSetti
 
 /** The bond policy the info event (kind 38385) publishes (bonds.md §17). */
 export function bondPolicyOf(s: Settings): BondPolicy {
-  const b = s.anti_abuse_bond;
-  return {
-    enabled: b.enabled,
-    amountPct: b.amount_pct,
-    baseAmountSats: b.base_amount_sats,
-    applyTo: b.apply_to,
-    slashOnWaitingTimeout: b.slash_on_waiting_timeout,
-    slashNodeSharePct: b.slash_node_share_pct,
-    payoutClaimWindowDays: b.payout_claim_window_days,
-  };
+  const { payout: _payout, ...policy } = bondSettingsOf(s);
+  return { ...policy, payoutClaimWindowDays: s.anti_abuse_bond.payout_claim_window_days };
 }
 
 /** `[anti_abuse_bond]` as order workflows take it (with their settings, so an order keeps the policy it started under). */

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { testBondSettings } from '../helpers/bonds.js';
 import { TestDaemon, holdInvoiceOf, openOrder } from '../helpers/daemon.js';
 import { ORDER_WORKFLOWS_PATH } from '../helpers/order-worker.js';
 import { spawnTs, type Spawned } from '../helpers/process.js';
@@ -111,17 +112,7 @@ describe.skipIf(!inject('databaseUrl'))('worker killed at an activity boundary',
 // the winner's share was sent (the payout workflow's payment). The slash happens once, the share is paid once.
 describe.skipIf(!inject('databaseUrl'))('worker killed around a bond slash and its payout', () => {
   const ctx = externalWorkerDaemon({
-    settings: {
-      bond: {
-        enabled: true,
-        amountPct: 0.01,
-        baseAmountSats: 1000,
-        applyTo: 'take',
-        slashOnWaitingTimeout: false,
-        slashNodeSharePct: 0.5,
-        payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 },
-      },
-    },
+    settings: { bond: testBondSettings({ slashOnWaitingTimeout: false }) },
   });
 
   it.each(['settleHoldInvoice', 'payInvoice'])(

@@ -6,18 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { showTrade } from '../../src/admin/support.js';
-import type { BondSettings } from '../../src/workflows/bond/policy.js';
+import { testBondSettings } from '../helpers/bonds.js';
 import { TestDaemon, holdInvoiceOf, openOrder, orderOf, type Received, type Trader } from '../helpers/daemon.js';
 
-const BOND: BondSettings = {
-  enabled: true,
-  amountPct: 0.01,
-  baseAmountSats: 1000,
-  applyTo: 'take',
-  slashOnWaitingTimeout: true,
-  slashNodeSharePct: 0.5,
-  payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 },
-};
+const BOND = testBondSettings();
 
 let d: TestDaemon;
 beforeAll(async () => {

@@ -4,18 +4,10 @@
  * slice to slice, a slashed slice is paid out when the range closes and the rest goes back to the maker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BondSettings } from '../../src/workflows/bond/policy.js';
+import { testBondSettings } from '../helpers/bonds.js';
 import { TestDaemon, holdInvoiceOf, newOrderPayload, orderOf, type Trader } from '../helpers/daemon.js';
 
-const BOND: BondSettings = {
-  enabled: true,
-  amountPct: 0.01,
-  baseAmountSats: 1000,
-  applyTo: 'make',
-  slashOnWaitingTimeout: true,
-  slashNodeSharePct: 0.5,
-  payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 },
-};
+const BOND = testBondSettings({ applyTo: 'make' });
 
 let d: TestDaemon;
 beforeAll(async () => {

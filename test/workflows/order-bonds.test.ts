@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { BondSettings } from '../../src/workflows/bond/policy.js';
+import { testBondSettings } from '../helpers/bonds.js';
 import {
   bondGuard,
   bondGuardAt,
@@ -30,15 +31,7 @@ import type { TakeSnapshot } from '../../src/workflows/bond/taker-bonds.js';
 import type { OrderState } from '../../src/workflows/order/state.js';
 import { TEST_ORDER_SETTINGS, orderState } from '../helpers/orders.js';
 
-const BOND: BondSettings = {
-  enabled: true,
-  amountPct: 0.01,
-  baseAmountSats: 1000,
-  applyTo: 'take',
-  slashOnWaitingTimeout: true,
-  slashNodeSharePct: 0.5,
-  payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 5 },
-};
+const BOND = testBondSettings({ payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 5 } });
 const SETTINGS: OrderSettings = { ...TEST_ORDER_SETTINGS, bond: BOND };
 const NOW = 1_700_000_000;
 const C: Clock = { now: NOW, settings: SETTINGS };
