@@ -74,6 +74,14 @@ export function createDatabaseActivities(
       return found !== null;
     },
 
+    /**
+     * Makes `workflowId` the owner of a hold invoice the watcher follows (a range maker's bond handed to the
+     * remainder order's workflow), so its later reports go there. Idempotent.
+     */
+    async adoptHoldInvoice(input: { hash: string; workflowId: string }): Promise<void> {
+      await db.holdInvoice.updateMany({ where: { paymentHash: input.hash }, data: { workflowId: input.workflowId } });
+    },
+
     /** A bond payout workflow's progress, onto its bond's row (only forward: see bond-projection.ts). */
     async projectBondPayout(input: { payout: BondPayout }): Promise<boolean> {
       return projectBondPayout(db, input.payout, clock());

@@ -142,6 +142,9 @@ export class InvoiceWatcher {
   private async deliver(w: Watched, state: string, amountSats: number): Promise<void> {
     if (this.stopped || RANK[state]! <= RANK[w.notified]!) return;
     const update: HoldInvoiceUpdate = { hash: w.hash, state: state as HoldInvoiceState, amountSats };
+    // The owner can change while the invoice is followed (a range maker's bond moves to the remainder order).
+    const owner = await this.opts.db.holdInvoice.findUnique({ where: { paymentHash: w.hash }, select: { workflowId: true } }).catch(() => null);
+    if (owner) w.workflowId = owner.workflowId;
     let exists = true;
     for (let attempt = 0; ; attempt++) {
       try {

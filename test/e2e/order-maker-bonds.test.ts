@@ -141,6 +141,9 @@ describe('maker bonds', () => {
     const child = String(orderOf(await seller.next(2, 'new-order')).id);
     await buyer.next(1, 'purchase-completed');
     expect(invoiceState(bond)).toBe('ACCEPTED');
+    // The invoice watcher now reports the bond to the remainder order's workflow.
+    const bondHash = [...d.net.invoices.values()].find((i) => i.request === bond)!.hash;
+    await waitFor('bond adopted', async () => (await d.db.prisma.holdInvoice.findUnique({ where: { paymentHash: bondHash } }))?.workflowId === `order-${child}`);
     expect(await d.db.prisma.bond.findFirst({ where: { hash: [...d.net.invoices.values()].find((i) => i.request === bond)!.hash } })).toMatchObject({ state: 'locked', orderId: id });
 
     // Second slice (40 USD) ends in a dispute the maker loses: 40 % of the bond is owed to that buyer, settled later.

@@ -411,7 +411,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   }
 
   if ('child' in input) {
-    await guarded(() => apply(openChildOrder(input.child, input.announce, input.makerBond)));
+    const bond = input.makerBond;
+    if (bond) await guarded(() => db.adoptHoldInvoice({ hash: bond.hash, workflowId: orderWorkflowId(input.orderId) }));
+    await guarded(() => apply(openChildOrder(input.child, input.announce, bond)));
   } else {
     const created = await guarded(() => create(input));
     if (!created) return { orderId: input.orderId, status: null };
