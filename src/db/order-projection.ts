@@ -58,11 +58,32 @@ function columns(o: OrderState, now: number) {
   };
 }
 
+/** Column names where the reference's spelling is not the field's snake case. */
+const COLUMN_OVERRIDES: Record<string, string> = { buyerCooperativeCancel: 'buyer_cooperativecancel', sellerCooperativeCancel: 'seller_cooperativecancel' };
+const columnOf = (field: string) => COLUMN_OVERRIDES[field] ?? field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+let upsertSql: { sql: string; fields: string[] } | undefined;
+
+/**
+ * One statement: insert the row, or overwrite it only when this state is newer —
+ * `INSERT … ON CONFLICT (id) DO UPDATE … WHERE orders.version < EXCLUDED.version`. A raw statement built once skips
+ * Prisma's query compiler and a second round trip (this runs for every decision of every trade).
+ */
+function upsertStatement(fields: string[]): string {
+  if (upsertSql && upsertSql.fields.join() === fields.join()) return upsertSql.sql;
+  const cols = fields.map((f) => `"${columnOf(f)}"`);
+  const sets = cols.filter((c) => c !== '"id"').map((c) => `${c} = EXCLUDED.${c}`);
+  const sql =
+    `INSERT INTO "orders" (${cols.join(', ')}) VALUES (${fields.map((_, i) => `$${i + 1}`).join(', ')}) ` +
+    `ON CONFLICT ("id") DO UPDATE SET ${sets.join(', ')} WHERE "orders"."version" < EXCLUDED."version"`;
+  upsertSql = { sql, fields };
+  return sql;
+}
+
 /** True when this write changed the row; false when the row already held this state or a newer one. */
 export async function projectOrder(db: Db, o: OrderState, seq: number, now = Math.floor(Date.now() / 1000)): Promise<boolean> {
-  const data = columns(o, now);
-  const inserted = await db.order.createMany({ data: [{ id: o.id, ...data, version: seq }], skipDuplicates: true });
-  if (inserted.count === 1) return true;
-  const updated = await db.order.updateMany({ where: { id: o.id, version: { lt: seq } }, data: { ...data, version: seq } });
-  return updated.count === 1;
+  const row: Record<string, unknown> = { id: o.id, ...columns(o, now), version: seq };
+  const fields = Object.keys(row);
+  const written = await db.$executeRawUnsafe(upsertStatement(fields), ...fields.map((f) => row[f]));
+  return written === 1;
 }
