@@ -1,6 +1,6 @@
 /**
- * How an order's trade steps treat its takers' anti-abuse bonds (bonds.md §10–11, §13–14): pure decisions over the
- * trade, like machine.ts, which the workflow shell calls around the ordinary ones.
+ * How an order's trade steps treat its anti-abuse bonds, the takers' and the maker's (bonds.md §10–14): pure decisions
+ * over the trade, like machine.ts, which the workflow shell calls around the ordinary ones.
  *
  * - A take on an order whose takers must post a bond does not touch the order: it requests a bond (a second hold
  *   invoice) with the take's own quote; the order shows `pending` on the wire (`waiting-taker-bond` inside) and stays
@@ -8,6 +8,8 @@
  *   requested bond is released and its taker told `canceled`.
  * - Release is the default: every exit releases what is still held (`releaseOnExit`). Slashing happens only on a
  *   solver's `bond_resolution` or a waiting timeout that really elapsed (`slash`); the shell settles the HTLC first.
+ * - A maker bond keeps the order unpublished until it locks; a range maker's bond travels with the range's remainder
+ *   order and is settled once, when the range closes, if any slice was slashed.
  * - No bond may reach its CLTV expiry still held: `bondGuardAt` / `bondGuard` release it deliberately before.
  */
 import type { BondResolution, CantDoReason } from '../../protocol/schema.js';
