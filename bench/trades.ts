@@ -43,7 +43,13 @@ const OPEN = Number(values.open);
 useFastCrypto();
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
 
-const server = spawnTs('src/devserver/cli.ts', ['--port', '0', '--log-level', 'error'], process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {});
+const server = spawnTs(
+  'src/devserver/cli.ts',
+  ['--port', '0', '--log-level', 'error'],
+  process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {},
+  // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS)
+  process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean),
+);
 const temporalAddress = await server.line('address');
 const relay = await startLocalRelay();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-trades-'));
@@ -71,6 +77,8 @@ dev_fee_lightning_address = ""
 bitcoin_price_api_url = "http://127.0.0.1:9"
 ${databaseUrl ? `[database]\nurl = "${databaseUrl}"\n` : ''}[temporal]
 address = "${temporalAddress}"
+# The server shares this machine: gzip over loopback would only cost CPU on both sides.
+grpc_compression = "none"
 max_cached_workflows = ${Number(values.cache)}
 max_concurrent_workflow_tasks = 100
 max_concurrent_activities = 200

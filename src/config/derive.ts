@@ -94,5 +94,6 @@ export function temporalTargetOf(s: Settings, embeddedAddress: string): Temporal
     embedded: !t.address,
     tls: t.tls_cert_file && t.tls_key_file ? { certFile: t.tls_cert_file, keyFile: t.tls_key_file, caFile: t.tls_ca_file, serverName: t.tls_server_name } : undefined,
     apiKey: t.api_key,
+    compression: t.grpc_compression,
   };
 }

@@ -119,6 +119,8 @@ const temporal = z.strictObject({
   tls_ca_file: z.string().min(1).optional(),
   tls_server_name: z.string().min(1).optional(),
   api_key: z.string().min(1).optional(),
+  /** gzip on the worker's gRPC: worth it across a WAN, pure CPU on loopback or a fast LAN. */
+  grpc_compression: z.enum(['gzip', 'none']).default('gzip'),
   /** Activities heartbeat every second; a worker silent this long is presumed dead and its activity moves on. */
   activity_heartbeat_timeout_seconds: int(2).default(10),
   /** How long a finished order's workflow stays open to answer late messages (ratings, cancels) from memory. */

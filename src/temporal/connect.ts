@@ -12,6 +12,8 @@ export interface TemporalTarget {
   embedded: boolean;
   tls?: { certFile: string; keyFile: string; caFile?: string; serverName?: string };
   apiKey?: string;
+  /** `[temporal] grpc_compression`: gzip (the SDK's default) or none. */
+  compression?: 'gzip' | 'none';
 }
 
 function tlsOf(t: TemporalTarget) {
@@ -25,7 +27,7 @@ function tlsOf(t: TemporalTarget) {
 
 export function connectNative(t: TemporalTarget): Promise<NativeConnection> {
   const o: NativeConnectionOptions = { address: t.address, tls: tlsOf(t), apiKey: t.apiKey };
-  if (t.embedded) o.grpcCompression = { codec: 'none' };
+  if (t.embedded || t.compression === 'none') o.grpcCompression = { codec: 'none' };
   return NativeConnection.connect(o);
 }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
-import { bondSettingsOf, orderSettingsOf } from '../../src/config/derive.js';
+import { bondSettingsOf, orderSettingsOf, temporalTargetOf } from '../../src/config/derive.js';
 import { ConfigError, loadSettings, settingsFrom } from '../../src/config/settings.js';
 
 const TEMPLATE = path.resolve(import.meta.dirname, '../../settings.tpl.toml');
@@ -98,6 +98,13 @@ describe('settings.toml', () => {
     expect(problems(() => settingsFrom({ lightning: { lnd_grpc_host: '127.0.0.1:10009' } }))[0]).toMatch(/^\[lightning\]: lnd_grpc_host, lnd_cert_file and lnd_macaroon_file go together/);
     expect(problems(() => settingsFrom({ mostro: { min_payment_amount: 5000, max_order_amount: 1000 } }))[0]).toMatch(/^\[mostro\] min_payment_amount: must not exceed max_order_amount/);
     expect(problems(() => settingsFrom({ nostr: { relays: ['https://relay.example'] } }))[0]).toMatch(/^\[nostr\] relays\.0: must be a ws:\/\/ or wss:\/\/ URL/);
+  });
+
+  it('[temporal]: a cluster gets gzip unless grpc_compression = "none"; unset address means the embedded server', () => {
+    expect(temporalTargetOf(settingsFrom({ temporal: { address: 'temporal.internal:7233' } }), '127.0.0.1:7233')).toMatchObject({ address: 'temporal.internal:7233', embedded: false, compression: 'gzip' });
+    expect(temporalTargetOf(settingsFrom({ temporal: { address: 'temporal.internal:7233', grpc_compression: 'none' } }), '127.0.0.1:7233').compression).toBe('none');
+    expect(temporalTargetOf(settingsFrom({}), '127.0.0.1:7233')).toMatchObject({ address: '127.0.0.1:7233', embedded: true });
+    expect(problems(() => settingsFrom({ temporal: { grpc_compression: 'zstd' } }))[0]).toMatch(/^\[temporal\] grpc_compression:/);
   });
 
   describe('[anti_abuse_bond] (bonds.md §4)', () => {
