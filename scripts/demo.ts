@@ -65,13 +65,19 @@ async function main(): Promise<void> {
     await t.send(1, { action, ...f });
     show(t.name, '->', action, f.id ? `order ${f.id}` : '');
   };
-  // Every reply is printed in arrival order; `expect` reads up to the one the trade waits for.
+  // Every reply is printed in arrival order; `expect` reads up to the one the trade waits for. With anti-abuse bonds
+  // on, a `pay-bond-invoice` on the way is paid from the trader's wallet (the maker's on new-order, the taker's on take).
   const expect = async (t: MostroTrader, action: string, payloadKey?: string): Promise<Reply> => {
     for (;;) {
       const r = await t.next(1, undefined, timeoutMs);
       show(t.name, '<-', r.action, short(r.json));
       if (r.action === action && (!payloadKey || (r.payload !== null && payloadKey in r.payload))) return r;
       if (r.action === 'cant-do') throw new Error(`the daemon refused: ${r.json}`);
+      if (r.action === 'pay-bond-invoice') {
+        const bond = (r.payload as { payment_request: [unknown, string, unknown] }).payment_request[1];
+        void wallet('/pay', { request: bond, from: t.name }).catch((err: unknown) => console.error(`demo: the ${t.name}'s bond payment failed: ${String(err)}`));
+        console.log(`        (${t.name}'s wallet locks the anti-abuse bond)`);
+      }
     }
   };
   try {

@@ -17,8 +17,8 @@ import { spawnTs, type Spawned } from '../helpers/process.js';
 // The daemon under test must see no deployment settings from the test run's environment (DATABASE_URL, …).
 const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));
 
-function startDaemon(dataDir: string): Spawned {
-  return spawnTs('src/main.ts', ['start', '--data-dir', dataDir, '--ephemeral-ports', '--log-level', 'warn'], cleanEnv);
+function startDaemon(dataDir: string, config?: string): Spawned {
+  return spawnTs('src/main.ts', ['start', '--data-dir', dataDir, '--ephemeral-ports', '--log-level', 'warn', ...(config ? ['--config', config] : [])], cleanEnv);
 }
 
 async function stopDaemon(p: Spawned): Promise<void> {
@@ -112,4 +112,33 @@ describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
     }
     await stopDaemon(second);
   }, 240_000);
+
+  it('with [anti_abuse_bond] switched on in settings.toml: the info event says so and the demo trade locks both bonds', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-start-bonds-'));
+    const config = path.join(dir, 'settings.toml');
+    fs.writeFileSync(config, '[anti_abuse_bond]\nenabled = true\napply_to = "both"\nslash_node_share_pct = 0.4\n');
+    const daemon = startDaemon(dir, config);
+    running.push(daemon);
+    await daemon.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 90_000);
+    const relay = await daemon.line('relay');
+    const pool = new RelayPool([relay], { backoffMinMs: 50, backoffMaxMs: 200 });
+    try {
+      const info: NostrEvent[] = [];
+      const sub = pool.subscribe({ filters: () => [{ kinds: [38385] }], onEvent: (e) => void info.push(e as NostrEvent) });
+      await new Promise((r) => setTimeout(r, 500));
+      sub.close();
+      const tags = Object.fromEntries(info[0]!.tags.map(([k, ...v]) => [k, v[0]]));
+      expect(tags).toMatchObject({ bond_enabled: 'true', bond_apply_to: 'both', bond_slash_node_share_pct: '0.4', bond_payout_claim_window_days: '15' });
+    } finally {
+      pool.close();
+    }
+    const demo = spawnTs('scripts/demo.ts', ['--data-dir', dir]);
+    expect(await demo.exited, demo.output()).toBe(0);
+    const transcript = demo.output();
+    for (const step of ['seller  <- pay-bond-invoice', "seller's wallet locks the anti-abuse bond", 'buyer   <- pay-bond-invoice', "buyer's wallet locks the anti-abuse bond", 'buyer   <- purchase-completed']) {
+      expect(transcript).toContain(step);
+    }
+    await stopDaemon(daemon);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
 });
