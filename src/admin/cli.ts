@@ -1,7 +1,7 @@
 /**
  * `mostro admin <command>`: support tooling against the daemon's Temporal namespace.
  *
- *   stuck [--dispute-hours 24] [--min-attempts 3]   trades that need a person
+ *   stuck [--dispute-hours 24] [--min-attempts 3] [--bond-days 30]   trades (and bond payouts) that need a person
  *   show <order-id>                                  one trade: state, pending activities, Web UI path
  *   signal <order-id> <retry-payout|retry-dev-fee|republish|cancel-with-refund> --reason TEXT [--operator NAME]
  * Every command takes --json for machine-readable output, and --config / --data-dir like the daemon.
@@ -20,9 +20,10 @@ import { findStuckTrades, sendSupportRequest, showTrade, SUPPORT_ACTIONS } from 
 
 export const ADMIN_USAGE = `Usage: npm start -- admin <command> [options]
 
-  stuck [--dispute-hours N] [--min-attempts N]
+  stuck [--dispute-hours N] [--min-attempts N] [--bond-days N]
         trades that need a person: payouts that failed every attempt, settled escrows not paid yet, disputes open
-        longer than N hours (default 24), activities retrying (attempt >= N, default 3), failing workflow tasks
+        longer than N hours (default 24), activities retrying (attempt >= N, default 3), failing workflow tasks, and
+        slashed-bond shares that could not be paid within their claim window (ended in the last N days, default 30)
   show <order-id>
         the trade's state (the workflow's getOrder query), pending activities, and its page in the Temporal Web UI
   signal <order-id> <retry-payout|retry-dev-fee|republish|cancel-with-refund> --reason TEXT [--operator NAME]
@@ -46,6 +47,7 @@ export async function runAdmin(argv: string[], out: (line: string) => void = con
       'data-dir': { type: 'string', default: '.data' },
       'dispute-hours': { type: 'string', default: '24' },
       'min-attempts': { type: 'string', default: '3' },
+      'bond-days': { type: 'string', default: '30' },
       reason: { type: 'string' },
       operator: { type: 'string', default: `${os.userInfo().username}@${os.hostname()}` },
       help: { type: 'boolean', short: 'h', default: false },
@@ -70,7 +72,11 @@ export async function runAdmin(argv: string[], out: (line: string) => void = con
   try {
     switch (cmd) {
       case 'stuck': {
-        const stuck = await findStuckTrades(client, { disputeHours: number('dispute-hours', values['dispute-hours']), minAttempts: number('min-attempts', values['min-attempts']) });
+        const stuck = await findStuckTrades(client, {
+          disputeHours: number('dispute-hours', values['dispute-hours']),
+          minAttempts: number('min-attempts', values['min-attempts']),
+          bondDays: number('bond-days', values['bond-days']),
+        });
         print(
           stuck.length === 0 ? ['No stuck trades.'] : stuck.map((s) => `${s.orderId}  ${s.problem.padEnd(21)} ${s.status.padEnd(20)} ${s.since ?? ''}  ${s.detail}`),
           stuck,

@@ -8,8 +8,11 @@ import { supportApplies, type SupportAction, type SupportRequest, type Trade } f
 import type { OrderState } from '../workflows/order/state.js';
 import type { BondView } from '../workflows/order/bonds.js';
 import { SA } from '../workflows/order/search-attributes.js';
+import { BOND_PAYOUT_WORKFLOW_TYPE } from '../workflows/bond/contract.js';
+import { counterpartyShare } from '../workflows/bond/payout-machine.js';
+import type { bondPayoutWorkflow } from '../workflows/bond/payout-workflow.js';
 
-export type Problem = 'payout-failed' | 'payout-pending' | 'dispute-open' | 'activity-retrying' | 'workflow-task-failing';
+export type Problem = 'payout-failed' | 'payout-pending' | 'dispute-open' | 'activity-retrying' | 'workflow-task-failing' | 'bond-payout-failed';
 
 export interface StuckTrade {
   orderId: string;
@@ -26,6 +29,8 @@ export interface StuckOptions {
   disputeHours?: number;
   /** A pending activity at or past this attempt counts as retrying (default 3). */
   minAttempts?: number;
+  /** Slashed-bond payouts that failed for good are listed for this many days after they ended (default 30). */
+  bondDays?: number;
   now?: number;
 }
 
@@ -96,6 +101,20 @@ export async function findStuckTrades(client: Client, o: StuckOptions = {}): Pro
     if (wft && (wft.attempt ?? 0) >= 2) {
       add({ orderId: orderIdOf(w.workflowId), workflowId: w.workflowId, status: statusOf(w), problem: 'workflow-task-failing', detail: `workflow task attempt ${wft.attempt} (see the last WorkflowTaskFailed event in its history)` });
     }
+  }
+  // Slashed-bond shares that could not be paid before their claim window closed: pay them by hand.
+  const bondSince = new Date(now - (o.bondDays ?? 30) * 86_400_000).toISOString();
+  for (const w of await list(client, `WorkflowType = '${BOND_PAYOUT_WORKFLOW_TYPE}' AND ${SA.needsAttention.name} = true AND CloseTime > '${bondSince}'`)) {
+    const p = await client.workflow.getHandle<typeof bondPayoutWorkflow>(w.workflowId).result().catch(() => null);
+    if (!p || p.status !== 'failed') continue;
+    add({
+      orderId: p.orderId,
+      workflowId: w.workflowId,
+      status: p.status,
+      problem: 'bond-payout-failed',
+      since: w.closeTime?.toISOString(),
+      detail: `slashed bond ${p.bondId}: ${counterpartyShare(p)} sats owed to ${p.recipient} could not be paid within the claim window; pay them by hand`,
+    });
   }
   return found;
 }

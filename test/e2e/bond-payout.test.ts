@@ -10,6 +10,7 @@ import type { BondPayout } from '../../src/workflows/bond/payout-machine.js';
 import { addBondInvoiceSignal, bondPayoutWorkflowId } from '../../src/workflows/bond/contract.js';
 import type { InboundMessage } from '../../src/workflows/order/contract.js';
 import { bondPayout } from '../helpers/bonds.js';
+import { findStuckTrades } from '../../src/admin/support.js';
 import { TestDaemon, type Trader } from '../helpers/daemon.js';
 import { uid } from '../helpers/temporal.js';
 
@@ -99,6 +100,35 @@ describe('bondPayoutWorkflow', () => {
     await winner.next(1, 'bond-payout-completed');
     expect(await handle.result()).toMatchObject({ status: 'slashed', invoiceSeq: 2 });
     expect(d.net.payments.get(good.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+  });
+
+  it('a share that still cannot be paid when the claim window closes ends failed, and support staff find it', async () => {
+    const winner = d.trader('winner-b6');
+    const now = Math.floor((await d.env.currentTimeMs()) / 1000);
+    // Slashed almost 15 days ago: a minute of the window is left.
+    const { handle } = await startPayout(winner, { slashedAt: now - SETTINGS.claimWindowSecs + 60 });
+    await winner.next(1, 'add-bond-invoice');
+    const bad = d.net.createInvoice({ node: 'buyer', valueSats: 1_000, expirySecs: 86_400 });
+    d.net.failNextPayment();
+    await handle.signal(addBondInvoiceSignal, invoiceMessage(winner, bad.request));
+    await winner.next(1, 'bond-invoice-accepted');
+    for (let attempt = 2; attempt <= SETTINGS.maxRetries; attempt++) {
+      await waitFor(() => d.net.payments.get(bad.hash)?.attempts === attempt - 1 && d.net.payments.get(bad.hash)?.status === 'FAILED');
+      d.net.failNextPayment();
+      await d.env.sleep('1 minute');
+    }
+    expect(await handle.result()).toMatchObject({ status: 'failed', attempts: SETTINGS.maxRetries });
+    const stuck = (await findStuckTrades(d.env.client)).filter((s) => s.workflowId === handle.workflowId);
+    expect(stuck).toEqual([
+      {
+        orderId: ORDER,
+        workflowId: handle.workflowId,
+        status: 'failed',
+        problem: 'bond-payout-failed',
+        since: expect.any(String),
+        detail: expect.stringContaining(`1000 sats owed to ${winner.pubkey(1)} could not be paid within the claim window`),
+      },
+    ]);
   });
 
   it('forfeits the bond to the node when no invoice comes within the claim window', async () => {

@@ -5,7 +5,8 @@
  * signal, validates the invoice against the counterparty share, pays it under a key per invoice (a retried or re-run
  * attempt never pays twice), and sends every message through the same activities as the order workflow.
  */
-import { ActivityFailure, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, condition, continueAsNew, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { SA } from '../order/search-attributes.js';
 import { addBondInvoiceSignal, getPayoutQuery } from './contract.js';
 import type { DatabaseActivities } from '../../activities/database.js';
 import type { LightningActivities } from '../../activities/lightning.js';
@@ -70,6 +71,8 @@ export async function bondPayoutWorkflow(input: BondPayoutInput): Promise<BondPa
       p = { ...p, rev: (p.rev ?? 0) + 1 };
       await db.projectBondPayout({ payout: p });
     }
+    // A payout that failed for good is an operator's to pay by hand: `mostro admin stuck` finds it by this attribute.
+    if ((before.status === 'failed') !== (p.status === 'failed')) upsertSearchAttributes([{ key: SA.needsAttention, value: p.status === 'failed' }]);
     for (const e of d.effects) {
       if (e.type === 'send') {
         await nostr.sendReplies({ replies: [{ to: e.msg.to, messageJson: e.msg.json }] });
