@@ -46,6 +46,15 @@ async function waitFor(ok: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
+/** The first attempt at `hash` was set to fail: make every retry (one a minute) fail too. */
+async function failRemainingAttempts(hash: string): Promise<void> {
+  for (let attempt = 2; attempt <= SETTINGS.maxRetries; attempt++) {
+    await waitFor(() => d.net.payments.get(hash)?.attempts === attempt - 1 && d.net.payments.get(hash)?.status === 'FAILED');
+    d.net.failNextPayment();
+    await d.env.sleep('1 minute');
+  }
+}
+
 let eventNo = 0;
 const invoiceMessage = (winner: Trader, request: string): InboundMessage => ({
   eventId: (++eventNo).toString(16).padStart(64, '0'),
@@ -87,11 +96,7 @@ describe('bondPayoutWorkflow', () => {
     d.net.failNextPayment();
     await handle.signal(addBondInvoiceSignal, invoiceMessage(winner, bad.request));
     await winner.next(1, 'bond-invoice-accepted');
-    for (let attempt = 2; attempt <= SETTINGS.maxRetries; attempt++) {
-      await waitFor(() => d.net.payments.get(bad.hash)?.attempts === attempt - 1 && d.net.payments.get(bad.hash)?.status === 'FAILED');
-      d.net.failNextPayment();
-      await d.env.sleep('1 minute');
-    }
+    await failRemainingAttempts(bad.hash);
     // Every attempt failed: the winner is asked again, with the same slashed_at (the deadline does not move).
     expect((await winner.next(1, 'add-bond-invoice')).json).toBe(ask.json);
     expect(d.net.payments.get(bad.hash)).toMatchObject({ status: 'FAILED', attempts: SETTINGS.maxRetries });
@@ -112,11 +117,7 @@ describe('bondPayoutWorkflow', () => {
     d.net.failNextPayment();
     await handle.signal(addBondInvoiceSignal, invoiceMessage(winner, bad.request));
     await winner.next(1, 'bond-invoice-accepted');
-    for (let attempt = 2; attempt <= SETTINGS.maxRetries; attempt++) {
-      await waitFor(() => d.net.payments.get(bad.hash)?.attempts === attempt - 1 && d.net.payments.get(bad.hash)?.status === 'FAILED');
-      d.net.failNextPayment();
-      await d.env.sleep('1 minute');
-    }
+    await failRemainingAttempts(bad.hash);
     expect(await handle.result()).toMatchObject({ status: 'failed', attempts: SETTINGS.maxRetries });
     const stuck = (await findStuckTrades(d.env.client)).filter((s) => s.workflowId === handle.workflowId);
     expect(stuck).toEqual([

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { showTrade } from '../../src/admin/support.js';
 import { testBondSettings } from '../helpers/bonds.js';
-import { TestDaemon, holdInvoiceOf, openOrder, orderOf, type Received, type Trader } from '../helpers/daemon.js';
+import { TestDaemon, disputeTakenByAdmin, escrowInvoice, holdInvoiceOf, invoiceState, openOrder, orderOf, waitFor, type Received } from '../helpers/daemon.js';
 
 const BOND = testBondSettings();
 
@@ -21,23 +21,9 @@ afterAll(async () => {
 
 const bondRequestOf = (m: Received) => holdInvoiceOf(m);
 const hashOf = (request: string) => [...d.net.invoices.values()].find((i) => i.request === request)!.hash;
-const invoiceState = (request: string) => [...d.net.invoices.values()].find((i) => i.request === request)?.state;
+const stateOf = (request: string) => invoiceState(d, request);
 
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-/** The seller's escrow invoice (after the `pay-invoice` that only shows who took the order). */
-async function escrowInvoice(seller: Trader): Promise<string> {
-  for (;;) {
-    const m = await seller.next(1, 'pay-invoice');
-    if (m.payload && 'payment_request' in (m.payload as object)) return holdInvoiceOf(m);
-  }
-}
 
 const bondRow = (hash: string) => d.db.prisma.bond.findUnique({ where: { hash } });
 
@@ -107,7 +93,7 @@ describe('taker bonds', () => {
     await seller.send(1, { action: 'release', id, tradeIndex: null });
     await buyer.next(1, 'purchase-completed');
     // Released, never settled: the buyer's bond HTLC went back.
-    await waitFor('bond released', () => invoiceState(bond) === 'CANCELED');
+    await waitFor('bond released', () => stateOf(bond) === 'CANCELED');
     expect(d.net.payments.get(inv.hash)?.status).toBe('FAILED');
     await waitFor('bond row released', async () => (await bondRow(inv.hash))?.state === 'released');
   });
@@ -146,8 +132,8 @@ describe('taker bonds', () => {
     const order = await d.waitForStatus(id, 'waiting-buyer-invoice');
     expect(order.buyerPubkey).toBe(winner.pubkey(1));
     // Exactly one bond is held; the losers' HTLCs went back to them.
-    await waitFor('losers released', () => bonds.filter((b) => invoiceState(b) === 'CANCELED').length === 5);
-    expect(bonds.filter((b) => invoiceState(b) === 'ACCEPTED')).toHaveLength(1);
+    await waitFor('losers released', () => bonds.filter((b) => stateOf(b) === 'CANCELED').length === 5);
+    expect(bonds.filter((b) => stateOf(b) === 'ACCEPTED')).toHaveLength(1);
     expect(await d.db.prisma.bond.count({ where: { orderId: id, state: 'locked' } })).toBe(1);
     // The order is committed: a newcomer is refused.
     const late = d.trader('buyer-b2-late');
@@ -169,15 +155,15 @@ describe('taker bonds', () => {
     expect(await stranger.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'is_not_your_order' } });
     await a.send(1, { action: 'cancel', id, tradeIndex: null });
     await a.next(1, 'canceled');
-    await waitFor('a released', () => invoiceState(bondA) === 'CANCELED');
-    expect(invoiceState(bondB)).toBe('OPEN');
+    await waitFor('a released', () => stateOf(bondA) === 'CANCELED');
+    expect(stateOf(bondB)).toBe('OPEN');
     expect((await d.order(id))?.status).toBe('waiting-taker-bond');
     expect(seller.unread(1)).toEqual([]);
 
     await seller.send(1, { action: 'cancel', id, tradeIndex: null });
     await seller.next(1, 'canceled');
     await b.next(1, 'canceled');
-    await waitFor('b released', () => invoiceState(bondB) === 'CANCELED');
+    await waitFor('b released', () => stateOf(bondB) === 'CANCELED');
     await d.waitForStatus(id, 'canceled');
     expect((await d.orderEvent(id))?.s).toEqual(['canceled']);
   });
@@ -217,12 +203,7 @@ describe('slashing', () => {
     await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });
     d.net.pay('seller', await escrowInvoice(seller));
     await seller.next(1, 'buyer-took-order');
-    await seller.send(1, { action: 'dispute', id, tradeIndex: null });
-    const disputeId = ((await seller.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
-
-    const admin = d.admin('admin-b5');
-    await admin.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
-    await buyer.next(1, 'admin-took-dispute');
+    const { admin } = await disputeTakenByAdmin(d, id, seller, 1, buyer, 1, 'admin-b5');
     // The maker posted no bond (apply_to = take): slashing the seller is refused and nothing is resolved.
     await admin.send(1, { action: 'admin-cancel', id, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } }, tradeIndex: null });
     expect(await admin.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_payload' } });
@@ -234,7 +215,7 @@ describe('slashing', () => {
     expect(orderOf(slashed)).toMatchObject({ id, amount: 1000, status: null });
     await d.waitForStatus(id, 'canceled-by-admin');
     // Settled into the node at slash time, exactly once.
-    await waitFor('bond settled', () => invoiceState(bond) === 'SETTLED');
+    await waitFor('bond settled', () => stateOf(bond) === 'SETTLED');
     expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'pending-payout', slashedReason: 'lost-dispute', nodeShareSats: 500n, payoutRecipient: seller.pubkey(1) });
 
     // The seller is asked for an invoice for its share and gets paid once.
@@ -264,7 +245,7 @@ describe('slashing', () => {
     await buyer.next(1, 'canceled');
     await seller.next(1, 'new-order');
     await d.waitForStatus(id, 'pending');
-    await waitFor('bond settled', () => invoiceState(bond) === 'SETTLED');
+    await waitFor('bond settled', () => stateOf(bond) === 'SETTLED');
     expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'pending-payout', slashedReason: 'timeout', payoutRecipient: seller.pubkey(1) });
     // The taker side was cleared from the order, yet the seller is asked for its share (the reference forfeits here).
     const ask = await seller.next(1, 'add-bond-invoice');
@@ -291,7 +272,7 @@ describe('slashing', () => {
     expect(releaseBy).not.toBeNull();
     // (144 − 24 margin blocks) × 10 min after the lock: released deliberately, the trade goes on.
     await d.env.sleep('20 hours');
-    await waitFor('bond released by the guard', () => invoiceState(bond) === 'CANCELED');
+    await waitFor('bond released by the guard', () => stateOf(bond) === 'CANCELED');
     expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'released' });
     expect((await d.order(id))?.status).toBe('dispute');
   });
@@ -302,7 +283,7 @@ describe('slashing', () => {
     await buyer.send(1, { action: 'cancel', id, tradeIndex: null });
     await buyer.next(1, 'canceled');
     await seller.next(1, 'new-order');
-    await waitFor('bond released', () => invoiceState(bond) === 'CANCELED');
+    await waitFor('bond released', () => stateOf(bond) === 'CANCELED');
     expect(await bondRow(hashOf(bond))).toMatchObject({ state: 'released', slashedReason: null });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBondSettings } from '../helpers/bonds.js';
-import { TestDaemon, holdInvoiceOf, newOrderPayload, orderOf, type Trader } from '../helpers/daemon.js';
+import { TestDaemon, disputeTakenByAdmin, escrowInvoice, holdInvoiceOf, invoiceState, newOrderPayload, orderOf, waitFor, type Trader } from '../helpers/daemon.js';
 
 const BOND = testBondSettings({ applyTo: 'make' });
 
@@ -17,23 +17,9 @@ afterAll(async () => {
   await d?.close();
 });
 
-const invoiceState = (request: string) => [...d.net.invoices.values()].find((i) => i.request === request)?.state;
+const stateOf = (request: string) => invoiceState(d, request);
 
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-/** The seller's escrow invoice (after the `pay-invoice` that only shows who took the order). */
-async function escrowInvoice(seller: Trader, index = 1): Promise<string> {
-  for (;;) {
-    const m = await seller.next(index, 'pay-invoice');
-    if (m.payload && 'payment_request' in (m.payload as object)) return holdInvoiceOf(m);
-  }
-}
 
 /** A new order whose maker is asked for a bond; returns the order id and the bond invoice (not paid yet). */
 async function bondedOrder(maker: Trader, o: Parameters<typeof newOrderPayload>[0]) {
@@ -65,11 +51,7 @@ describe('maker bonds', () => {
     await buyer.send(2, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
     d.net.pay('seller', await escrowInvoice(seller));
     await seller.next(1, 'buyer-took-order');
-    await buyer.send(2, { action: 'dispute', id, tradeIndex: null });
-    const disputeId = ((await buyer.next(2, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
-    const admin = d.admin('admin-m1');
-    await admin.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
-    await buyer.next(2, 'admin-took-dispute');
+    const { admin } = await disputeTakenByAdmin(d, id, buyer, 2, buyer, 2, 'admin-m1');
     // The taker posted no bond: it cannot be slashed.
     await admin.send(1, { action: 'admin-settle', id, payload: { bond_resolution: { slash_seller: false, slash_buyer: true } }, tradeIndex: null });
     expect(await admin.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_payload' } });
@@ -77,7 +59,7 @@ describe('maker bonds', () => {
     await admin.send(1, { action: 'admin-settle', id, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } }, tradeIndex: null });
     await admin.next(1, 'admin-settled');
     expect(orderOf(await seller.next(1, 'bond-slashed'))).toMatchObject({ amount: 1000 });
-    await waitFor('maker bond settled', () => invoiceState(bond) === 'SETTLED');
+    await waitFor('maker bond settled', () => stateOf(bond) === 'SETTLED');
     await buyer.next(2, 'purchase-completed');
     const ask = await buyer.next(2, 'add-bond-invoice');
     expect(ask.id).toBe(id);
@@ -94,7 +76,7 @@ describe('maker bonds', () => {
     await d.env.sleep('25 hours');
     await d.waitForStatus(id, 'expired');
     expect(await d.orderEvent(id)).toBeUndefined();
-    await waitFor('bond released', () => invoiceState(bond) === 'CANCELED');
+    await waitFor('bond released', () => stateOf(bond) === 'CANCELED');
   });
 
   it('a seller-maker who never pays the escrow is slashed when its waiting window runs out; the taker is paid', async () => {
@@ -111,7 +93,7 @@ describe('maker bonds', () => {
     await seller.next(1, 'canceled');
     await buyer.next(1, 'canceled');
     await d.waitForStatus(id, 'canceled');
-    await waitFor('maker bond settled', () => invoiceState(bond) === 'SETTLED');
+    await waitFor('maker bond settled', () => stateOf(bond) === 'SETTLED');
     expect((await buyer.next(1, 'add-bond-invoice')).id).toBe(id);
     expect(await d.db.prisma.bond.findFirst({ where: { orderId: id, role: 'maker' } })).toMatchObject({ slashedReason: 'timeout', payoutRecipient: buyer.pubkey(1), nodeShareSats: 500n });
   });
@@ -140,7 +122,7 @@ describe('maker bonds', () => {
     await seller.send(1, { action: 'release', id, tradeIndex: null, payload: { next_trade: [seller.pubkey(2), 2] } });
     const child = String(orderOf(await seller.next(2, 'new-order')).id);
     await buyer.next(1, 'purchase-completed');
-    expect(invoiceState(bond)).toBe('ACCEPTED');
+    expect(stateOf(bond)).toBe('ACCEPTED');
     // The invoice watcher now reports the bond to the remainder order's workflow.
     const bondHash = [...d.net.invoices.values()].find((i) => i.request === bond)!.hash;
     await waitFor('bond adopted', async () => (await d.db.prisma.holdInvoice.findUnique({ where: { paymentHash: bondHash } }))?.workflowId === `order-${child}`);
@@ -153,16 +135,12 @@ describe('maker bonds', () => {
     await buyer2.send(1, { action: 'add-invoice', id: child, tradeIndex: null, payload: { payment_request: [null, inv2.request, null] } });
     d.net.pay('seller', await escrowInvoice(seller, 2));
     await seller.next(2, 'buyer-took-order');
-    await buyer2.send(1, { action: 'dispute', id: child, tradeIndex: null });
-    const disputeId = ((await buyer2.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
-    const admin = d.admin('admin-m3');
-    await admin.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
-    await buyer2.next(1, 'admin-took-dispute');
+    const { admin } = await disputeTakenByAdmin(d, child, buyer2, 1, buyer2, 1, 'admin-m3');
     await admin.send(1, { action: 'admin-cancel', id: child, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } }, tradeIndex: null });
     await admin.next(1, 'admin-canceled');
     expect(orderOf(await seller.next(2, 'bond-slashed'))).toMatchObject({ amount: 400 });
     // The slice ended the range: the bond is settled once, the buyer is owed 200, the maker gets 600 back.
-    await waitFor('range bond settled', () => invoiceState(bond) === 'SETTLED');
+    await waitFor('range bond settled', () => stateOf(bond) === 'SETTLED');
     const claim = d.net.createInvoice({ node: 'buyer', valueSats: 200, expirySecs: 7200 });
     expect((await buyer2.next(1, 'add-bond-invoice')).id).toBe(child);
     await buyer2.send(1, { action: 'add-bond-invoice', id: child, payload: { payment_request: [null, claim.request, null] }, tradeIndex: null });

@@ -414,3 +414,36 @@ export async function fiatSentTrade(d: TestDaemon, seller: Trader, buyer: Trader
   await seller.next(1, 'fiat-sent-ok');
   return trade;
 }
+
+/** Polls until `ok` holds (a state the daemon reaches asynchronously: an invoice settled, a row written). */
+export async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The seller's escrow invoice (after the `pay-invoice` that only shows who took the order, when there is one). */
+export async function escrowInvoice(seller: Trader, index = 1): Promise<string> {
+  for (;;) {
+    const m = await seller.next(index, 'pay-invoice');
+    if (m.payload && 'payment_request' in (m.payload as object)) return holdInvoiceOf(m);
+  }
+}
+
+/** The state of the simulated network's invoice with this bolt11 (OPEN, ACCEPTED, SETTLED, CANCELED). */
+export const invoiceState = (d: TestDaemon, request: string) => [...d.net.invoices.values()].find((i) => i.request === request)?.state;
+
+/**
+ * `opener` (trade key `index`) opens a dispute on order `id` and the admin takes it; `peer` (its trade key
+ * `peerIndex`) has heard that the admin took it. Returns the admin and the dispute id.
+ */
+export async function disputeTakenByAdmin(d: TestDaemon, id: string, opener: Trader, index: number, peer: Trader, peerIndex: number, name: string) {
+  await opener.send(index, { action: 'dispute', id, tradeIndex: null });
+  const disputeId = ((await opener.next(index, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
+  const admin = d.admin(name);
+  await admin.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
+  await peer.next(peerIndex, 'admin-took-dispute');
+  return { admin, disputeId };
+}
