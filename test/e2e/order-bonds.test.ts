@@ -40,6 +40,17 @@ async function bondedSellTake(name: string) {
   return { id, seller, buyer, bond };
 }
 
+/** {@link bondedSellTake}, then the buyer sends its payout invoice and the seller locks the escrow. */
+async function bondedActiveTrade(name: string) {
+  const trade = await bondedSellTake(name);
+  const { id, seller, buyer } = trade;
+  const payout = d.net.createInvoice({ node: 'buyer', valueSats: 100_000 - 300, expirySecs: 7200 });
+  await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });
+  d.net.pay('seller', await escrowInvoice(seller));
+  await seller.next(1, 'buyer-took-order');
+  return trade;
+}
+
 describe('taker bonds', () => {
   it('a take asks for the bond; the order stays pending on the wire; once locked the trade runs and success releases it', async () => {
     const seller = d.trader('seller-b1');
@@ -198,11 +209,7 @@ describe('taker bonds', () => {
 
 describe('slashing', () => {
   it('a solver slashes the buyer in a dispute: the bond is settled, the seller claims its half through add-bond-invoice', async () => {
-    const { id, seller, buyer, bond } = await bondedSellTake('b5');
-    const payout = d.net.createInvoice({ node: 'buyer', valueSats: 100_000 - 300, expirySecs: 7200 });
-    await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });
-    d.net.pay('seller', await escrowInvoice(seller));
-    await seller.next(1, 'buyer-took-order');
+    const { id, seller, buyer, bond } = await bondedActiveTrade('b5');
     const { admin } = await disputeTakenByAdmin(d, id, seller, 1, buyer, 1, 'admin-b5');
     // The maker posted no bond (apply_to = take): slashing the seller is refused and nothing is resolved.
     await admin.send(1, { action: 'admin-cancel', id, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } }, tradeIndex: null });
@@ -261,11 +268,7 @@ describe('slashing', () => {
   });
 
   it('a bond held through a long dispute is released before LND would cancel it at its CLTV expiry', async () => {
-    const { id, seller, buyer, bond } = await bondedSellTake('b10');
-    const payout = d.net.createInvoice({ node: 'buyer', valueSats: 100_000 - 300, expirySecs: 7200 });
-    await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] }, tradeIndex: null });
-    d.net.pay('seller', await escrowInvoice(seller));
-    await seller.next(1, 'buyer-took-order');
+    const { id, seller, bond } = await bondedActiveTrade('b10');
     await seller.send(1, { action: 'dispute', id, tradeIndex: null });
     await seller.next(1, 'dispute-initiated-by-you');
     const { releaseBy } = (await showTrade(d.env.client, id)).bonds[0]!;

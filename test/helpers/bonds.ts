@@ -1,22 +1,19 @@
 /** Bond fixtures for tests. */
-import type { BondPayout } from '../../src/workflows/bond/payout-machine.js';
+import { newPayout, type BondPayout } from '../../src/workflows/bond/payout-machine.js';
 import type { BondSettings } from '../../src/workflows/bond/policy.js';
 
 /** A fresh payout of a slashed 1,000-sat bond split half/half on a 50 USD sell order; override what the test is about. */
 export function bondPayout(o: Partial<BondPayout> & Pick<BondPayout, 'orderId' | 'recipient' | 'slashedAt'>): BondPayout {
-  return {
+  const fresh = newPayout({
     bondId: 'bond-1',
+    orderId: o.orderId,
+    recipient: o.recipient,
     amountSats: 1000,
     nodeShareSats: 500,
-    status: 'pending-payout',
-    invoice: null,
-    attempts: 0,
-    invoiceRequests: 0,
-    lastInvoiceRequestAt: null,
-    invoiceSeq: 0,
+    slashedAt: o.slashedAt,
     order: { kind: 'sell', fiatCode: 'USD', fiatAmount: 50, paymentMethod: 'SEPA', premium: 0 },
-    ...o,
-  };
+  });
+  return { ...fresh, ...o };
 }
 
 /** A bond policy for tests: takers post 1 % (at least 1,000 sats), timeouts slash, the node keeps half; override what the test is about. */

@@ -58,6 +58,13 @@ export interface PayoutDecision {
 
 export const counterpartyShare = (p: BondPayout): number => p.amountSats - p.nodeShareSats;
 
+/** What is fixed at slash time; the payout starts from it with no invoice and no attempts. */
+export type SlashedShare = Pick<BondPayout, 'bondId' | 'orderId' | 'recipient' | 'amountSats' | 'nodeShareSats' | 'slashedAt' | 'order' | 'rev'>;
+
+export function newPayout(s: SlashedShare): BondPayout {
+  return { ...s, status: 'pending-payout', invoice: null, attempts: 0, invoiceRequests: 0, lastInvoiceRequestAt: null, invoiceSeq: 0 };
+}
+
 const send = (msg: Outbound): PayoutEffect => ({ type: 'send', msg });
 const none = (p: BondPayout): PayoutDecision => ({ payout: p, effects: [] });
 

@@ -14,7 +14,7 @@
  */
 import type { BondResolution, CantDoReason } from '../../protocol/schema.js';
 import { computeBondAmount, computeNodeShare, rangeSliceSlash } from '../bond/math.js';
-import type { BondPayout } from '../bond/payout-machine.js';
+import { newPayout, type BondPayout } from '../bond/payout-machine.js';
 import { timeoutSlashArmed } from '../bond/policy.js';
 import {
   bondAccepted,
@@ -357,24 +357,13 @@ export function slash(t: Trade, targets: readonly SlashTarget[], c: Clock): { tr
   return { trade, effects };
 }
 
-function payout(o: OrderState, f: { bondId: string; orderId: string; recipient: string; amountSats: number; nodeShareSats: number; slashedAt: number; rev: number }): BondPayout {
-  return {
-    ...f,
-    status: 'pending-payout',
-    invoice: null,
-    attempts: 0,
-    invoiceRequests: 0,
-    lastInvoiceRequestAt: null,
-    invoiceSeq: 0,
-    order: { kind: o.kind, fiatCode: o.fiatCode, fiatAmount: o.fiatAmount, paymentMethod: o.paymentMethod, premium: o.premium },
-  };
-}
+const orderView = (o: OrderState) => ({ kind: o.kind, fiatCode: o.fiatCode, fiatAmount: o.fiatAmount, paymentMethod: o.paymentMethod, premium: o.premium });
 
 const payoutOf = (o: OrderState, b: Bond): BondPayout =>
-  payout(o, { bondId: b.id, orderId: b.orderId ?? o.id, recipient: b.slash!.recipient!, amountSats: b.amountSats, nodeShareSats: b.slash!.nodeShareSats, slashedAt: b.slash!.at, rev: b.rev });
+  newPayout({ bondId: b.id, orderId: b.orderId ?? o.id, recipient: b.slash!.recipient!, amountSats: b.amountSats, nodeShareSats: b.slash!.nodeShareSats, slashedAt: b.slash!.at, order: orderView(o), rev: b.rev });
 
 const slicePayout = (o: OrderState, x: SliceSlash): BondPayout =>
-  payout(o, { bondId: x.id, orderId: x.orderId, recipient: x.recipient, amountSats: x.amountSats, nodeShareSats: x.nodeShareSats, slashedAt: x.at, rev: x.rev });
+  newPayout({ bondId: x.id, orderId: x.orderId, recipient: x.recipient, amountSats: x.amountSats, nodeShareSats: x.nodeShareSats, slashedAt: x.at, order: orderView(o), rev: x.rev });
 
 // ----------------------------------------------------------------------------------------------------------------
 // CLTV guard (§20 item 9)
