@@ -4,7 +4,7 @@
  * test runs in well under a second of wall time per simulated hour.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestDaemon, fiatSentTrade, holdInvoiceOf, lockedSellTrade, openOrder, orderOf } from '../helpers/daemon.js';
+import { TestDaemon, fiatSentTrade, holdInvoiceOf, lockedSellTrade, openOrder, orderOf, waitFor as waitUntil } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -167,6 +167,53 @@ describe('payout failures', () => {
     await d.waitForStatus(id, 'success');
     const described = await d.env.client.workflow.getHandle(`order-${id}`).describe();
     expect(described.searchAttributes.MostroNeedsAttention).toEqual([false]);
+  });
+});
+
+describe('a new invoice while the payout is in flight (issue 14: the buyer was paid twice)', () => {
+  it('is refused while the first payout may still succeed; the buyer is paid once, by the first invoice', async () => {
+    const seller = d.trader('seller-t7');
+    const buyer = d.trader('buyer-t7');
+    const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
+    for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
+    d.net.holdNextPayment();
+    await seller.send(1, { action: 'release', id, tradeIndex: null });
+    await buyer.next(1, 'released');
+    await waitFor(() => d.net.payments.get(a.hash)?.status === 'IN_FLIGHT');
+    // The daemon has heard from LND that the payout is under way before it reads the buyer's next message.
+    await waitUntil('the payout in flight', async () => (await d.order(id))?.payoutPaymentHash === a.hash);
+
+    const b = d.net.createInvoice({ node: 'buyer', valueSats: 7_976, expirySecs: 7200 });
+    const rid = await buyer.send(1, { action: 'add-invoice', id, tradeIndex: null, payload: { payment_request: [null, b.request, null] } });
+    expect(await buyer.next(1)).toMatchObject({ action: 'cant-do', request_id: rid, payload: { cant_do: 'not_allowed_by_status' } });
+
+    d.net.releaseHeld();
+    await d.env.sleep('1 minute');
+    expect(await buyer.next(1)).toMatchObject({ action: 'purchase-completed' });
+    await d.waitForStatus(id, 'success');
+    expect(d.net.payments.get(a.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect(d.net.payments.has(b.hash)).toBe(false);
+  });
+
+  it('is accepted once LND has said the first payout failed, and only the new invoice is paid', async () => {
+    const seller = d.trader('seller-t8');
+    const buyer = d.trader('buyer-t8');
+    const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
+    for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
+    d.net.holdNextPayment();
+    await seller.send(1, { action: 'release', id, tradeIndex: null });
+    await buyer.next(1, 'released');
+    await waitUntil('the payout in flight', async () => (await d.order(id))?.payoutPaymentHash === a.hash);
+    d.net.releaseHeld('FAILURE_REASON_NO_ROUTE');
+    await d.env.sleep('1 minute');
+    await buyer.next(1, 'payment-failed');
+
+    const b = d.net.createInvoice({ node: 'buyer', valueSats: 7_976, expirySecs: 7200 });
+    const rid = await buyer.send(1, { action: 'add-invoice', id, tradeIndex: null, payload: { payment_request: [null, b.request, null] } });
+    expect(await buyer.next(1)).toMatchObject({ action: 'invoice-updated', request_id: rid });
+    expect(await buyer.next(1)).toMatchObject({ action: 'purchase-completed' });
+    expect(d.net.payments.get(b.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect(d.net.payments.get(a.hash)?.status).toBe('FAILED');
   });
 });
 

@@ -118,7 +118,7 @@ describe('payInvoice: never twice', () => {
     const inv = net.createInvoice({ node: 'buyer', valueSats: 4000 });
     // The first attempt recorded its intent and dispatched, then the worker died before recording anything else.
     const t = BigInt(Math.floor(Date.now() / 1000));
-    await db.prisma.payment.create({ data: { purpose: 'payout:d', paymentHash: inv.hash, request: inv.request, amountSats: 4000n, status: 'pending', createdAt: t, updatedAt: t } });
+    await db.prisma.payment.create({ data: { purpose: 'payout:d', obligation: 'payout:d', paymentHash: inv.hash, request: inv.request, amountSats: 4000n, status: 'pending', createdAt: t, updatedAt: t } });
     net.pay('mostro', inv.request);
     // Temporal retries the activity: LND already has the payment, so nothing is sent.
     expect(await acts.payInvoice({ purpose: 'payout:d', request: inv.request, amountSats: 4000 })).toMatchObject({ status: 'succeeded' });
@@ -133,6 +133,72 @@ describe('payInvoice: never twice', () => {
     net.releaseHeld();
     expect(await acts.payInvoice({ purpose: 'payout:e', request: second.request, amountSats: 700 })).toMatchObject({ status: 'succeeded', hash: first.hash });
     expect(net.payments.has(second.hash)).toBe(false);
+  });
+});
+
+describe('payInvoice: one live payment per obligation', () => {
+  const paid = (hash: string) => net.payments.get(hash)?.status === 'SUCCEEDED';
+
+  it('sends nothing for a second invoice while the first may still succeed; the first one\'s success is the debt\'s', async () => {
+    const a = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    const b = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    net.holdNextPayment();
+    expect(await acts.payInvoice({ purpose: 'payout:o1:0', request: a.request, amountSats: 5_000 })).toEqual({ status: 'in-flight', hash: a.hash });
+    expect(await acts.payInvoice({ purpose: 'payout:o1:1', request: b.request, amountSats: 5_000 })).toEqual({ status: 'in-flight', hash: a.hash });
+    net.releaseHeld();
+    expect(await acts.payInvoice({ purpose: 'payout:o1:1', request: b.request, amountSats: 5_000 })).toMatchObject({ status: 'succeeded', hash: a.hash });
+    expect(paid(a.hash)).toBe(true);
+    expect(net.payments.has(b.hash)).toBe(false);
+    expect(await db.prisma.payment.findUnique({ where: { purpose: 'payout:o1:1' } })).toBeNull();
+  });
+
+  it('pays a new invoice once LND has said the earlier one failed', async () => {
+    const a = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    const b = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    net.failNextPayment('FAILURE_REASON_NO_ROUTE');
+    expect(await acts.payInvoice({ purpose: 'payout:o2:0', request: a.request, amountSats: 5_000 })).toMatchObject({ status: 'failed' });
+    expect(await acts.payInvoice({ purpose: 'payout:o2:1', request: b.request, amountSats: 5_000 })).toMatchObject({ status: 'succeeded', hash: b.hash });
+    expect(paid(b.hash) && !paid(a.hash)).toBe(true);
+  });
+
+  it('pays the same invoice again under a new purpose after it failed (a buyer resubmitting it)', async () => {
+    const a = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    net.failNextPayment('FAILURE_REASON_NO_ROUTE');
+    expect(await acts.payInvoice({ purpose: 'payout:o3:0', request: a.request, amountSats: 5_000 })).toMatchObject({ status: 'failed' });
+    expect(await acts.payInvoice({ purpose: 'payout:o3:1', request: a.request, amountSats: 5_000 })).toMatchObject({ status: 'succeeded', hash: a.hash });
+    expect(net.payments.get(a.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+  });
+
+  it('fails over a recorded payment that was never dispatched (its sender died before sending)', async () => {
+    const a = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    const b = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    const t = BigInt(Math.floor(Date.now() / 1000));
+    await db.prisma.payment.create({ data: { purpose: 'payout:o4:0', obligation: 'payout:o4', paymentHash: a.hash, request: a.request, amountSats: 5_000n, status: 'pending', createdAt: t, updatedAt: t } });
+    expect(await acts.payInvoice({ purpose: 'payout:o4:1', request: b.request, amountSats: 5_000 })).toMatchObject({ status: 'succeeded', hash: b.hash });
+    expect(await db.prisma.payment.findUniqueOrThrow({ where: { purpose: 'payout:o4:0' } })).toMatchObject({ status: 'failed', failureReason: 'never reached LND' });
+    expect(net.payments.has(a.hash)).toBe(false);
+  });
+
+  it('refuses, before recording anything, an invoice that is being paid for another debt', async () => {
+    const a = net.createInvoice({ node: 'buyer', valueSats: 5_000 });
+    net.holdNextPayment();
+    expect((await acts.payInvoice({ purpose: 'payout:o5:0', request: a.request, amountSats: 5_000 })).status).toBe('in-flight');
+    await expect(acts.payInvoice({ purpose: 'payout:o6:0', request: a.request, amountSats: 5_000 })).rejects.toMatchObject({ type: 'InvoiceInUse', nonRetryable: true });
+    expect(await db.prisma.payment.findUnique({ where: { purpose: 'payout:o6:0' } })).toBeNull();
+    net.releaseHeld();
+    expect(await acts.payInvoice({ purpose: 'payout:o5:0', request: a.request, amountSats: 5_000 })).toMatchObject({ status: 'succeeded' });
+    expect(net.payments.get(a.hash)!.attempts).toBe(1);
+  });
+
+  it('is enforced by the database: a second live payment of one obligation cannot be recorded', async () => {
+    const t = 1n;
+    const row = (purpose: string, hash: string, status: string) => ({ purpose, obligation: 'payout:o7', paymentHash: hash, request: 'lnbc…', amountSats: 1n, status, createdAt: t, updatedAt: t });
+    await db.prisma.payment.create({ data: row('payout:o7:0', 'aa'.repeat(32), 'in-flight') });
+    await expect(db.prisma.payment.create({ data: row('payout:o7:1', 'bb'.repeat(32), 'pending') })).rejects.toThrow();
+    await db.prisma.payment.update({ where: { purpose: 'payout:o7:0' }, data: { status: 'failed' } });
+    await db.prisma.payment.create({ data: row('payout:o7:1', 'bb'.repeat(32), 'pending') });
+    // …nor can a failed one be revived while another is live.
+    await expect(db.prisma.payment.update({ where: { purpose: 'payout:o7:0' }, data: { status: 'in-flight' } })).rejects.toThrow();
   });
 });
 

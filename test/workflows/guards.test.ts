@@ -19,6 +19,11 @@ describe('add-invoice', () => {
     expect(canAddInvoice(taken('active'), STRANGER)).toEqual({ ok: false, reason: 'invalid_peer' });
     expect(canAddInvoice(taken('active'), BUYER)).toEqual({ ok: false, reason: 'not_allowed_by_status' });
   });
+  it('refuses a new payout invoice while a payout to the previous one is in flight (it could still succeed)', () => {
+    const inFlight = { ...taken('settled-hold-invoice'), payoutPaymentHash: 'e'.repeat(64) };
+    expect(canAddInvoice(inFlight, BUYER)).toEqual({ ok: false, reason: 'not_allowed_by_status' });
+    expect(canAddInvoice({ ...inFlight, payoutPaymentHash: null, failedPayment: true }, BUYER)).toEqual({ ok: true });
+  });
 });
 
 describe('fiat-sent', () => {

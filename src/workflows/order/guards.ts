@@ -9,10 +9,15 @@ type Guard = { ok: true } | { ok: false; reason: CantDoReason };
 const ok: Guard = { ok: true };
 const no = (reason: CantDoReason): Guard => ({ ok: false, reason });
 
-/** `add-invoice`: the buyer, while the order waits for the buyer's invoice (or after a failed payout). */
+/**
+ * `add-invoice`: the buyer, while the order waits for the buyer's invoice, or for a new payout invoice once no payout
+ * attempt may still succeed — while one is in flight (its hash recorded) a second invoice could be paid as well
+ * (protocol.md §20.3: the reference's compare-and-set requires no recorded payout hash).
+ */
 export function canAddInvoice(o: OrderState, sender: string): Guard {
   if (sender !== o.buyerPubkey) return no('invalid_peer');
   if (o.status !== 'waiting-buyer-invoice' && o.status !== 'settled-hold-invoice') return no('not_allowed_by_status');
+  if (o.status === 'settled-hold-invoice' && o.payoutPaymentHash !== null) return no('not_allowed_by_status');
   return ok;
 }
 

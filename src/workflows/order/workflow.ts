@@ -493,7 +493,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
       case 'take-buy':
         return onTake(m, kind, rid);
       case 'add-invoice': {
-        const g = canAddInvoice(t.order, m.sender);
+        // Histories that accepted a new invoice while a payout was in flight replay that (the patch marker is recorded
+        // the first time a running workflow meets the situation again).
+        const payoutInFlight = t.order.status === 'settled-hold-invoice' && t.order.payoutPaymentHash !== null;
+        const g = payoutInFlight && !patched('no-invoice-while-payout-in-flight') ? canAddInvoice({ ...t.order, payoutPaymentHash: null }, m.sender) : canAddInvoice(t.order, m.sender);
         if (!g.ok) return apply(refuse(t, m.sender, rid, g.reason));
         const p = kind.payload;
         if (!p || !('payment_request' in p)) return apply(refuse(t, m.sender, rid, 'invalid_payload'));
