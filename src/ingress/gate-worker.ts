@@ -1,7 +1,7 @@
 /** A worker thread running the intake gate (steps 1–7) for the events of its shard. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { useFastCrypto } from '../nostr/fast-crypto.js';
-import { EventGate, type GateOptions } from './intake.js';
+import { EventGate, type GateContext, type GateOptions } from './intake.js';
 
 export interface GateWorkerData {
   transport: GateOptions['transport'];
@@ -14,7 +14,7 @@ export interface GateWorkerData {
 }
 
 /** A batch of events (one postMessage per event-loop turn, not per event), or a new known-pubkeys list. */
-export type GateWorkerRequest = { batch: { id: number; raw: unknown }[] } | { known: string[] | null };
+export type GateWorkerRequest = { batch: { id: number; raw: unknown; ctx?: GateContext }[] } | { known: string[] | null };
 
 useFastCrypto();
 const data = workerData as GateWorkerData;
@@ -33,5 +33,5 @@ parentPort!.on('message', (m: GateWorkerRequest) => {
     gate.setKnownPubkeys(m.known ? new Set(m.known) : undefined);
     return;
   }
-  parentPort!.postMessage({ results: m.batch.map((e) => ({ id: e.id, result: gate.check(e.raw) })) });
+  parentPort!.postMessage({ results: m.batch.map((e) => ({ id: e.id, result: gate.check(e.raw, e.ctx) })) });
 });

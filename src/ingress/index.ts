@@ -6,6 +6,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type * as ln from 'lightning';
 import type { Db } from '../db/database.js';
 import { loadActiveTradePubkeys } from '../db/active-pubkeys.js';
+import { DbIngressJournal } from '../db/ingress-journal.js';
 import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { Logger } from '../log.js';
 import type { NostrEgress } from '../nostr/egress.js';
@@ -90,8 +91,9 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
       orders: ordersHandler(o.db, o.maxOrdersPerResponse ?? 10),
     },
     log: o.log,
+    journal: new DbIngressJournal(o.db, o.mostroPubkey),
   });
-  nostr.start();
+  await nostr.start();
   let invoices: InvoiceWatcher | undefined;
   if (o.lnd) {
     invoices = new InvoiceWatcher({ lnd: o.lnd, db: o.db, gateway: new TemporalHoldInvoiceGateway(o.client), log: o.log, pollMs: o.invoicePollMs });
@@ -104,6 +106,7 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
       known.stop();
       nostr.stop();
       await nostr.idle();
+      await nostr.saveCursor();
       await invoices?.stop();
     },
   };

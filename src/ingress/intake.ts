@@ -80,6 +80,17 @@ export type IntakeResult =
   | { type: 'reject-trade-index'; unwrapped: UnwrappedMessage; kind: MessageKind; event: NostrEvent }
   | { type: 'drop'; reason: DropReason; detail?: string };
 
+/** How one event is judged: when it arrived, and for a catch-up, how old it may be. */
+export interface GateContext {
+  /** When the event reached the ingress (unix s): freshness is judged against arrival, not against a queue's delay. */
+  receivedAt?: number;
+  /**
+   * A catch-up's freshness floor (unix s): a re-delivered event created after this point may be older than the
+   * freshness window — the daemon was down or disconnected when it was sent — and is still processed.
+   */
+  freshFrom?: number;
+}
+
 /** What the gate lets through: an authenticated, decrypted, fresh message (steps 1–7 passed). */
 export type GateResult =
   | { type: 'pass'; unwrapped: UnwrappedMessage; kind: MessageKind; event: NostrEvent }
@@ -111,6 +122,11 @@ export class ReplayGuard {
 }
 
 const TRADE_ACTIONS = new Set(['new-order', 'take-buy', 'take-sell']);
+
+/** Actions whose admission registers a trade index (a side effect a re-delivery must not mistake for a reuse). */
+export function isTradeAction(action: string): boolean {
+  return TRADE_ACTIONS.has(action);
+}
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
@@ -156,15 +172,15 @@ export class EventGate {
   }
 
   /** Never throws: hostile input of any kind ends as a drop. */
-  check(raw: unknown): GateResult {
+  check(raw: unknown, ctx: GateContext = {}): GateResult {
     try {
-      return this.run(raw);
+      return this.run(raw, ctx);
     } catch (err) {
       return { type: 'drop', reason: 'internal-error', detail: String((err as Error)?.message ?? err) };
     }
   }
 
-  private run(raw: unknown): GateResult {
+  private run(raw: unknown, ctx: GateContext): GateResult {
     const o = this.opts;
     const drop = (reason: DropReason, detail?: string): GateResult => ({ type: 'drop', reason, detail });
     const event = asNostrEvent(raw);
@@ -176,7 +192,7 @@ export class EventGate {
     // 3. Authenticate before recording anything keyed on the id: the id does not commit to the signature, so a
     //    forged copy must not be able to get the genuine event dropped as a replay.
     if (!verifyEventSignature(event)) return drop('bad-signature');
-    const now = this.now();
+    const now = ctx.receivedAt ?? this.now();
     // 4. Spam gate. Replays are dropped on both transports (a duplicate delivery by a second relay is never a new
     //    request); the first-contact PoW toll applies on v2, where the author is the trade key.
     if (this.replay.checkAndRecord(event.id, now)) return drop('replay');
@@ -187,8 +203,9 @@ export class EventGate {
     const u = unwrapMessage(event, o.mostroKey, o.transport);
     if (!u.ok) return drop(u.reason === 'not-for-me' ? 'not-for-me' : 'unwrap-failed', u.error);
     const unwrapped = u.value;
-    // 6. Freshness of the inner timestamp.
-    if (unwrapped.createdAt < now - (o.freshnessSecs ?? 10)) return drop('stale');
+    // 6. Freshness of the inner timestamp (a catch-up accepts what was sent while the daemon could not hear it).
+    const fresh = now - (o.freshnessSecs ?? 10);
+    if (unwrapped.createdAt < (ctx.freshFrom === undefined ? fresh : Math.min(fresh, ctx.freshFrom))) return drop('stale');
     // 7. Reputation mode must be signed.
     if (unwrapped.identity !== unwrapped.sender && unwrapped.signature === null) return drop('missing-signature');
     return { type: 'pass', unwrapped, kind: messageKind(unwrapped.message), event };
@@ -214,18 +231,26 @@ export class Intake {
   }
 
   /** Steps 1–7 (CPU-bound). */
-  gate(raw: unknown): Promise<GateResult> {
-    return Promise.resolve(this.gateStage.check(raw));
+  gate(raw: unknown, ctx?: GateContext): Promise<GateResult> {
+    return Promise.resolve(this.gateStage.check(raw, ctx));
   }
 
-  /** Steps 8–9 on what the gate passed; counts every outcome. Never throws. */
-  async admit(g: GateResult): Promise<IntakeResult> {
+  /** Counts a drop decided outside the pipeline (a copy already in flight, an event already handled). */
+  countDrop(reason: DropReason): void {
+    this.drops[reason]++;
+  }
+
+  /**
+   * Steps 8–9 on what the gate passed; counts every outcome. Never throws. `resumed`: this very event's admission
+   * began before a crash, so the trade index it registered is its own, not a reuse.
+   */
+  async admit(g: GateResult, opts: { resumed?: boolean } = {}): Promise<IntakeResult> {
     if (g.type === 'drop') return this.drop(g.reason, g.detail);
     try {
       const { unwrapped, kind, event } = g;
       // 8. Trade index.
       if (TRADE_ACTIONS.has(kind.action)) {
-        const r = await this.checkTradeIndex(unwrapped, kind);
+        const r = await this.checkTradeIndex(unwrapped, kind, opts.resumed ?? false);
         if (r === 'invalid') {
           this.drops['invalid-trade-index']++;
           return { type: 'reject-trade-index', unwrapped, kind, event };
@@ -251,14 +276,14 @@ export class Intake {
   }
 
   /** `check_trade_index`: 'ok', 'invalid' (answered with cant-do), or a reason to drop silently. */
-  private async checkTradeIndex(u: UnwrappedMessage, kind: MessageKind): Promise<'ok' | 'invalid' | string> {
+  private async checkTradeIndex(u: UnwrappedMessage, kind: MessageKind, resumed: boolean): Promise<'ok' | 'invalid' | string> {
     const store = this.opts.tradeIndex;
     const last = await store.lastTradeIndex(u.identity);
     const index = kind.trade_index ?? 0;
     if (last !== null) {
       if (index >= 1) {
         if (u.signature === null) return 'index without a trade signature';
-        if (index <= last) return 'invalid';
+        if (index <= last && !(resumed && index === last)) return 'invalid';
         // Upstream re-verifies over its own serialization here: a signature valid only over non-canonical bytes
         // is not enough to register a trade index.
         if (!verifyTextSignature(serializeMessage(u.message), u.signature, u.sender)) {

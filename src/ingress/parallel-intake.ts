@@ -5,14 +5,14 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { Intake, type GateResult, type IntakeOptions, type KnownPubkeys } from './intake.js';
+import { Intake, type GateContext, type GateResult, type IntakeOptions, type KnownPubkeys } from './intake.js';
 import type { GateWorkerData, GateWorkerRequest } from './gate-worker.js';
 
 export class ParallelIntake extends Intake {
   private workers: Worker[] = [];
   private pending = new Map<number, (r: GateResult) => void>();
   private nextId = 0;
-  private outbox: { id: number; raw: unknown }[][] = [];
+  private outbox: { id: number; raw: unknown; ctx?: GateContext }[][] = [];
   private flushScheduled = false;
 
   constructor(opts: IntakeOptions & { threads?: number }) {
@@ -58,14 +58,14 @@ export class ParallelIntake extends Intake {
     return parseInt(id.slice(0, 2), 16) % this.workers.length || 0;
   }
 
-  override gate(raw: unknown): Promise<GateResult> {
+  override gate(raw: unknown, ctx?: GateContext): Promise<GateResult> {
     const id = this.nextId++;
     const w = this.shard(raw);
     return new Promise((resolve) => {
       // Workers keep the process alive only while they owe an answer.
       if (this.pending.size === 0) for (const x of this.workers) x.ref();
       this.pending.set(id, resolve);
-      this.outbox[w]!.push({ id, raw });
+      this.outbox[w]!.push({ id, raw, ctx });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());

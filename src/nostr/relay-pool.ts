@@ -2,6 +2,11 @@
  * A minimal NIP-01 client for a fixed set of relays: long-lived subscriptions that survive disconnects (reconnect
  * with exponential backoff and jitter, then re-subscribe with a catch-up filter for the gap), and publishing with
  * per-relay `OK` results. Events from several relays are passed on as they come; deduplication is the caller's job.
+ *
+ * A catch-up (a `since` given at subscription, or the gap after a lost connection) is paged: relays cap how many
+ * stored events one REQ returns (newest first), so after the end of stored events the pool asks again with `until` =
+ * the oldest event received, until a page brings nothing new. For each subscription the pool knows, per relay, from
+ * which point on everything the relay stored has been delivered ({@link RelayPool.completeFrom}).
  */
 import WebSocket from 'ws';
 import type { Logger } from '../log.js';
@@ -11,13 +16,25 @@ export type RelayEvent = NostrEvent;
 
 export type Filter = Record<string, unknown>;
 
+/** How an event reached the subscriber. */
+export interface Delivery {
+  /** From the relay's store during a catch-up (before the end of stored events or in a later page), not live. */
+  stored: boolean;
+  /** For a catch-up: the point (unix s) it asked the relay to deliver everything from. */
+  since?: number;
+}
+
 export interface SubscriptionOptions {
   /**
-   * Filters for a (re)subscription. `gapStart` is the unix time the relay connection was lost, on re-subscription;
-   * undefined on the first subscription.
+   * Filters for a REQ. `since` (unix s): the relay must deliver what it stored from that point on (a catch-up);
+   * undefined: only new events.
    */
-  filters: (gapStart: number | undefined) => Filter[];
-  onEvent: (event: unknown, relayUrl: string) => void;
+  filters: (since: number | undefined) => Filter[];
+  /** The first REQ's catch-up point (e.g. a persisted ingress cursor); without it, the first REQ asks for new events only. */
+  since?: number;
+  onEvent: (event: unknown, relayUrl: string, delivery: Delivery) => void;
+  /** Awaited before each further page of a catch-up (back-pressure from a busy subscriber). */
+  readyForMore?: () => Promise<void>;
 }
 
 export interface PublishResult {
@@ -29,9 +46,29 @@ export type PoolLogger = Pick<Logger, 'info' | 'warn'>;
 
 const silent: PoolLogger = { info: () => undefined, warn: () => undefined };
 
+const nowSecs = () => Math.floor(Date.now() / 1000);
+
 interface Sub {
   id: string;
   opts: SubscriptionOptions;
+}
+
+/** One subscription on one relay. */
+interface SubState {
+  /** Everything this relay stored from here on has been, or is being, delivered. */
+  from: number;
+  /** The next REQ asks for what the relay stored since `from` (false only before a first REQ without `since`). */
+  catchUp: boolean;
+  /** The relay sent the end of stored events for the current REQ. */
+  eose: boolean;
+  /** `eose` and every page received: the relay's stream is complete up to now. */
+  complete: boolean;
+  /** Bumped at each REQ: answers to an older REQ (or page) are ignored. */
+  generation: number;
+  /** Catch-up bookkeeping: ids received so far and the oldest `created_at` among them. */
+  seen?: Set<string>;
+  oldest?: number;
+  page?: { id: string; before: number };
 }
 
 class RelayConnection {
@@ -40,8 +77,7 @@ class RelayConnection {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** When the last connection was lost (unix seconds), for catch-up filters. */
-  private lostAt: number | undefined;
+  private readonly states = new Map<string, SubState>();
   private pendingOk = new Map<string, (ok: boolean, reason: string) => void>();
   private waiters: (() => void)[] = [];
 
@@ -60,20 +96,29 @@ class RelayConnection {
       this.connected = true;
       this.attempt = 0;
       this.log.info('relay connected', { url: this.url });
-      for (const sub of this.pool.subscriptions()) this.sendReq(sub, this.lostAt);
-      this.lostAt = undefined;
+      for (const sub of this.pool.subscriptions()) this.sendReq(sub);
       for (const w of this.waiters.splice(0)) w();
     });
     ws.on('message', (data) => this.onMessage(data.toString()));
     ws.on('error', (err) => this.log.warn('relay error', { url: this.url, err: err.message }));
     ws.on('close', () => {
       if (this.ws !== ws) return;
-      if (this.connected) this.lostAt = Math.floor(Date.now() / 1000);
+      const wasConnected = this.connected;
       this.connected = false;
+      if (wasConnected) for (const st of this.states.values()) this.lost(st);
       for (const [, done] of this.pendingOk) done(false, 'connection closed');
       this.pendingOk.clear();
       this.scheduleReconnect();
     });
+  }
+
+  /** The relay's stream stopped: the next REQ catches up from where it was complete. */
+  private lost(st: SubState): void {
+    if (st.complete) st.from = nowSecs();
+    st.catchUp = true;
+    st.eose = false;
+    st.complete = false;
+    st.generation++;
   }
 
   private scheduleReconnect(): void {
@@ -84,13 +129,37 @@ class RelayConnection {
     this.reconnectTimer.unref();
   }
 
-  sendReq(sub: Sub, gapStart: number | undefined): void {
-    if (!this.connected || !this.ws) return;
-    this.ws.send(JSON.stringify(['REQ', sub.id, ...sub.opts.filters(gapStart)]));
+  addSub(sub: Sub): void {
+    const since = sub.opts.since;
+    this.states.set(sub.id, { from: since ?? nowSecs(), catchUp: since !== undefined, eose: false, complete: false, generation: 0 });
+    this.sendReq(sub);
   }
 
-  sendClose(subId: string): void {
-    if (this.connected) this.ws?.send(JSON.stringify(['CLOSE', subId]));
+  removeSub(subId: string): void {
+    const st = this.states.get(subId);
+    this.states.delete(subId);
+    if (!this.connected) return;
+    this.ws?.send(JSON.stringify(['CLOSE', subId]));
+    if (st?.page) this.ws?.send(JSON.stringify(['CLOSE', st.page.id]));
+  }
+
+  /** Undefined when this relay's stream is complete up to now; else the point from which it is. */
+  completeFrom(subId: string): number | undefined {
+    const st = this.states.get(subId);
+    if (!st) return undefined;
+    return st.complete && this.connected ? undefined : st.from;
+  }
+
+  private sendReq(sub: Sub): void {
+    const st = this.states.get(sub.id);
+    if (!st || !this.connected || !this.ws) return;
+    st.generation++;
+    st.eose = false;
+    st.complete = false;
+    st.page = undefined;
+    st.seen = st.catchUp ? new Set() : undefined;
+    st.oldest = undefined;
+    this.ws.send(JSON.stringify(['REQ', sub.id, ...sub.opts.filters(st.catchUp ? st.from : undefined)]));
   }
 
   private onMessage(text: string): void {
@@ -103,14 +172,11 @@ class RelayConnection {
     if (!Array.isArray(msg)) return;
     const [type, a, b, c] = msg as [unknown, unknown, unknown, unknown];
     if (type === 'EVENT' && typeof a === 'string') {
-      const sub = this.pool.subscription(a);
-      if (sub) {
-        try {
-          sub.opts.onEvent(b, this.url);
-        } catch (err) {
-          this.log.warn('event handler failed', { err: String(err) });
-        }
-      }
+      const target = this.target(a);
+      if (target) this.onEvent(target.sub, target.st, target.paging, b);
+    } else if (type === 'EOSE' && typeof a === 'string') {
+      const target = this.target(a);
+      if (target) this.onEose(target.sub, target.st, target.paging);
     } else if (type === 'OK' && typeof a === 'string') {
       const done = this.pendingOk.get(a);
       if (done) {
@@ -118,13 +184,82 @@ class RelayConnection {
         done(b === true, typeof c === 'string' ? c : '');
       }
     } else if (type === 'CLOSED' && typeof a === 'string') {
-      // The relay ended a subscription: ask again after a pause.
-      const sub = this.pool.subscription(a);
+      // The relay ended a subscription (or a page): ask again after a pause, catching up on what it missed.
+      const target = this.target(a);
       this.log.warn('relay closed a subscription', { url: this.url, reason: b });
-      if (sub) setTimeout(() => this.sendReq(sub, Math.floor(Date.now() / 1000) - 60), 1000).unref();
+      if (target) {
+        this.lost(target.st);
+        const generation = target.st.generation;
+        setTimeout(() => {
+          if (this.states.get(target.sub.id)?.generation === generation) this.sendReq(target.sub);
+        }, 1000).unref();
+      }
     } else if (type === 'NOTICE') {
       this.log.warn('relay notice', { url: this.url, notice: a });
     }
+  }
+
+  /** The subscription a relay message is about: its REQ, or its current catch-up page. */
+  private target(subId: string): { sub: Sub; st: SubState; paging: boolean } | undefined {
+    const direct = this.pool.subscription(subId);
+    const directState = direct && this.states.get(subId);
+    if (direct && directState) return { sub: direct, st: directState, paging: false };
+    for (const [id, st] of this.states) {
+      if (st.page?.id !== subId) continue;
+      const sub = this.pool.subscription(id);
+      if (sub) return { sub, st, paging: true };
+    }
+    return undefined;
+  }
+
+  private onEvent(sub: Sub, st: SubState, paging: boolean, event: unknown): void {
+    const stored = paging || !st.eose;
+    if (stored && st.seen) {
+      const e = event as { id?: unknown; created_at?: unknown } | null;
+      if (typeof e?.id === 'string' && typeof e.created_at === 'number') {
+        if (paging && st.seen.has(e.id)) return; // already delivered by an earlier page
+        st.seen.add(e.id);
+        st.oldest = st.oldest === undefined ? e.created_at : Math.min(st.oldest, e.created_at);
+      }
+    }
+    try {
+      sub.opts.onEvent(event, this.url, stored ? { stored: true, ...(st.catchUp ? { since: st.from } : {}) } : { stored: false });
+    } catch (err) {
+      this.log.warn('event handler failed', { err: String(err) });
+    }
+  }
+
+  private onEose(sub: Sub, st: SubState, paging: boolean): void {
+    if (paging) {
+      const pageId = st.page!.id;
+      if (this.connected) this.ws?.send(JSON.stringify(['CLOSE', pageId]));
+      const broughtNew = st.seen!.size > st.page!.before;
+      st.page = undefined;
+      if (broughtNew) void this.nextPage(sub, st);
+      else this.finishCatchUp(st);
+      return;
+    }
+    if (st.eose) return;
+    st.eose = true;
+    if (st.seen && st.seen.size > 0) void this.nextPage(sub, st);
+    else this.finishCatchUp(st);
+  }
+
+  /** Asks for what is older than the oldest event received, in case the relay capped its answer. */
+  private async nextPage(sub: Sub, st: SubState): Promise<void> {
+    const generation = st.generation;
+    await sub.opts.readyForMore?.();
+    if (st.generation !== generation || !this.connected || !this.ws || this.states.get(sub.id) !== st) return;
+    const id = `${sub.id}~p`;
+    st.page = { id, before: st.seen!.size };
+    const filters = sub.opts.filters(st.from).map((f) => ({ ...f, until: st.oldest }));
+    this.ws.send(JSON.stringify(['REQ', id, ...filters]));
+  }
+
+  private finishCatchUp(st: SubState): void {
+    st.complete = true;
+    st.seen = undefined;
+    st.oldest = undefined;
   }
 
   /** Waits until connected (or the timeout). */
@@ -184,18 +319,34 @@ export class RelayPool {
     return this.subs.get(id);
   }
 
-  subscribe(opts: SubscriptionOptions): { close(): void } {
+  subscribe(opts: SubscriptionOptions): { id: string; close(): void } {
     // Random ids: some relays (@nostr-relay/core among them) confuse equal subscription ids of different clients.
     const id = `${this.idPrefix}${this.nextSub++}`;
     const sub = { id, opts };
     this.subs.set(id, sub);
-    for (const c of this.conns) c.sendReq(sub, undefined);
+    for (const c of this.conns) c.addSub(sub);
     return {
+      id,
       close: () => {
         this.subs.delete(id);
-        for (const c of this.conns) c.sendClose(id);
+        for (const c of this.conns) c.removeSub(id);
       },
     };
+  }
+
+  /**
+   * The point (unix s) from which every relay has delivered, or is delivering, everything it stored for a
+   * subscription; undefined when all of them are connected and caught up (their streams are complete up to now).
+   */
+  completeFrom(sub: { id?: string } | string): number | undefined {
+    const id = typeof sub === 'string' ? sub : sub.id;
+    if (id === undefined) return undefined;
+    let from: number | undefined;
+    for (const c of this.conns) {
+      const f = c.completeFrom(id);
+      if (f !== undefined) from = from === undefined ? f : Math.min(from, f);
+    }
+    return from;
   }
 
   /** Resolves when at least one relay is connected (or after the timeout). */

@@ -44,7 +44,7 @@ async function startDaemon(transport: Transport, backoffMinMs = 100): Promise<Da
     mostroPubkey: pubkey,
     handlers: { 'last-trade-index': lastTradeIndexHandler(store) },
   });
-  ingress.start();
+  await ingress.start();
   expect(await pool.ready(5000)).toBe(true);
   await new Promise((r) => setTimeout(r, 50)); // the REQ reaches the relay
   return { pubkey, store, ingress, pool };

@@ -47,7 +47,7 @@ beforeAll(async () => {
     mostroPubkey: mostroPk,
     handlers: orderRoutes(gateway),
   });
-  ingress.start();
+  await ingress.start();
   await Promise.all([pool.ready(), client.ready()]);
   await new Promise((r) => setTimeout(r, 50));
 });

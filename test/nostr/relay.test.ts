@@ -77,3 +77,46 @@ describe('local relay', () => {
     expect(got).toEqual([e.id]);
   });
 });
+
+describe('catch-up subscriptions', () => {
+  it('page through a relay that caps its answers, then report the stream complete, until the connection drops', async () => {
+    const capped = await startLocalRelay({ maxResults: 3 });
+    const p = new RelayPool([capped.url], { backoffMinMs: 20, backoffMaxMs: 40 });
+    try {
+      const target = getPublicKey(generateSecretKey());
+      const t0 = now();
+      const stored = Array.from({ length: 10 }, (_, i) => ev(14, [['p', target]], t0 - 100 + i));
+      const tooOld = ev(14, [['p', target]], t0 - 500);
+      for (const e of [...stored, tooOld]) expect((await p.publish(e)).accepted).toEqual([capped.url]);
+
+      const got: { id: string; stored: boolean; since?: number }[] = [];
+      const sub = p.subscribe({
+        since: t0 - 200,
+        filters: (since) => [{ kinds: [14], '#p': [target], ...(since === undefined ? { limit: 0 } : { since }) }],
+        onEvent: (e, _url, d) => void got.push({ id: (e as RelayEvent).id, ...d }),
+      });
+      expect(p.completeFrom(sub.id)).toBe(t0 - 200);
+      for (let i = 0; i < 100 && p.completeFrom(sub.id) !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(p.completeFrom(sub.id)).toBeUndefined();
+      // Three per page, newest first: every stored event once, none from before the catch-up point.
+      expect(got.map((g) => g.id).sort()).toEqual(stored.map((e) => e.id).sort());
+      expect(got.every((g) => g.stored && g.since === t0 - 200)).toBe(true);
+
+      const live = ev(14, [['p', target]]);
+      await p.publish(live);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got.at(-1)).toEqual({ id: live.id, stored: false });
+
+      // A lost connection: the stream is complete only up to the moment it was lost, until the catch-up is done.
+      capped.dropConnections();
+      await new Promise((r) => setTimeout(r, 5));
+      expect(p.completeFrom(sub.id)).toBeGreaterThanOrEqual(t0);
+      for (let i = 0; i < 100 && p.completeFrom(sub.id) !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(p.completeFrom(sub.id)).toBeUndefined();
+      sub.close();
+    } finally {
+      p.close();
+      await capped.close();
+    }
+  });
+});
