@@ -37,7 +37,7 @@ export class MostroTrader {
 
   constructor(
     readonly name: string,
-    private readonly pool: RelayPool,
+    private pool: RelayPool,
     readonly mostroPubkey: string,
     readonly transport: Transport = 'nip44',
   ) {}
@@ -63,6 +63,21 @@ export class MostroTrader {
   listen(index: number): void {
     if (this.inbox.has(index)) return;
     this.inbox.set(index, []);
+    this.subscribe(index);
+  }
+
+  /**
+   * Goes on through another relay pool with the same keys (the daemon came back on other ports): every trade key's
+   * subscription moves there; replies not read yet stay.
+   */
+  reconnect(pool: RelayPool): void {
+    this.close();
+    this.subs.length = 0;
+    this.pool = pool;
+    for (const index of this.inbox.keys()) this.subscribe(index);
+  }
+
+  private subscribe(index: number): void {
     const pk = this.tradePubkey(index);
     const key = this.tradeKey(index);
     const filter = this.transport === 'nip44' ? { kinds: [14], authors: [this.mostroPubkey], '#p': [pk], limit: 0 } : { kinds: [1059], '#p': [pk], limit: 0 };

@@ -3,7 +3,8 @@
  *
  *   serve                      run the network: the daemon's node as LND gRPC (TLS + macaroon), wallets
  *                              `buyer` and `seller` (and any --wallet), their Lightning Addresses, and the
- *                              control API; credentials are written to --dir like LND's (tls.cert, admin.macaroon)
+ *                              control API; credentials are written to --dir like LND's (tls.cert, admin.macaroon),
+ *                              and the network's state is kept there across restarts (see journal.ts)
  *   invoice <sats>             a wallet's invoice (default wallet: buyer) — e.g. a buyer's payout invoice
  *   pay <bolt11>               a wallet pays (default wallet: seller) — e.g. the seller paying the escrow
  *   fail-next-payment [reason] the daemon's next outgoing payment fails (default FAILURE_REASON_NO_ROUTE)
@@ -49,7 +50,8 @@ async function serve(v: Record<string, string | string[] | boolean | undefined>)
     host: String(v.host),
     tlsHosts: v['tls-host'] as string[] | undefined,
   });
-  console.log(`lnsim: ${network} network at height ${sim.net.height}; never use it for real money`);
+  const kept = `${sim.net.invoices.size} invoices and ${sim.net.payments.size} payments kept in ${path.resolve(String(v.dir))}`;
+  console.log(`lnsim: ${network} network at height ${sim.net.height}, ${kept}; never use it for real money`);
   console.log(`lnd-grpc: ${sim.credentials.socket}`);
   console.log(`lnd-cert: ${sim.certFile}`);
   console.log(`lnd-macaroon: ${sim.macaroonFile}`);

@@ -117,7 +117,11 @@ export async function startControlServer(net: SimNetwork, opts: { port?: number;
         const text = Buffer.concat(chunks).toString('utf8');
         const body: unknown = text.trim() ? JSON.parse(text) : undefined;
         const [status, out] = route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://x').pathname, body);
-        send(res, status, out);
+        // A change is answered only once it is on disk (when the network keeps a journal).
+        net.durable().then(
+          () => send(res, status, out),
+          (err: unknown) => send(res, 500, { error: (err as Error).message }),
+        );
       } catch (err) {
         if (err instanceof z.ZodError) {
           return send(res, 400, { error: err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });

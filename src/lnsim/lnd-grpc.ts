@@ -111,7 +111,7 @@ function invoiceMsg(inv: SimInvoice, height: number): Record<string, unknown> {
   };
 }
 
-function paymentMsg(p: SimPayment, destination: string, index: number): Record<string, unknown> {
+function paymentMsg(p: SimPayment, destination: string): Record<string, unknown> {
   const ns = String(BigInt(p.createdAt) * 1_000_000_000n);
   const msat = String(p.valueSats * 1000);
   const succeeded = p.status === 'SUCCEEDED';
@@ -163,7 +163,7 @@ function paymentMsg(p: SimPayment, destination: string, index: number): Record<s
               preimage: succeeded ? buf(p.preimage) : Buffer.alloc(0),
             },
           ],
-    payment_index: String(index),
+    payment_index: String(p.index),
     failure_reason: p.failureReason ?? 'FAILURE_REASON_NONE',
   };
 }
@@ -184,7 +184,6 @@ export async function startSimLnd(
   const macaroon = opts.macaroon ?? crypto.randomBytes(32).toString('hex');
   const services = loadLndProtos();
   const server = new grpc.Server();
-  const paymentIndex = new Map<string, number>();
 
   const authorized = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) =>
     call.metadata.get('macaroon')[0] === macaroon;
@@ -195,16 +194,44 @@ export async function startSimLnd(
       : { code: grpc.status.UNKNOWN, details: (err as Error).message };
 
   type Req = Record<string, unknown>;
+  // Like LND, a change is acknowledged only once it is on disk (the network's journal, when it has one).
   const unary =
     (fn: (req: Req) => unknown) =>
     (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => {
       if (!authorized(call)) return cb(deny);
+      let reply: unknown;
       try {
-        cb(null, fn(call.request));
+        reply = fn(call.request);
       } catch (err) {
-        cb(fail(err));
+        return cb(fail(err));
       }
+      net.durable().then(
+        () => cb(null, reply),
+        (err: unknown) => cb(fail(err)),
+      );
     };
+  /** A stream's messages in order, each sent once the change it reports is durable. */
+  const durableWriter = (call: grpc.ServerWritableStream<Req, unknown>) => {
+    let chain = Promise.resolve();
+    let broken = false;
+    const then = (step: () => void) => {
+      chain = chain
+        .then(() => net.durable())
+        .then(
+          () => {
+            if (!broken && !call.cancelled) step();
+          },
+          (err: unknown) => {
+            if (!broken) call.emit('error', fail(err));
+            broken = true;
+          },
+        );
+    };
+    return {
+      write: (msg: unknown) => then(() => void call.write(msg)),
+      end: () => then(() => call.end()),
+    };
+  };
   const stream =
     (fn: (req: Req, call: grpc.ServerWritableStream<Req, unknown>) => void) =>
     (call: grpc.ServerWritableStream<Req, unknown>) => {
@@ -219,26 +246,23 @@ export async function startSimLnd(
       }
     };
 
-  const payIndex = (hash: string) => {
-    if (!paymentIndex.has(hash)) paymentIndex.set(hash, paymentIndex.size + 1);
-    return paymentIndex.get(hash)!;
-  };
   /** Streams a payment's updates until it is final. */
   const followPayment = (hash: string, call: grpc.ServerWritableStream<Req, unknown>) => {
-    const send = (p: SimPayment) => call.write(paymentMsg(p, net.invoices.get(p.hash) ? net.node(net.invoices.get(p.hash)!.node).pubkey : node.pubkey, payIndex(p.hash)));
+    const out = durableWriter(call);
+    const send = (p: SimPayment) => out.write(paymentMsg(p, net.invoices.get(p.hash) ? net.node(net.invoices.get(p.hash)!.node).pubkey : node.pubkey));
     const current = net.payments.get(hash);
     if (!current) {
       call.emit('error', { code: grpc.status.NOT_FOUND, details: 'payment isn\'t initiated' });
       return;
     }
     send(current);
-    if (current.status !== 'IN_FLIGHT') return call.end();
+    if (current.status !== 'IN_FLIGHT') return out.end();
     const onPayment = (p: SimPayment) => {
       if (p.hash !== hash) return;
       send(p);
       if (p.status !== 'IN_FLIGHT') {
         net.off('payment', onPayment);
-        call.end();
+        out.end();
       }
     };
     net.on('payment', onPayment);
@@ -305,12 +329,15 @@ export async function startSimLnd(
         features: {},
       };
     }),
-    ListPayments: unary(() => ({
-      payments: [...net.payments.values()].filter((p) => p.from === opts.node).map((p) => paymentMsg(p, node.pubkey, payIndex(p.hash))),
-      first_index_offset: '0',
-      last_index_offset: String(paymentIndex.size),
-      total_num_payments: String(paymentIndex.size),
-    })),
+    ListPayments: unary(() => {
+      const mine = [...net.payments.values()].filter((p) => p.from === opts.node).sort((a, b) => a.index - b.index);
+      return {
+        payments: mine.map((p) => paymentMsg(p, node.pubkey)),
+        first_index_offset: String(mine[0]?.index ?? 0),
+        last_index_offset: String(mine.at(-1)?.index ?? 0),
+        total_num_payments: String(mine.length),
+      };
+    }),
   });
 
   server.addService(services.invoices, {
@@ -337,16 +364,17 @@ export async function startSimLnd(
       const hash = hex(req.r_hash as Buffer);
       const inv = net.invoices.get(hash);
       if (!inv || inv.node !== opts.node) throw new SimError('unable to locate invoice', 'NOT_FOUND');
-      call.write(invoiceMsg(inv, net.height));
+      const out = durableWriter(call);
+      out.write(invoiceMsg(inv, net.height));
       const onInvoice = (i: SimInvoice) => {
         if (i.hash !== hash) return;
-        call.write(invoiceMsg(i, net.height));
+        out.write(invoiceMsg(i, net.height));
         if (i.state === 'SETTLED' || i.state === 'CANCELED') {
           net.off('invoice', onInvoice);
-          call.end();
+          out.end();
         }
       };
-      if (inv.state === 'SETTLED' || inv.state === 'CANCELED') return call.end();
+      if (inv.state === 'SETTLED' || inv.state === 'CANCELED') return out.end();
       net.on('invoice', onInvoice);
       call.on('cancelled', () => net.off('invoice', onInvoice));
     }),

@@ -59,7 +59,11 @@ export async function startLnurlServer(net: SimNetwork, opts: LnurlServerOptions
     // LUD-06: the invoice commits to the metadata by hash.
     const descriptionHash = crypto.createHash('sha256').update(metadata, 'utf8').digest('hex');
     const inv = net.createInvoice({ node: user, valueSats: msat / 1000, descriptionHash });
-    return json(res, 200, { pr: inv.request, routes: [] });
+    // Handed out only once the invoice is on disk (when the network keeps a journal).
+    net.durable().then(
+      () => json(res, 200, { pr: inv.request, routes: [] }),
+      (err: unknown) => json(res, 500, { status: 'ERROR', reason: (err as Error).message }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

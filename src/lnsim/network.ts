@@ -3,6 +3,9 @@
  * of wallets, real signed BOLT11 invoices, LND's invoice state machine (OPEN → ACCEPTED → SETTLED / CANCELED for hold
  * invoices; OPEN → SETTLED for plain ones), a block height for CLTV expiry, and payments that succeed, fail or stay
  * in flight on demand. Every payment is recorded by hash, so tests can assert "paid exactly once".
+ *
+ * With a journal attached (see journal.ts) every operation's changes are written as one record before anyone is
+ * told about them, so the network survives a restart the way an LND node's database does.
  */
 import { EventEmitter } from 'node:events';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -52,6 +55,30 @@ export interface SimPayment {
   createdAt: number;
   /** How many times a payment to this hash was dispatched (the double-pay detector). */
   attempts: number;
+  /** LND's `payment_index`: the order in which hashes were first paid. */
+  index: number;
+}
+
+export type NextPaymentOutcome = { kind: 'fail'; reason: FailureReason } | { kind: 'hold' };
+
+/**
+ * What one operation changed, as the journal stores it: each changed invoice and payment whole (a later record for
+ * the same hash replaces it), the block height, the next-payment control flag (`null`: cleared) and the payments
+ * held in flight by {@link SimNetwork.holdNextPayment}.
+ */
+export interface NetworkRecord {
+  invoices?: SimInvoice[];
+  payments?: SimPayment[];
+  height?: number;
+  nextPayment?: NextPaymentOutcome | null;
+  held?: string[];
+}
+
+/** Where a network writes its changes (journal.ts): `append` is called once per operation, synchronously. */
+export interface NetworkJournal {
+  append(record: NetworkRecord): void;
+  /** Resolves once everything appended so far is on disk. */
+  durable(): Promise<void>;
 }
 
 export interface SimNode {
@@ -97,16 +124,105 @@ export class SimNetwork extends EventEmitter {
   readonly nodes = new Map<string, SimNode>();
   readonly invoices = new Map<string, SimInvoice>();
   readonly payments = new Map<string, SimPayment>();
-  height = 800_000;
+  private blockHeight = 800_000;
   private addIndex = 0;
   private settleIndex = 0;
-  private nextPaymentOutcome: { kind: 'fail'; reason: FailureReason } | { kind: 'hold' } | undefined;
+  private paymentCount = 0;
+  private nextPaymentOutcome: NextPaymentOutcome | undefined;
   private held = new Set<string>();
+  private journal: NetworkJournal | undefined;
+  /** Nesting depth of operations in progress: the outermost one writes the journal record. */
+  private opDepth = 0;
+  private readonly changed = { invoices: new Set<SimInvoice>(), payments: new Set<SimPayment>(), height: false, nextPayment: false, held: false };
 
   constructor(readonly network: NetworkName = 'regtest') {
     super();
     // Every invoice subscription (one per open hold invoice, as LND's SubscribeSingleInvoice) listens here.
     this.setMaxListeners(0);
+  }
+
+  get height(): number {
+    return this.blockHeight;
+  }
+
+  /** From now on every operation's changes go to `journal` (after {@link restore} has replayed what it held). */
+  attachJournal(journal: NetworkJournal): void {
+    this.journal = journal;
+  }
+
+  /**
+   * Resolves once every change made so far is durable: answers that reveal a change (gRPC replies, stream updates,
+   * control API responses) wait for it, as LND answers only after its database commit.
+   */
+  durable(): Promise<void> {
+    // Asked from inside an operation (an event listener): its record is written when it ends, synchronously.
+    if (this.opDepth > 0) return Promise.resolve().then(() => this.durable());
+    return this.journal ? this.journal.durable() : Promise.resolve();
+  }
+
+  /** Applies a journal record (on start, before anything is served): no events, nothing written. */
+  restore(record: NetworkRecord): void {
+    for (const inv of record.invoices ?? []) {
+      this.invoices.set(inv.hash, { ...inv });
+      this.addIndex = Math.max(this.addIndex, inv.addIndex);
+      this.settleIndex = Math.max(this.settleIndex, inv.settleIndex);
+    }
+    for (const pay of record.payments ?? []) {
+      this.payments.set(pay.hash, { ...pay });
+      this.paymentCount = Math.max(this.paymentCount, pay.index);
+    }
+    if (record.height !== undefined) this.blockHeight = record.height;
+    if (record.nextPayment !== undefined) this.nextPaymentOutcome = record.nextPayment ?? undefined;
+    if (record.held) this.held = new Set(record.held);
+  }
+
+  /** The whole state as records (a journal's compacted form), `chunk` invoices or payments per record. */
+  *stateRecords(chunk = 1000): Generator<NetworkRecord> {
+    yield { height: this.blockHeight, nextPayment: this.nextPaymentOutcome ?? null, held: [...this.held] };
+    for (const [key, map] of [['invoices', this.invoices], ['payments', this.payments]] as const) {
+      let batch: (SimInvoice | SimPayment)[] = [];
+      for (const item of map.values()) {
+        batch.push(item);
+        if (batch.length === chunk) {
+          yield { [key]: batch };
+          batch = [];
+        }
+      }
+      if (batch.length) yield { [key]: batch };
+    }
+  }
+
+  /** Runs one operation; the outermost writes everything it changed as one journal record (atomic on disk). */
+  private operation<T>(fn: () => T): T {
+    this.opDepth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.opDepth === 0 && this.journal) this.writeChanges(this.journal);
+    }
+  }
+
+  private writeChanges(journal: NetworkJournal): void {
+    const c = this.changed;
+    const record: NetworkRecord = {};
+    if (c.invoices.size) record.invoices = [...c.invoices];
+    if (c.payments.size) record.payments = [...c.payments];
+    if (c.height) record.height = this.blockHeight;
+    if (c.nextPayment) record.nextPayment = this.nextPaymentOutcome ?? null;
+    if (c.held) record.held = [...this.held];
+    c.invoices.clear();
+    c.payments.clear();
+    c.height = c.nextPayment = c.held = false;
+    if (Object.keys(record).length) journal.append(record);
+  }
+
+  private touch(o: { invoice?: SimInvoice; payment?: SimPayment; height?: true; nextPayment?: true; held?: true }): void {
+    if (!this.journal) return;
+    if (o.invoice) this.changed.invoices.add(o.invoice);
+    if (o.payment) this.changed.payments.add(o.payment);
+    if (o.height) this.changed.height = true;
+    if (o.nextPayment) this.changed.nextPayment = true;
+    if (o.held) this.changed.held = true;
   }
 
   addNode(alias: string, secretKey = secp256k1.utils.randomSecretKey()): SimNode {
@@ -135,97 +251,115 @@ export class SimNetwork extends EventEmitter {
     cltvDelta?: number;
     hash?: string;
   }): SimInvoice {
-    const node = this.node(o.node);
-    const hold = o.hash !== undefined;
-    const preimage = hold ? undefined : bytesToHex(randomBytes(32));
-    const hash = o.hash ?? bytesToHex(sha256(hexToBytes(preimage!)));
-    if (this.invoices.has(hash)) throw new SimError('invoice with payment hash already exists', 'ALREADY_EXISTS');
-    const createdAt = this.now();
-    const expirySecs = o.expirySecs ?? 86_400; // LND's default invoice expiry
-    const cltvDelta = o.cltvDelta ?? 80;
-    const paymentAddr = bytesToHex(randomBytes(32));
-    const request = encodeBolt11({
-      secretKey: node.secretKey,
-      network: this.network,
-      hash,
-      sats: o.valueSats,
-      memo: o.memo ?? '',
-      descriptionHash: o.descriptionHash,
-      createdAt,
-      expirySecs,
-      cltvDelta,
-      paymentAddr,
+    return this.operation(() => {
+      const node = this.node(o.node);
+      const hold = o.hash !== undefined;
+      const preimage = hold ? undefined : bytesToHex(randomBytes(32));
+      const hash = o.hash ?? bytesToHex(sha256(hexToBytes(preimage!)));
+      if (this.invoices.has(hash)) throw new SimError('invoice with payment hash already exists', 'ALREADY_EXISTS');
+      const createdAt = this.now();
+      const expirySecs = o.expirySecs ?? 86_400; // LND's default invoice expiry
+      const cltvDelta = o.cltvDelta ?? 80;
+      const paymentAddr = bytesToHex(randomBytes(32));
+      const request = encodeBolt11({
+        secretKey: node.secretKey,
+        network: this.network,
+        hash,
+        sats: o.valueSats,
+        memo: o.memo ?? '',
+        descriptionHash: o.descriptionHash,
+        createdAt,
+        expirySecs,
+        cltvDelta,
+        paymentAddr,
+      });
+      const inv: SimInvoice = {
+        hash,
+        preimage,
+        hold,
+        node: o.node,
+        request,
+        valueSats: o.valueSats,
+        memo: o.memo ?? '',
+        createdAt,
+        expirySecs,
+        cltvDelta,
+        paymentAddr,
+        state: 'OPEN',
+        addIndex: ++this.addIndex,
+        settleIndex: 0,
+        amountPaidMsat: 0,
+      };
+      this.invoices.set(hash, inv);
+      this.touch({ invoice: inv });
+      this.emit('invoice', inv);
+      return inv;
     });
-    const inv: SimInvoice = {
-      hash,
-      preimage,
-      hold,
-      node: o.node,
-      request,
-      valueSats: o.valueSats,
-      memo: o.memo ?? '',
-      createdAt,
-      expirySecs,
-      cltvDelta,
-      paymentAddr,
-      state: 'OPEN',
-      addIndex: ++this.addIndex,
-      settleIndex: 0,
-      amountPaidMsat: 0,
-    };
-    this.invoices.set(hash, inv);
-    this.emit('invoice', inv);
-    return inv;
   }
 
   settleInvoice(preimage: string): SimInvoice {
-    const hash = bytesToHex(sha256(hexToBytes(preimage)));
-    const inv = this.invoices.get(hash);
-    if (!inv) throw new SimError('unable to locate invoice', 'NOT_FOUND');
-    if (inv.state === 'SETTLED') return inv;
-    if (inv.state !== 'ACCEPTED') throw new SimError(`invoice still ${inv.state.toLowerCase()}`, 'FAILED_PRECONDITION');
-    inv.preimage = preimage;
-    inv.state = 'SETTLED';
-    inv.settleIndex = ++this.settleIndex;
-    inv.settledAt = this.now();
-    this.emit('invoice', inv);
-    const pay = this.payments.get(hash);
-    if (pay && pay.status === 'IN_FLIGHT') this.finishPayment(pay, 'SUCCEEDED', preimage);
-    return inv;
+    return this.operation(() => {
+      const hash = bytesToHex(sha256(hexToBytes(preimage)));
+      const inv = this.invoices.get(hash);
+      if (!inv) throw new SimError('unable to locate invoice', 'NOT_FOUND');
+      if (inv.state === 'SETTLED') return inv;
+      if (inv.state !== 'ACCEPTED') throw new SimError(`invoice still ${inv.state.toLowerCase()}`, 'FAILED_PRECONDITION');
+      inv.preimage = preimage;
+      inv.state = 'SETTLED';
+      inv.settleIndex = ++this.settleIndex;
+      inv.settledAt = this.now();
+      this.touch({ invoice: inv });
+      this.emit('invoice', inv);
+      const pay = this.payments.get(hash);
+      if (pay && pay.status === 'IN_FLIGHT') this.finishPayment(pay, 'SUCCEEDED', preimage);
+      return inv;
+    });
   }
 
   cancelInvoice(hash: string): SimInvoice {
-    const inv = this.invoices.get(hash);
-    if (!inv) throw new SimError('unable to locate invoice', 'NOT_FOUND');
-    if (inv.state === 'SETTLED') throw new SimError('invoice already settled', 'FAILED_PRECONDITION');
-    if (inv.state === 'CANCELED') return inv;
-    inv.state = 'CANCELED';
-    this.emit('invoice', inv);
-    const pay = this.payments.get(hash);
-    if (pay && pay.status === 'IN_FLIGHT') this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS');
-    return inv;
+    return this.operation(() => {
+      const inv = this.invoices.get(hash);
+      if (!inv) throw new SimError('unable to locate invoice', 'NOT_FOUND');
+      if (inv.state === 'SETTLED') throw new SimError('invoice already settled', 'FAILED_PRECONDITION');
+      if (inv.state === 'CANCELED') return inv;
+      inv.state = 'CANCELED';
+      this.touch({ invoice: inv });
+      this.emit('invoice', inv);
+      const pay = this.payments.get(hash);
+      if (pay && pay.status === 'IN_FLIGHT') this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS');
+      return inv;
+    });
   }
 
   /** The next payment fails with `reason`, or stays in flight until {@link releaseHeld}. */
   failNextPayment(reason: FailureReason = 'FAILURE_REASON_NO_ROUTE'): void {
-    this.nextPaymentOutcome = { kind: 'fail', reason };
+    this.operation(() => {
+      this.nextPaymentOutcome = { kind: 'fail', reason };
+      this.touch({ nextPayment: true });
+    });
   }
 
   holdNextPayment(): void {
-    this.nextPaymentOutcome = { kind: 'hold' };
+    this.operation(() => {
+      this.nextPaymentOutcome = { kind: 'hold' };
+      this.touch({ nextPayment: true });
+    });
   }
 
   /** Completes payments held in flight: they succeed (or fail with `reason`). */
   releaseHeld(reason?: FailureReason): void {
-    for (const hash of [...this.held]) {
-      this.held.delete(hash);
-      const pay = this.payments.get(hash)!;
-      if (reason) {
-        this.finishPayment(pay, 'FAILED', undefined, reason);
-      } else {
-        this.deliver(pay);
+    this.operation(() => {
+      for (const hash of [...this.held]) {
+        this.held.delete(hash);
+        this.touch({ held: true });
+        const pay = this.payments.get(hash)!;
+        if (reason) {
+          this.finishPayment(pay, 'FAILED', undefined, reason);
+        } else {
+          this.deliver(pay);
+        }
       }
-    }
+    });
   }
 
   /**
@@ -233,35 +367,43 @@ export class SimNetwork extends EventEmitter {
    * (`ALREADY_EXISTS`); after a failure a new attempt is allowed.
    */
   pay(from: string, request: string, opts: { amountSats?: number; maxFeeSats?: number } = {}): SimPayment {
-    this.node(from);
-    const parsed = invoices.parsePaymentRequest({ request });
-    const hash = parsed.id as string;
-    const prev = this.payments.get(hash);
-    if (prev && prev.status === 'SUCCEEDED') throw new SimError('invoice is already paid', 'ALREADY_EXISTS');
-    if (prev && prev.status === 'IN_FLIGHT') throw new SimError('payment is in transition', 'ALREADY_EXISTS');
-    const valueSats = (parsed.tokens as number) || opts.amountSats || 0;
-    const pay: SimPayment = {
-      hash,
-      from,
-      request,
-      valueSats,
-      feeSats: 0,
-      status: 'IN_FLIGHT',
-      createdAt: this.now(),
-      attempts: (prev?.attempts ?? 0) + 1,
-    };
-    this.payments.set(hash, pay);
-    this.emit('payment', pay);
-    const outcome = this.nextPaymentOutcome;
-    this.nextPaymentOutcome = undefined;
-    if (outcome?.kind === 'fail') {
-      this.finishPayment(pay, 'FAILED', undefined, outcome.reason);
-    } else if (outcome?.kind === 'hold') {
-      this.held.add(hash);
-    } else {
-      this.deliver(pay);
-    }
-    return pay;
+    return this.operation(() => {
+      this.node(from);
+      const parsed = invoices.parsePaymentRequest({ request });
+      const hash = parsed.id as string;
+      const prev = this.payments.get(hash);
+      if (prev && prev.status === 'SUCCEEDED') throw new SimError('invoice is already paid', 'ALREADY_EXISTS');
+      if (prev && prev.status === 'IN_FLIGHT') throw new SimError('payment is in transition', 'ALREADY_EXISTS');
+      const valueSats = (parsed.tokens as number) || opts.amountSats || 0;
+      const pay: SimPayment = {
+        hash,
+        from,
+        request,
+        valueSats,
+        feeSats: 0,
+        status: 'IN_FLIGHT',
+        createdAt: this.now(),
+        attempts: (prev?.attempts ?? 0) + 1,
+        index: prev?.index ?? ++this.paymentCount,
+      };
+      this.payments.set(hash, pay);
+      this.touch({ payment: pay });
+      this.emit('payment', pay);
+      const outcome = this.nextPaymentOutcome;
+      if (outcome) {
+        this.nextPaymentOutcome = undefined;
+        this.touch({ nextPayment: true });
+      }
+      if (outcome?.kind === 'fail') {
+        this.finishPayment(pay, 'FAILED', undefined, outcome.reason);
+      } else if (outcome?.kind === 'hold') {
+        this.held.add(hash);
+        this.touch({ held: true });
+      } else {
+        this.deliver(pay);
+      }
+      return pay;
+    });
   }
 
   /** The HTLC reaches the payee: settle a plain invoice, accept a hold invoice, or fail. */
@@ -280,9 +422,10 @@ export class SimNetwork extends EventEmitter {
       return;
     }
     inv.amountPaidMsat = pay.valueSats * 1000;
+    this.touch({ invoice: inv });
     if (inv.hold) {
       inv.state = 'ACCEPTED';
-      inv.acceptHeight = this.height;
+      inv.acceptHeight = this.blockHeight;
       this.emit('invoice', inv);
       return; // in flight until the holder settles or cancels
     }
@@ -297,19 +440,23 @@ export class SimNetwork extends EventEmitter {
     pay.status = status;
     pay.preimage = preimage;
     pay.failureReason = reason;
+    this.touch({ payment: pay });
     this.emit('payment', pay);
   }
 
   /** Mines blocks; accepted hold invoices whose CLTV horizon passed are canceled, as LND does. */
   mine(blocks = 1): number {
-    this.height += blocks;
-    for (const inv of this.invoices.values()) {
-      if (inv.hold && inv.state === 'ACCEPTED' && inv.acceptHeight !== undefined && this.height >= inv.acceptHeight + inv.cltvDelta) {
-        this.cancelInvoice(inv.hash);
+    return this.operation(() => {
+      this.blockHeight += blocks;
+      this.touch({ height: true });
+      for (const inv of this.invoices.values()) {
+        if (inv.hold && inv.state === 'ACCEPTED' && inv.acceptHeight !== undefined && this.blockHeight >= inv.acceptHeight + inv.cltvDelta) {
+          this.cancelInvoice(inv.hash);
+        }
       }
-    }
-    this.emit('block', this.height);
-    return this.height;
+      this.emit('block', this.blockHeight);
+      return this.blockHeight;
+    });
   }
 }
 

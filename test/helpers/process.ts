@@ -14,12 +14,16 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-/** `nodeArgs`: options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
-export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Spawned {
+/**
+ * `nodeArgs`: options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). `detached`: the process
+ * leads its own process group, which `process.kill(-child.pid, signal)` signals as a whole (a terminal closing).
+ */
+export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], opts: { detached?: boolean } = {}): Spawned {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   const listeners = new Set<() => void>();
