@@ -113,6 +113,9 @@ function printInfo(info: DaemonInfo, dataDir: string): void {
 async function run(roles: { worker: boolean; ingress: boolean }, argv: string[]): Promise<void> {
   const o = commonOptions(argv);
   if (!o) return;
+  // Whatever the parts write in the data directory (PGlite, the Temporal store, the relay's file, lnsim, the key) is
+  // the daemon user's alone, whichever library creates it: 0700 directories, 0600 files (src/daemon/data-dir.ts).
+  process.umask(0o077);
   const log = createLogger(o.logLevel);
   // The SDK's own records (worker, workflow and activity logs) join the daemon's JSON log, ids as fields.
   Runtime.install({ logger: temporalLogger(log.child({ component: 'temporal-sdk' }), o.logLevel === 'debug' ? 'DEBUG' : 'INFO') });

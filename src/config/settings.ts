@@ -16,10 +16,21 @@ import { nip19 } from 'nostr-tools';
 const int = (min = 0) => z.number().int().min(min);
 const sats = int(0).max(21e14);
 
+/** `host:port` with a port number in range (an IPv6 host in brackets). */
+const isHostPort = (v: string): boolean => {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(v);
+  return m !== null && Number(m[2]) <= 65535;
+};
+const parsesAsUrl = (v: string): boolean => URL.canParse(v);
+
 const lightning = z.strictObject({
   lnd_cert_file: z.string().min(1).optional(),
   lnd_macaroon_file: z.string().min(1).optional(),
-  lnd_grpc_host: z.string().min(1).optional(),
+  /** mostrod writes it with a scheme (`https://127.0.0.1:10009`); the scheme is dropped. */
+  lnd_grpc_host: z
+    .string()
+    .refine((v) => isHostPort(v.replace(/^https?:\/\//, '').replace(/\/$/, '')), 'must be host:port, e.g. 127.0.0.1:10009')
+    .optional(),
   invoice_expiration_window: int(1).default(3600),
   hold_invoice_cltv_delta: int(18).max(2016).default(144),
   hold_invoice_expiration_window: int(1).default(300),
@@ -31,7 +42,7 @@ const lightning = z.strictObject({
 
 const secretKey = z.string().refine((s) => decodeSecretKey(s) !== null, 'must be an nsec1… key or 64 hex characters');
 
-const relayUrl = z.string().refine((s) => /^wss?:\/\/[^\s]+$/.test(s), 'must be a ws:// or wss:// URL');
+const relayUrl = z.string().refine((s) => /^wss?:\/\/[^\s]+$/.test(s) && parsesAsUrl(s), 'must be a ws:// or wss:// URL');
 
 const nostr = z.strictObject({
   nsec_privkey: secretKey.optional(),
@@ -72,7 +83,7 @@ const mostro = z
 const database = z.strictObject({
   url: z
     .string()
-    .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgresql:// URL (leave it unset for the embedded PGlite database)')
+    .refine((u) => /^postgres(ql)?:\/\//.test(u) && parsesAsUrl(u), 'must be a postgresql:// URL (leave it unset for the embedded PGlite database)')
     .optional(),
 });
 
@@ -110,7 +121,7 @@ const antiAbuseBond = z.strictObject({
 });
 
 const temporal = z.strictObject({
-  address: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').optional(),
+  address: z.string().refine(isHostPort, 'must be host:port').optional(),
   namespace: z.string().min(1).default('default'),
   task_queue: z.string().min(1).default('mostro'),
   /** mTLS to a Temporal cluster: client certificate and key, and the CA that signed the server's certificate. */
@@ -134,7 +145,10 @@ const temporal = z.strictObject({
 
 const metrics = z.strictObject({
   /** host:port of the Prometheus endpoint (`/metrics`, `/healthz`); empty disables it. */
-  listen: z.string().default('127.0.0.1:9464'),
+  listen: z
+    .string()
+    .refine((v) => v === '' || isHostPort(v), 'must be host:port, or "" to switch the endpoint off')
+    .default('127.0.0.1:9464'),
 });
 
 export const settingsSchema = z.strictObject({
@@ -153,12 +167,30 @@ export const settingsSchema = z.strictObject({
 
 export type Settings = z.output<typeof settingsSchema>;
 
-/** A configuration problem, already phrased for the operator: one line per bad key. */
+/**
+ * A configuration problem, already phrased for the operator: one line per problem, each naming the key it comes
+ * from. `heading`: "cannot start" for what was found checking or starting the parts the settings describe.
+ */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  constructor(
+    readonly problems: string[],
+    heading = 'invalid configuration',
+  ) {
+    super(`${heading}:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Which environment variable set which `section.key` of a loaded Settings (for messages naming a setting). */
+const envSources = new WeakMap<object, Record<string, string>>();
+
+/**
+ * How messages name a setting: `[database] url`, plus the environment variable when the value came from one
+ * (`[database] url (MOSTRO_DATABASE_URL)`), so the operator knows where to fix it.
+ */
+export function settingName(s: Settings | undefined, section: string, key: string): string {
+  const env = s ? envSources.get(s)?.[`${section}.${key}`] : undefined;
+  return `[${section}] ${key}${env ? ` (${env})` : ''}`;
 }
 
 /** Environment variables that override keys of the file (secrets and deployment addresses). */
@@ -175,9 +207,10 @@ export const ENV_OVERRIDES: Record<string, [section: string, key: string]> = {
   TEMPORAL_API_KEY: ['temporal', 'api_key'],
 };
 
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown, fromEnv: Record<string, string>): string {
   const [section, ...rest] = issue.path.map(String);
-  const where = section === undefined ? '(top level)' : rest.length ? `[${section}] ${rest.join('.')}` : `[${section}]`;
+  const env = section !== undefined && rest.length === 1 ? fromEnv[`${section}.${rest[0]}`] : undefined;
+  const where = section === undefined ? '(top level)' : rest.length ? `[${section}] ${rest.join('.')}${env ? ` (${env})` : ''}` : `[${section}]`;
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => (section === undefined ? `unknown section [${k}]` : `${where}: unknown key "${k}"`)).join('\n  ');
   }
@@ -190,11 +223,13 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
 /** Validates an already parsed TOML document with environment overrides applied over it. */
 export function settingsFrom(doc: Record<string, unknown>, env: Record<string, string | undefined> = {}): Settings {
   const merged: Record<string, Record<string, unknown>> = {};
+  const fromEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(doc)) merged[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : (v as never);
   for (const [name, [section, key]] of Object.entries(ENV_OVERRIDES)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
     merged[section] = { ...(merged[section] ?? {}), [key]: v };
+    fromEnv[`${section}.${key}`] = name;
   }
   const r = settingsSchema.safeParse(merged);
   if (!r.success) {
@@ -203,9 +238,10 @@ export function settingsFrom(doc: Record<string, unknown>, env: Record<string, s
     if (redacted.nostr?.nsec_privkey !== undefined) redacted.nostr.nsec_privkey = '<redacted>';
     if (redacted.temporal?.api_key !== undefined) redacted.temporal.api_key = '<redacted>';
     if (redacted.database?.url !== undefined) redacted.database.url = String(redacted.database.url).replace(/\/\/[^@/]*@/, '//<credentials>@');
-    throw new ConfigError(r.error.issues.map((i) => describeIssue(i, redacted)));
+    throw new ConfigError(r.error.issues.map((i) => describeIssue(i, redacted, fromEnv)));
   }
   const s = r.data;
+  envSources.set(s, fromEnv);
   const lnd = [s.lightning.lnd_grpc_host, s.lightning.lnd_cert_file, s.lightning.lnd_macaroon_file];
   if (lnd.some((v) => v !== undefined) && !lnd.every((v) => v !== undefined)) {
     throw new ConfigError(['[lightning]: lnd_grpc_host, lnd_cert_file and lnd_macaroon_file go together (leave all three unset for the simulated network)']);

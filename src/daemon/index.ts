@@ -31,8 +31,11 @@ import { transportProtocolVersion } from '../protocol/index.js';
 import { connectClient, registerSearchAttributes } from '../temporal/connect.js';
 import { createWorker } from '../workers/worker.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/order/search-attributes.js';
+import { lockDirectory, DirInUseError } from '../dir-lock.js';
+import { CANNOT_START, embedded, preflight, setting, step } from './checks.js';
+import { prepareDataDir } from './data-dir.js';
 import { daemonKey, preimageSecretOf } from './keys.js';
-import { connectLnd, lndCredentialsOf } from './lnd.js';
+import { connectLnd, lndCredentialsOf, probeLnd } from './lnd.js';
 import { EMBEDDED_PORTS } from './ports.js';
 
 export { EMBEDDED_PORTS };
@@ -100,8 +103,21 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       throw new ConfigError(missing.map((m) => `${m}: required when the worker and the ingress run as separate processes (\`npm start\` embeds it instead)`));
     }
   }
+  prepareDataDir(o.dataDir, log);
   const parts = new Parts();
   try {
+    if (!split) {
+      // `start` holds the whole data directory, not only the embedded Temporal store: PGlite, the relay's file, the
+      // simulated network and the generated key must not be opened by two daemons either (src/dir-lock.ts).
+      const lock = await lockDirectory(o.dataDir, (m) => log.warn(m)).catch((err: unknown) => {
+        if (!(err instanceof DirInUseError)) throw err;
+        throw new ConfigError([`data directory ${o.dataDir} is in use by another mostro process${err.holderPid ? ` (pid ${err.holderPid})` : ''}: stop it first, or give another --data-dir`], CANNOT_START);
+      });
+      parts.add('data directory lock', () => lock.release());
+    }
+    // Everything checkable before a part starts, reported at once (one line per problem, naming its setting).
+    const problems = await preflight({ settings: o.settings, ports: o.ports ?? 'fixed' });
+    if (problems.length) throw new ConfigError(problems, CANNOT_START);
     return await assemble(o, parts, port);
   } catch (err) {
     await parts.closeAll(log);
@@ -119,17 +135,17 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
   let address = s.temporal.address;
   const namespace = s.temporal.namespace;
   if (!address) {
-    const server = await startDevServer({
+    const server = await step(embedded(s, 'temporal', 'address', `the embedded Temporal server listens on ${port(EMBEDDED_PORTS.temporal) ? `127.0.0.1:${EMBEDDED_PORTS.temporal}` : 'a free port'}`), () => startDevServer({
       port: port(EMBEDDED_PORTS.temporal),
       dataDir: path.join(dataDir, 'temporal'),
       namespaces: namespace === 'default' ? [] : [namespace],
       log: log.child({ component: 'temporal' }),
-    });
+    }));
     parts.add('temporal server', () => server.close());
     address = server.address;
   }
   const target = temporalTargetOf(s, address);
-  const connection = await connectClient(target);
+  const connection = await step(setting(s, 'temporal', 'address', address), () => connectClient(target));
   parts.add('temporal client', () => connection.close());
   const client = new Client({ connection, namespace });
   // Support staff filter trades by these in the Web UI; workflows cannot upsert attributes the namespace lacks.
@@ -142,13 +158,17 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
   }
 
   // Database.
-  const db: Database = await openDatabase(s.database.url ? { url: s.database.url } : { pgliteDir: path.join(dataDir, 'pglite') });
+  const db: Database = s.database.url
+    ? await step(setting(s, 'database', 'url'), () => openDatabase({ url: s.database.url! }))
+    : await step(embedded(s, 'database', 'url', `the embedded PGlite database is in ${path.join(dataDir, 'pglite')}`), () => openDatabase({ pgliteDir: path.join(dataDir, 'pglite') }));
   parts.add('database', () => db.close());
 
   // Relays.
   let relays = s.nostr.relays;
   if (relays.length === 0) {
-    const relay = await startLocalRelay({ port: port(EMBEDDED_PORTS.relay), file: path.join(dataDir, 'relay-events.jsonl') });
+    const relay = await step(embedded(s, 'nostr', 'relays', `the embedded relay listens on ${port(EMBEDDED_PORTS.relay) ? `127.0.0.1:${EMBEDDED_PORTS.relay}` : 'a free port'}`), () =>
+      startLocalRelay({ port: port(EMBEDDED_PORTS.relay), file: path.join(dataDir, 'relay-events.jsonl') }),
+    );
     parts.add('local relay', () => relay.close());
     relays = [relay.url];
   }
@@ -160,13 +180,12 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
   let lnsim: Lnsim | undefined;
   let credentials = lndCredentialsOf(s.lightning);
   if (!credentials) {
-    lnsim = await startLnsim({
+    lnsim = await step(embedded(s, 'lightning', 'lnd_grpc_host', 'the simulated Lightning network runs in this process'), () => startLnsim({
       dir: path.join(dataDir, 'lnsim'),
       grpcPort: port(EMBEDDED_PORTS.lndGrpc),
       controlPort: port(EMBEDDED_PORTS.lnsimControl),
       lnurlPort: port(EMBEDDED_PORTS.lnurl),
-      log: log.child({ component: 'lnsim' }),
-    });
+    }));
     parts.add('simulated lightning network', () => lnsim!.close());
     credentials = lnsim.credentials;
   }
@@ -180,7 +199,8 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
     // The simulated network's Lightning Addresses live on 127.0.0.1 over plain HTTP.
     lnurl: lnsim ? { allowPrivateHosts: true, allowHttp: true } : undefined,
   };
-  const node = await createLightningActivities(lightningDeps).getNodeInfo();
+  if (!lnsim) await probeLnd(lnd, s);
+  const node = await step(setting(s, 'lightning', 'lnd_grpc_host', credentials.socket), () => createLightningActivities(lightningDeps).getNodeInfo());
   const networks = node.network.split(',');
 
   const devFeeAddress = lnsim ? (s.mostro.dev_fee_lightning_address === '' ? '' : lnsim.addressOf('dev')) : undefined;
@@ -205,7 +225,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
     const priceTimer = setInterval(() => void refresh(), s.price.update_interval_seconds * 1000);
     parts.add('price refresh', async () => clearInterval(priceTimer));
 
-    const { worker, connection: native } = await createWorker(target, {
+    const { worker, connection: native } = await step(`${setting(s, 'temporal', 'namespace', namespace)}, task_queue = ${target.taskQueue}: the worker could not start`, () => createWorker(target, {
       db: db.prisma,
       lightning: lightningDeps,
       nostr: {
@@ -225,7 +245,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       maxConcurrentWorkflowTaskExecutions: s.temporal.max_concurrent_workflow_tasks,
       maxConcurrentActivityTaskExecutions: s.temporal.max_concurrent_activities,
       workflowThreadPoolSize: s.temporal.workflow_thread_pool_size,
-    });
+    }));
     parts.add('worker connection', () => native.close());
     const running = worker.run();
     done = running;
@@ -299,7 +319,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
   let metricsUrl: string | undefined;
   if (s.metrics.listen !== '') {
     const listen = o.ports === 'ephemeral' ? s.metrics.listen.replace(/:\d+$/, ':0') : s.metrics.listen;
-    const m = await startMetricsServer(listen, checks);
+    const m = await step(setting(s, 'metrics', 'listen', listen), () => startMetricsServer(listen, checks));
     parts.add('metrics endpoint', () => m.close());
     metricsUrl = m.url;
   }

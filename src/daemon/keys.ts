@@ -23,7 +23,7 @@ export function daemonKey(configured: string | undefined, dataDir: string): { ke
   const file = path.join(dataDir, KEY_FILE);
   if (fs.existsSync(file)) {
     const key = decodeSecretKey(fs.readFileSync(file, 'utf8'));
-    if (!key) throw new ConfigError([`${file}: does not hold an nsec1… key`]);
+    if (!key) throw new ConfigError([`[nostr] nsec_privkey: unset, so the key is read from ${file} — it does not hold an nsec1… key`]);
     return { key, source: 'data-dir' };
   }
   const key = generateSecretKey();

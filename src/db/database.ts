@@ -3,6 +3,8 @@
  * compiled to WebAssembly, in process — on disk under the data directory (the embedded default) or in memory.
  * Migrations are applied before the Prisma client is handed out.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -87,8 +89,10 @@ export async function openDatabase(where: DatabaseLocation): Promise<Database> {
       },
     };
   }
-  const db = new PGlite('pgliteDir' in where ? where.pgliteDir : 'memory://');
+  const dir = 'pgliteDir' in where ? where.pgliteDir : undefined;
+  const db = new PGlite(dir ?? 'memory://');
   await applyMigrations(pgliteSession(db));
+  if (dir) ownerOnly(dir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
   return {
     prisma,
@@ -96,6 +100,23 @@ export async function openDatabase(where: DatabaseLocation): Promise<Database> {
     close: async () => {
       await prisma.$disconnect();
       await db.close();
+      if (dir) ownerOnly(dir);
     },
   };
+}
+
+/**
+ * PGlite's WebAssembly file layer chmods what it creates to the mode it was asked for, whatever the process umask:
+ * its initial database comes out 0666 and some files PostgreSQL writes later 0644. Its directories follow the umask
+ * (0700 under the daemon), so no other user can reach those files; this takes the group and other bits off them too,
+ * after opening and after closing (symlinks are left alone).
+ */
+function ownerOnly(dir: string): void {
+  const visit = (p: string) => {
+    const st = fs.lstatSync(p);
+    if (st.isSymbolicLink()) return;
+    if (st.mode & 0o077) fs.chmodSync(p, st.mode & 0o700);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) visit(path.join(p, e));
+  };
+  visit(dir);
 }

@@ -67,6 +67,8 @@ function main(): Promise<void> | void {
     if (!(days > 0)) fail(`--retention must be a positive number of days, got "${values.retention}"`);
     retentionMs = days * 24 * 3600_000;
   }
+  // Workflow histories are the user's alone: 0700 directories, 0600 files.
+  process.umask(0o077);
   return (async () => {
     const server = await startDevServer({
       port,

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { lockDirectory } from '../dir-lock.js';
 import { Engine, type Logger } from './engine.js';
 import { RpcError } from './errors.js';
 import { operatorServiceHandlers, testServiceHandlers, workflowServiceHandlers, type Handler } from './handlers.js';
@@ -82,25 +83,6 @@ function tolerant(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
   return out as grpc.ServiceDefinition;
 }
 
-function acquireLock(dir: string): () => void {
-  const file = path.join(dir, 'LOCK');
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8'));
-    if (pid && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        throw new Error(`data directory ${dir} is in use by process ${pid}`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  fs.writeFileSync(file, String(process.pid));
-  return () => fs.rmSync(file, { force: true });
-}
-
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const log = typeof opts.log === 'object' ? opts.log : consoleLogger(opts.log ?? 'warn');
   let store: Store;
@@ -108,8 +90,17 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   let loaded;
   if (opts.dataDir) {
     fs.mkdirSync(opts.dataDir, { recursive: true });
-    release = acquireLock(opts.dataDir);
-    ({ store, state: loaded } = await Store.open(opts.dataDir, { fsync: opts.fsync ?? true, compactBytes: opts.compactBytes }));
+    // A kernel-held lock (src/dir-lock.ts): released the instant a holder dies, so a restart after kill -9 starts.
+    const lock = await lockDirectory(opts.dataDir, (m) => log.warn(m));
+    release = () => void lock.release();
+    // The pid file earlier versions left behind (the lock is ours, so whoever wrote it is gone).
+    fs.rmSync(path.join(opts.dataDir, 'LOCK'), { force: true });
+    try {
+      ({ store, state: loaded } = await Store.open(opts.dataDir, { fsync: opts.fsync ?? true, compactBytes: opts.compactBytes }));
+    } catch (err) {
+      release();
+      throw err;
+    }
   } else {
     store = Store.memory();
   }
@@ -202,6 +193,12 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     );
+  }).catch(async (err: unknown) => {
+    // A busy port: give back the store and the directory, so the caller can report it and try again.
+    server.forceShutdown();
+    await engine.shutdown();
+    release();
+    throw err;
   });
   const address = `${host}:${port}`;
   log.info('embedded Temporal server listening', { address, dataDir: opts.dataDir ?? null });

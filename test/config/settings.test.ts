@@ -90,8 +90,9 @@ describe('settings.toml', () => {
     const p = problems(() => settingsFrom({}, { MOSTRO_NSEC_PRIVKEY: 'nsec1thisisnotavalidkeybutsecretanyway', MOSTRO_DATABASE_URL: 'mysql://root:hunter2@db/x' }));
     expect(p.join('\n')).not.toContain('nsec1thisisnot');
     expect(p.join('\n')).not.toContain('hunter2');
-    expect(p.find((l) => l.startsWith('[nostr] nsec_privkey:'))).toContain('<redacted>');
-    expect(p.find((l) => l.startsWith('[database] url:'))).toContain('must be a postgresql:// URL');
+    // Each line names the key and the variable the value came from.
+    expect(p.find((l) => l.startsWith('[nostr] nsec_privkey (MOSTRO_NSEC_PRIVKEY):'))).toContain('<redacted>');
+    expect(p.find((l) => l.startsWith('[database] url (MOSTRO_DATABASE_URL):'))).toContain('must be a postgresql:// URL');
   });
 
   it('wants all three LND credentials or none', () => {
