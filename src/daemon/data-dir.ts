@@ -14,7 +14,8 @@ import { ConfigError } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import { CANNOT_START } from './checks.js';
 
-export function prepareDataDir(dir: string, log: Logger): void {
+/** `writable`: `start` writes its embedded parts' state here; `worker` and `ingress` may run on a read-only mount holding the key. */
+export function prepareDataDir(dir: string, log: Logger, writable = true): void {
   const fail = (why: string) => new ConfigError([`--data-dir ${dir}: ${why}`], CANNOT_START);
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -24,10 +25,12 @@ export function prepareDataDir(dir: string, log: Logger): void {
   }
   const st = fs.statSync(dir);
   if (!st.isDirectory()) throw fail('not a directory');
-  try {
-    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
-  } catch {
-    throw fail('not writable by this user');
+  if (writable) {
+    try {
+      fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+    } catch {
+      throw fail('not writable by this user');
+    }
   }
   if ((st.mode & 0o077) === 0) return;
   try {

@@ -103,7 +103,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       throw new ConfigError(missing.map((m) => `${m}: required when the worker and the ingress run as separate processes (\`npm start\` embeds it instead)`));
     }
   }
-  prepareDataDir(o.dataDir, log);
+  prepareDataDir(o.dataDir, log, !split);
   const parts = new Parts();
   try {
     if (!split) {
