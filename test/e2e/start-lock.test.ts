@@ -83,7 +83,7 @@ describe.skipIf(realServerAddress || process.platform !== 'linux')('one daemon p
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-lock-'));
     let daemon = await startUnreaped(dataDir);
     wrappers.push(daemon);
-    await daemon.waitFor(READY, 90_000);
+    await daemon.waitFor(READY, 150_000);
     const pubkey = /^pubkey: (\S+)$/m.exec(daemon.output())![1];
 
     for (let round = 1; round <= 3; round++) {
@@ -92,7 +92,7 @@ describe.skipIf(realServerAddress || process.platform !== 'linux')('one daemon p
       // No wait: the next daemon starts while the killed one has not been reaped.
       daemon = await startUnreaped(dataDir);
       wrappers.push(daemon);
-      await daemon.waitFor(READY, 90_000);
+      await daemon.waitFor(READY, 150_000);
       expect(procState(killed), `round ${round}: the killed daemon should still be a zombie`).toBe('Z');
       expect(/^pubkey: (\S+)$/m.exec(daemon.output())![1]).toBe(pubkey);
     }
@@ -104,7 +104,7 @@ describe.skipIf(realServerAddress || process.platform !== 'linux')('one daemon p
     expect(second.output()).toContain(`data directory ${dataDir} is in use by another mostro process (pid ${daemon.daemonPid})`);
     expect(second.output()).not.toMatch(READY);
     expect(procState(daemon.daemonPid)).not.toBe('Z');
-  }, 300_000);
+  }, 480_000);
 
   it('refuses a second daemon on a directory in use when Temporal is external (PGlite and the relay file are not opened twice)', async () => {
     const temporal = await startDevServer({ log: 'silent' });
@@ -114,7 +114,7 @@ describe.skipIf(realServerAddress || process.platform !== 'linux')('one daemon p
       fs.writeFileSync(config, `[temporal]\naddress = "${temporal.address}"\ntask_queue = "${uid('lock')}"\n`);
       const first = spawnTs('src/main.ts', startArgs(dataDir, config), cleanEnv);
       spawned.push(first);
-      await first.waitFor(READY, 90_000);
+      await first.waitFor(READY, 150_000);
       const second = spawnTs('src/main.ts', startArgs(dataDir, config), cleanEnv);
       spawned.push(second);
       expect(await second.exited, second.output()).toBe(2);
@@ -125,11 +125,11 @@ describe.skipIf(realServerAddress || process.platform !== 'linux')('one daemon p
       expect(await first.exited).toBe(0);
       const third = spawnTs('src/main.ts', startArgs(dataDir, config), cleanEnv);
       spawned.push(third);
-      await third.waitFor(READY, 90_000);
+      await third.waitFor(READY, 150_000);
       third.child.kill('SIGTERM');
       expect(await third.exited).toBe(0);
     } finally {
       await temporal.close();
     }
-  }, 240_000);
+  }, 400_000);
 });
