@@ -2,8 +2,9 @@
  * All activities of the daemon, grouped by the external system they touch. A worker gets the groups whose systems
  * it was given (a worker without LND credentials, say, runs no Lightning activities).
  */
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Db } from '../db/database.js';
+import { isPermanentDbError, sqlState } from '../db/errors.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { PriceManager } from '../price/manager.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
@@ -52,13 +53,32 @@ function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<u
   return Object.fromEntries(Object.entries(group).map(([k, f]) => [k, heartbeating(f as (...a: unknown[]) => Promise<unknown>)])) as unknown as T;
 }
 
+/**
+ * A statement PostgreSQL refuses for good (bad data, a broken constraint) fails the activity without retries, as
+ * `DatabaseRejected`, naming only the SQLSTATE (the data may be the user's): the workflow decides what to do instead
+ * of retrying forever.
+ */
+export function rejectingPermanently<T extends Record<string, (...args: never[]) => Promise<unknown>>>(group: T): T {
+  const wrap =
+    (name: string, f: (...a: unknown[]) => Promise<unknown>) =>
+    async (...args: unknown[]) => {
+      try {
+        return await f(...args);
+      } catch (err) {
+        if (isPermanentDbError(err)) throw ApplicationFailure.nonRetryable(`${name}: the database refused the write (SQLSTATE ${sqlState(err)})`, 'DatabaseRejected');
+        throw err;
+      }
+    };
+  return Object.fromEntries(Object.entries(group).map(([k, f]) => [k, wrap(k, f as (...a: unknown[]) => Promise<unknown>)])) as unknown as T;
+}
+
 export function createActivities(deps: ActivityDeps) {
   return withHeartbeats({
     ...createSystemActivities(deps),
-    ...(deps.db ? createDatabaseActivities(deps.db, undefined, deps.adminPubkey) : {}),
+    ...(deps.db ? rejectingPermanently(createDatabaseActivities(deps.db, undefined, deps.adminPubkey)) : {}),
     ...(deps.lightning ? createLightningActivities(deps.lightning) : {}),
     ...(deps.nostr ? createNostrActivities(deps.nostr.egress, deps.nostr.orderEvents) : {}),
-    ...(deps.db && deps.nostr ? createDecisionActivities(deps.db, deps.nostr.egress, deps.nostr.orderEvents) : {}),
+    ...(deps.db && deps.nostr ? rejectingPermanently(createDecisionActivities(deps.db, deps.nostr.egress, deps.nostr.orderEvents)) : {}),
     ...(deps.prices ? createPriceActivities(deps.prices) : {}),
     ...(deps.orderSettings ? createSettingsActivities(deps.orderSettings) : {}),
   });

@@ -230,6 +230,8 @@ export function createLightningActivities(deps: LightningDeps) {
       } catch (err) {
         const inv = await ln.getInvoice({ lnd, id: hash }).catch(() => undefined);
         if (inv?.is_confirmed) return { hash };
+        // The HTLC went back to its payer (LND canceled it at its CLTV, or the daemon did): it can never be settled.
+        if (inv?.is_canceled) throw ApplicationFailure.nonRetryable('settleHoldInvoice: the invoice is canceled', 'InvoiceCanceled');
         throw lndError(err, 'settleHoldInvoice');
       }
       return { hash };

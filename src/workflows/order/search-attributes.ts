@@ -23,13 +23,19 @@ export const ORDER_SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Bool'> = Objec
 
 /**
  * A trade needs a person when the escrow is settled but the buyer could not be paid after every attempt (the
- * buyer has been asked for a new invoice), or when a payment has been in flight without resolution.
+ * buyer has been asked for a new invoice), or when a payment has been in flight without resolution — or when the
+ * database refused the order's projection (see {@link WorkflowFlags}).
  */
 export function needsAttention(o: OrderState, paymentAttemptsLimit: number): boolean {
   return o.status === 'settled-hold-invoice' && o.failedPayment && o.paymentAttempts >= paymentAttemptsLimit;
 }
 
-export function orderSearchAttributes(o: OrderState, paymentAttemptsLimit: number): SearchAttributeUpdatePair[] {
+/** What the workflow knows beyond the order: the database refused its projection for good (the trade went on). */
+export interface WorkflowFlags {
+  projectionRejected?: boolean;
+}
+
+export function orderSearchAttributes(o: OrderState, paymentAttemptsLimit: number, flags: WorkflowFlags = {}): SearchAttributeUpdatePair[] {
   return [
     { key: SA.status, value: o.status },
     { key: SA.kind, value: o.kind },
@@ -37,6 +43,6 @@ export function orderSearchAttributes(o: OrderState, paymentAttemptsLimit: numbe
     { key: SA.makerPubkey, value: o.creatorPubkey },
     { key: SA.buyerPubkey, value: o.buyerPubkey },
     { key: SA.sellerPubkey, value: o.sellerPubkey },
-    { key: SA.needsAttention, value: needsAttention(o, paymentAttemptsLimit) },
+    { key: SA.needsAttention, value: needsAttention(o, paymentAttemptsLimit) || !!flags.projectionRejected },
   ] as SearchAttributeUpdatePair[];
 }
