@@ -52,7 +52,7 @@ export async function startLnsim(o: LnsimOptions): Promise<Lnsim> {
   fs.chmodSync(dir, 0o700); // made by an earlier version, or by hand
   const net = new SimNetwork(o.network ?? 'regtest');
   // First: it locks the directory, so no other simulator writes keys or state here meanwhile.
-  const journal = FileJournal.open(net, dir, o.log ?? stderrLogger);
+  const journal = await FileJournal.open(net, dir, o.log ?? stderrLogger);
   const started: { close(): Promise<void> }[] = [];
   try {
     const keysFile = path.join(dir, 'nodes.json');

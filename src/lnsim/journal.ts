@@ -12,12 +12,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DirInUseError, lockDirectory } from '../dir-lock.js';
 import type { Logger } from '../log.js';
 import type { NetworkJournal, NetworkRecord, SimNetwork } from './network.js';
 
 const FORMAT = 1;
 const JOURNAL_FILE = 'network.jsonl';
-const LOCK_FILE = 'lnsim.lock';
 
 export interface JournalOptions {
   /** Compact while running once the journal holds more than `factor` × the live invoices and payments + `slack` entries. */
@@ -31,7 +31,6 @@ interface Header {
 }
 
 /** Directories whose lock this process holds (a lock naming our own pid but not held here is a previous life's). */
-const lockedHere = new Set<string>();
 
 export class FileJournal implements NetworkJournal {
   private fd: number;
@@ -59,8 +58,13 @@ export class FileJournal implements NetworkJournal {
    * Refuses a directory another running simulator holds, a journal of another network, or one damaged before its
    * last line.
    */
-  static open(net: SimNetwork, dir: string, log: Logger, opts: JournalOptions = {}): FileJournal {
-    const releaseLock = acquireLock(dir);
+  static async open(net: SimNetwork, dir: string, log: Logger, opts: JournalOptions = {}): Promise<FileJournal> {
+    // The kernel releases this lock the moment its holder dies (even as an unreaped zombie): src/dir-lock.ts.
+    const lock = await lockDirectory(dir, (m) => log.warn(m)).catch((err: unknown) => {
+      if (err instanceof DirInUseError) throw new Error(`${dir} is in use by another simulated Lightning network${err.holderPid ? ` (pid ${err.holderPid})` : ''}; stop it or use another directory`);
+      throw err;
+    });
+    const releaseLock = () => void lock.release();
     try {
       const journal = new FileJournal(net, path.join(dir, JOURNAL_FILE), log, releaseLock, {
         compactFactor: opts.compactFactor ?? 4,
@@ -267,73 +271,5 @@ function fsyncDir(dir: string): void {
     // Not every platform can fsync a directory (Windows); the rename itself is still atomic.
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-/**
- * What /proc says about a process (Linux): its start time, which tells a live holder from an unrelated process that
- * got its pid later, and whether it is only a zombie (killed, not yet reaped by its parent: it holds nothing).
- */
-function procStat(pid: number): { started: string; zombie: boolean } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { started: fields[19]!, zombie: fields[0] === 'Z' || fields[0] === 'X' };
-  } catch {
-    return undefined;
-  }
-}
-
-function holderAlive(holder: { pid?: number; started?: string }, dir: string): boolean {
-  if (typeof holder.pid !== 'number') return false;
-  if (holder.pid === process.pid) return lockedHere.has(dir);
-  try {
-    process.kill(holder.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  const stat = procStat(holder.pid);
-  if (!stat) return true; // no /proc: the pid exists, so assume it is the holder
-  return !stat.zombie && (holder.started === undefined || stat.started === holder.started);
-}
-
-/** Takes `dir` for this process; a lock left by a process that is gone (killed, crashed) is taken over. */
-function acquireLock(dir: string): () => void {
-  const file = path.join(dir, LOCK_FILE);
-  // Written whole first, then linked into place (atomic, and refused when the lock exists): never seen half-written.
-  const mine = `${file}.${process.pid}.${Date.now()}`;
-  fs.writeFileSync(mine, JSON.stringify({ pid: process.pid, started: procStat(process.pid)?.started }), { mode: 0o600 });
-  for (;;) {
-    try {
-      try {
-        fs.linkSync(mine, file);
-      } catch (err) {
-        // A file system without hard links: an exclusive copy (refused when the lock exists, too).
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err;
-        fs.copyFileSync(mine, file, fs.constants.COPYFILE_EXCL);
-      }
-      fs.rmSync(mine, { force: true });
-      lockedHere.add(dir);
-      return () => {
-        lockedHere.delete(dir);
-        fs.rmSync(file, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        fs.rmSync(mine, { force: true });
-        throw err;
-      }
-    }
-    let holder: { pid?: number; started?: string } = {};
-    try {
-      holder = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof holder;
-    } catch {
-      // Unreadable (damaged): nobody can be shown to hold it.
-    }
-    if (holderAlive(holder, dir)) {
-      fs.rmSync(mine, { force: true });
-      throw new Error(`${dir} is in use by another simulated Lightning network (pid ${holder.pid}); stop it or use another directory`);
-    }
-    fs.rmSync(file, { force: true });
   }
 }
