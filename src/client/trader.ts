@@ -33,6 +33,9 @@ export class MostroTrader {
   private readonly inbox = new Map<number, Reply[]>();
   private readonly wake = new Map<number, () => void>();
   private readonly subs: { close(): void }[] = [];
+  /** Every reply received per trade key, read or not, once per event (a relay may deliver an event again). */
+  private readonly history = new Map<number, Reply[]>();
+  private readonly seen = new Set<string>();
   private nextRequestId = 1;
 
   constructor(
@@ -68,33 +71,45 @@ export class MostroTrader {
 
   /**
    * Goes on through another relay pool with the same keys (the daemon came back on other ports): every trade key's
-   * subscription moves there; replies not read yet stay.
+   * subscription moves there; replies not read yet stay. With `since` (unix seconds), replies the relay stored while
+   * this client was away are fetched too (each event is taken once).
    */
-  reconnect(pool: RelayPool): void {
+  reconnect(pool: RelayPool, since?: number): void {
     this.close();
     this.subs.length = 0;
     this.pool = pool;
-    for (const index of this.inbox.keys()) this.subscribe(index);
+    for (const index of this.inbox.keys()) this.subscribe(index, since);
   }
 
-  private subscribe(index: number): void {
+  /** Every reply received on trade key `index` so far, read or not. */
+  received(index: number): readonly Reply[] {
+    return this.history.get(index) ?? [];
+  }
+
+  private subscribe(index: number, since?: number): void {
     const pk = this.tradePubkey(index);
     const key = this.tradeKey(index);
-    const filter = this.transport === 'nip44' ? { kinds: [14], authors: [this.mostroPubkey], '#p': [pk], limit: 0 } : { kinds: [1059], '#p': [pk], limit: 0 };
+    const window = since === undefined ? { limit: 0 } : { since };
+    const filter = this.transport === 'nip44' ? { kinds: [14], authors: [this.mostroPubkey], '#p': [pk], ...window } : { kinds: [1059], '#p': [pk], ...window };
     this.subs.push(
       this.pool.subscribe({
         filters: () => [filter],
         onEvent: (ev) => {
+          const id = (ev as NostrEvent).id;
+          if (this.seen.has(id)) return;
+          this.seen.add(id);
           const r = unwrapMessage(ev as NostrEvent, key, this.transport);
           if (!r.ok || r.value.sender !== this.mostroPubkey) return;
           const { kind } = unwrapKind(r.value.message);
-          this.inbox.get(index)!.push({
+          const reply: Reply = {
             action: kind.action,
             id: kind.id ?? undefined,
             requestId: kind.request_id === null || kind.request_id === undefined ? null : String(kind.request_id),
             payload: (kind.payload ?? null) as Payload | null,
             json: r.value.messageJson,
-          });
+          };
+          this.inbox.get(index)!.push(reply);
+          this.history.set(index, [...(this.history.get(index) ?? []), reply]);
           this.wake.get(index)?.();
         },
       }),

@@ -9,42 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import invoices from 'invoices';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MostroTrader, type Reply } from '../../src/client/trader.js';
-import { ENV_OVERRIDES } from '../../src/config/settings.js';
+import { MostroTrader } from '../../src/client/trader.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import type { Payload } from '../../src/protocol/index.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { escrowRequest, lnsim, startDaemon, whereIs } from '../helpers/npm-start.js';
+import type { Spawned } from '../helpers/process.js';
 import { realServerAddress } from '../helpers/temporal.js';
 
-// The daemon under test must see no deployment settings from the test run's environment (DATABASE_URL, …).
-const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));
 const REPLY_MS = 60_000;
-
-/** `npm start` in its own process group (so the group can be killed as a terminal would). */
-function startDaemon(dataDir: string): Spawned {
-  return spawnTs('src/main.ts', ['start', '--data-dir', dataDir, '--ephemeral-ports', '--log-level', 'warn'], cleanEnv, [], { detached: true });
-}
-
-async function whereIs(daemon: Spawned): Promise<{ pubkey: string; relay: string; lnsim: string }> {
-  await daemon.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 120_000);
-  return { pubkey: await daemon.line('pubkey'), relay: await daemon.line('relay'), lnsim: await daemon.line('lnsim') };
-}
-
-/** The simulated network's wallets and records (its control API, as `npm run lnsim --` uses it). */
-async function lnsim<T = Record<string, unknown>>(base: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${route}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`lnsim ${route}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** The seller's escrow hold invoice (the first pay-invoice only introduces the buyer). */
-async function escrowRequest(seller: MostroTrader): Promise<string> {
-  for (;;) {
-    const m: Reply = await seller.next(1, 'pay-invoice', REPLY_MS);
-    if (m.payload && 'payment_request' in m.payload) return (m.payload as { payment_request: [unknown, string, unknown] }).payment_request[1];
-  }
-}
 
 const sellOrder = (sats: number) =>
   ({
@@ -93,7 +65,7 @@ describe.skipIf(realServerAddress)('npm start stopped mid-trade with the escrow 
         const amount = (ask.payload as { order: { amount: number } }).order.amount;
         const payout = await lnsim<{ request: string; hash: string }>(at.lnsim, '/invoice', { sats: amount, node: 'buyer', expiry_secs: 7200 });
         await buyer.send(1, { action: 'add-invoice', id, payload: { payment_request: [null, payout.request, null] } as Payload });
-        const escrow = await escrowRequest(seller);
+        const escrow = await escrowRequest(seller, 1, REPLY_MS);
         const escrowHash = invoices.parsePaymentRequest({ request: escrow }).id as string;
         await lnsim(at.lnsim, '/pay', { request: escrow, from: 'seller' });
         await buyer.next(1, 'hold-invoice-payment-accepted', REPLY_MS);
