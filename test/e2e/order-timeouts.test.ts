@@ -172,8 +172,8 @@ describe('payout failures', () => {
 
 describe('a new invoice while the payout is in flight (issue 14: the buyer was paid twice)', () => {
   it('is refused while the first payout may still succeed; the buyer is paid once, by the first invoice', async () => {
-    const seller = d.trader('seller-t7');
-    const buyer = d.trader('buyer-t7');
+    const seller = d.trader('seller-t9');
+    const buyer = d.trader('buyer-t9');
     const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
     for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
     d.net.holdNextPayment();
@@ -196,8 +196,8 @@ describe('a new invoice while the payout is in flight (issue 14: the buyer was p
   });
 
   it('is accepted once LND has said the first payout failed, and only the new invoice is paid', async () => {
-    const seller = d.trader('seller-t8');
-    const buyer = d.trader('buyer-t8');
+    const seller = d.trader('seller-t10');
+    const buyer = d.trader('buyer-t10');
     const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
     for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
     d.net.holdNextPayment();
