@@ -15,6 +15,8 @@ import { spawnTs, type Spawned } from '../helpers/process.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
 const WORKER = 'test/e2e/crash/worker-main.ts';
+/** Starting a worker process (tsx, the native bridge, connecting) takes seconds idle and much longer with both cores busy. */
+const WORKER_START_MS = 180_000;
 
 // Two processes share the database, so these need a PostgreSQL server (the test setup starts one when the Debian
 // binaries exist, and CI installs them); PGlite lives inside one process.
@@ -23,13 +25,13 @@ async function crashingWorker(d: TestDaemon, dir: string, bundlePath: string, po
   const marker = path.join(dir, `crashed-${point}`);
   const env = { ORDER_WORKER_CONFIG: JSON.stringify(d.workerConfig), WORKFLOW_BUNDLE: bundlePath, CRASH_MARKER: marker };
   const first = spawnTs(WORKER, [], { ...env, CRASH_AFTER: point });
-  await first.line('worker');
+  await first.line('worker', WORKER_START_MS);
 
   let current: Spawned = first;
   const replaced = first.exited.then(async () => {
     // The killed attempt stops heartbeating: after the heartbeat timeout it is retried on the new worker.
     current = spawnTs(WORKER, [], env);
-    await current.line('worker');
+    await current.line('worker', WORKER_START_MS);
   });
   return {
     crashed: () => fs.existsSync(marker),
@@ -104,7 +106,8 @@ describe.skipIf(!inject('databaseUrl'))('worker killed at an activity boundary',
         await w.stop();
       }
     },
-    120_000,
+    // Two worker processes start per test; with both cores busy each can take minutes.
+    2 * WORKER_START_MS + 120_000,
   );
 });
 
@@ -160,6 +163,7 @@ describe.skipIf(!inject('databaseUrl'))('worker killed around a bond slash and i
         await w.stop();
       }
     },
-    120_000,
+    // Two worker processes start per test; with both cores busy each can take minutes.
+    2 * WORKER_START_MS + 120_000,
   );
 });
