@@ -133,4 +133,20 @@ describe('the step that moved money cannot be undone', () => {
       await restore();
     }
   });
+
+  it('the flag clears once a later state is stored: the orders row has caught up', async () => {
+    const seller = d.trader('seller-p7');
+    const buyer = d.trader('buyer-p7');
+    const { id } = await fiatSentTrade(d, seller, buyer, 8_000);
+    const restore = await failOrdersWhen('refuse_settling', `NEW.id = '${id}' AND NEW.status = 'settled-hold-invoice'`, '23514');
+    try {
+      await seller.send(1, { action: 'release', id, tradeIndex: null });
+      await buyer.next(1, 'purchase-completed');
+      await waitFor('the orders row caught up', async () => (await d.db.prisma.order.findUnique({ where: { id } }))?.status === 'success');
+      const described = await d.env.client.workflow.getHandle(`order-${id}`).describe();
+      expect(described.searchAttributes.MostroNeedsAttention).toEqual([false]);
+    } finally {
+      await restore();
+    }
+  });
 });

@@ -254,7 +254,13 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
 
   async function commitDecision(input: Parameters<DecisionActivities['commitDecision']>[0]): Promise<Awaited<ReturnType<DecisionActivities['commitDecision']>>> {
     try {
-      return await io(() => decision.commitDecision(input));
+      const r = await io(() => decision.commitDecision(input));
+      if (projectionRejected && input.projection) {
+        // A later state was stored: the orders row has caught up with the workflow.
+        projectionRejected = false;
+        upsertChangedSearchAttributes();
+      }
+      return r;
     } catch (err) {
       if (!isDatabaseRejection(err) || (!input.projection && !input.bonds)) throw err;
       // A message whose decision cannot be stored is refused, as long as the step can still be undone.
