@@ -143,8 +143,9 @@ describe('the step that moved money cannot be undone', () => {
       await seller.send(1, { action: 'release', id, tradeIndex: null });
       await buyer.next(1, 'purchase-completed');
       await waitFor('the orders row caught up', async () => (await d.db.prisma.order.findUnique({ where: { id } }))?.status === 'success');
-      const described = await d.env.client.workflow.getHandle(`order-${id}`).describe();
-      expect(described.searchAttributes.MostroNeedsAttention).toEqual([false]);
+      // The flag follows in the workflow task that learns the commit landed.
+      const flag = async () => (await d.env.client.workflow.getHandle(`order-${id}`).describe()).searchAttributes.MostroNeedsAttention;
+      await waitFor('the flag cleared', async () => JSON.stringify(await flag()) === '[false]');
     } finally {
       await restore();
     }
