@@ -1,14 +1,77 @@
-/** The ingress journal in the database: `ingress_cursors` (one row per daemon key) and `ingress_events`. */
+/**
+ * The ingress journal in the database: `ingress_cursors` (one row per daemon key) and `ingress_events`.
+ *
+ * Every event the ingress takes in is looked up, and every one it handles is recorded; under a flood that is hundreds
+ * of statements a second. Calls made in the same event-loop turn therefore share one statement per kind (a lookup of
+ * many ids, one multi-row insert), each caller still resolving only once its own row is read or written.
+ */
 import type { IngressEventState, IngressJournal } from '../ingress/journal.js';
 import type { Db } from './database.js';
 
+/** Calls collected during one event-loop turn and run as one statement. */
+class Batcher<In, Out> {
+  private pending: { input: In; resolve: (o: Out) => void; reject: (err: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly run: (inputs: In[]) => Promise<Out[]>,
+    private readonly maxBatch = 500,
+  ) {}
+
+  call(input: In): Promise<Out> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ input, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      try {
+        const out = await this.run(batch.map((b) => b.input));
+        batch.forEach((b, i) => b.resolve(out[i]!));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+  }
+}
+
 export class DbIngressJournal implements IngressJournal {
+  private readonly lookups: Batcher<string, IngressEventState | null>;
+  private readonly begins: Batcher<{ eventId: string; createdAt: number }, undefined>;
+  private readonly finishes: Batcher<{ eventId: string; createdAt: number }, undefined>;
+
   constructor(
     private readonly db: Db,
     /** The daemon's pubkey: the cursor belongs to the subscription of this key. */
     private readonly pubkey: string,
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
-  ) {}
+  ) {
+    this.lookups = new Batcher(async (ids) => {
+      const rows = await this.db.ingressEvent.findMany({ where: { eventId: { in: [...new Set(ids)] } }, select: { eventId: true, done: true } });
+      const byId = new Map(rows.map((r) => [r.eventId, r.done ? ('done' as const) : ('admitting' as const)]));
+      return ids.map((id) => byId.get(id) ?? null);
+    });
+    this.begins = new Batcher(async (rows) => {
+      await this.db.ingressEvent.createMany({ data: rows.map((r) => ({ eventId: r.eventId, createdAt: BigInt(r.createdAt) })), skipDuplicates: true });
+      return rows.map(() => undefined);
+    });
+    this.finishes = new Batcher(async (rows) => {
+      const unique = [...new Map(rows.map((r) => [r.eventId, r])).values()];
+      const values = unique.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
+      await this.db.$executeRawUnsafe(
+        `INSERT INTO "ingress_events" ("event_id", "created_at", "done") VALUES ${values} ON CONFLICT ("event_id") DO UPDATE SET "done" = true`,
+        ...unique.flatMap((r) => [r.eventId, BigInt(r.createdAt)]),
+      );
+      return rows.map(() => undefined);
+    });
+  }
 
   async loadCursor(): Promise<number | null> {
     const row = await this.db.ingressCursor.findUnique({ where: { pubkey: this.pubkey } });
@@ -20,21 +83,16 @@ export class DbIngressJournal implements IngressJournal {
     await this.db.ingressCursor.upsert({ where: { pubkey: this.pubkey }, create: { pubkey: this.pubkey, ...data }, update: data });
   }
 
-  async state(eventId: string): Promise<IngressEventState | null> {
-    const row = await this.db.ingressEvent.findUnique({ where: { eventId }, select: { done: true } });
-    return row ? (row.done ? 'done' : 'admitting') : null;
+  state(eventId: string): Promise<IngressEventState | null> {
+    return this.lookups.call(eventId);
   }
 
   async begin(eventId: string, createdAt: number): Promise<void> {
-    await this.db.ingressEvent.createMany({ data: [{ eventId, createdAt: BigInt(createdAt) }], skipDuplicates: true });
+    await this.begins.call({ eventId, createdAt });
   }
 
   async finish(eventId: string, createdAt: number): Promise<void> {
-    await this.db.ingressEvent.upsert({
-      where: { eventId },
-      create: { eventId, createdAt: BigInt(createdAt), done: true },
-      update: { done: true },
-    });
+    await this.finishes.call({ eventId, createdAt });
   }
 
   async prune(createdBefore: number): Promise<number> {

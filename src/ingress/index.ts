@@ -2,6 +2,7 @@
  * The daemon's thin ingress, assembled: Nostr messages through the intake pipeline to order workflows (start or
  * signal) and the session handlers, and LND hold-invoice states to the workflows that own the invoices.
  */
+import os from 'node:os';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type * as ln from 'lightning';
 import type { Db } from '../db/database.js';
@@ -18,10 +19,11 @@ import { adminAddSolverHandler } from './actions/admin-add-solver.js';
 import { lastTradeIndexHandler } from './actions/last-trade-index.js';
 import { ordersHandler, restoreSessionHandler } from './actions/session.js';
 import { Intake } from './intake.js';
+import { ParallelIntake } from './parallel-intake.js';
 import { refreshKnownPubkeys } from './known-pubkeys.js';
 import { InvoiceWatcher, TemporalHoldInvoiceGateway } from './lightning.js';
 import { NostrIngress } from './nostr.js';
-import { orderRoutes } from './router.js';
+import { newOrderRefusal, orderRoutes } from './router.js';
 import { addBondInvoiceSignal, bondPayoutWorkflowId } from '../workflows/bond/contract.js';
 import { orderWorkflowId, supportSignal } from '../workflows/order/contract.js';
 import { TemporalOrderGateway } from './temporal-gateway.js';
@@ -46,6 +48,12 @@ export interface IngressOptions {
   /** `[mostro] max_orders_per_response` (the `orders` action). */
   maxOrdersPerResponse?: number;
   invoicePollMs?: number;
+  /**
+   * Worker threads for the intake's cryptography (signatures, decryption); 0 runs it on the main thread. Default:
+   * one core less than the machine has (at least one), so a storm of hostile events does not take the thread that
+   * runs the relay, the database and the workflows' activities.
+   */
+  intakeThreads?: number;
 }
 
 export interface RunningIngress {
@@ -56,7 +64,10 @@ export interface RunningIngress {
 
 export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
   const tradeIndex = new DbTradeIndexStore(o.db);
-  const intake = new Intake({ transport: o.transport, mostroKey: o.mostroKey, pow: o.pow, powFirstContact: o.powFirstContact, tradeIndex });
+  const intakeOptions = { transport: o.transport, mostroKey: o.mostroKey, pow: o.pow, powFirstContact: o.powFirstContact, tradeIndex };
+  const orderSettings = o.orderSettings;
+  const threads = o.intakeThreads ?? Math.max(1, os.availableParallelism() - 1);
+  const intake = threads > 0 ? new ParallelIntake({ ...intakeOptions, threads }) : new Intake(intakeOptions);
   const known = refreshKnownPubkeys(intake, () => loadActiveTradePubkeys(o.db), { intervalMs: o.activePubkeysRefreshMs, log: o.log });
   await known.refreshNow();
   const nostr = new NostrIngress({
@@ -70,6 +81,7 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
         new TemporalOrderGateway(o.client, o.taskQueue, o.orderSettings),
         async (id) => (await o.db.order.findUnique({ where: { id }, select: { status: true } }))?.status ?? null,
         async (id) => (await o.db.dispute.findUnique({ where: { id }, select: { orderId: true } }))?.orderId ?? null,
+        o.orderSettings,
       ),
       'last-trade-index': lastTradeIndexHandler(tradeIndex),
       'admin-add-solver': adminAddSolverHandler(o.db, o.mostroPubkey),
@@ -92,6 +104,7 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
     },
     log: o.log,
     journal: new DbIngressJournal(o.db, o.mostroPubkey),
+    likelyRefused: (m) => m.kind.action === 'new-order' && orderSettings !== undefined && newOrderRefusal(m, orderSettings) !== null,
   });
   await nostr.start();
   let invoices: InvoiceWatcher | undefined;
@@ -107,6 +120,7 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
       nostr.stop();
       await nostr.idle();
       await nostr.saveCursor();
+      await intake.close();
       await invoices?.stop();
     },
   };

@@ -28,6 +28,7 @@ import {
 
 export const DROP_REASONS = [
   'malformed-event',
+  'too-large',
   'pow',
   'kind',
   'bad-signature',
@@ -41,6 +42,8 @@ export const DROP_REASONS = [
   'invalid-trade-index',
   'shape',
   'internal-error',
+  'rate-limited',
+  'overloaded',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -220,9 +223,11 @@ export class Intake {
   >;
   accepted = 0;
   protected readonly gateStage: EventGate;
+  private known: KnownPubkeys | undefined;
 
   constructor(protected readonly opts: IntakeOptions) {
     this.gateStage = new EventGate(opts);
+    this.known = opts.knownPubkeys;
   }
 
   protected drop(reason: DropReason, detail?: string): IntakeResult {
@@ -272,7 +277,13 @@ export class Intake {
   }
 
   setKnownPubkeys(known: KnownPubkeys | undefined): void {
+    this.known = known;
     this.gateStage.setKnownPubkeys(known);
+  }
+
+  /** A party to an active trade (the spam gate's fast lane): its messages move a trade on. */
+  isKnown(pubkey: string): boolean {
+    return this.known?.has(pubkey) ?? false;
   }
 
   /** `check_trade_index`: 'ok', 'invalid' (answered with cant-do), or a reason to drop silently. */

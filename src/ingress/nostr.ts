@@ -4,6 +4,11 @@
  * {@link CantDoError} is answered with `cant-do` to the sender (echoing `request_id` and `id`), as the reference's
  * `manage_errors` does; any other failure is logged and gets no reply. Unhandled actions are ignored.
  *
+ * Under a flood, cheap checks come first and the expensive work is shared fairly (see src/ingress/fair-queue.ts):
+ * oversized events and authors over their rate are dropped before any cryptography; what passes the gate waits in
+ * one queue per sender (the identity), served round-robin with parties to an active trade first, several senders at
+ * a time; per-sender and total bounds keep memory flat. Drops stay silent, as the reference's.
+ *
  * With a journal the ingress keeps a durable cursor: the point before which every event its relays accepted has
  * been handled. Each queued event holds the cursor back until it was handed to its workflow or answered (or
  * dropped); a relay connection still catching up holds it at the point it catches up from. A restart subscribes
@@ -22,7 +27,8 @@ import {
 import { cantDo, type NostrEgress } from '../nostr/egress.js';
 import type { Logger } from '../log.js';
 import type { Delivery, Filter, RelayPool } from '../nostr/relay-pool.js';
-import { isTradeAction, type GateResult, type Intake, type IntakeResult } from './intake.js';
+import { FairQueue, TokenBuckets } from './fair-queue.js';
+import { isTradeAction, type DropReason, type GateResult, type Intake, type IntakeResult } from './intake.js';
 import { CATCH_UP_MARGIN_SECS, GIFT_WRAP_SKEW_SECS, JOURNAL_RETENTION_SLACK_SECS, type IngressEventState, type IngressJournal } from './journal.js';
 import { metrics } from '../metrics.js';
 import { unwrapKind } from '../protocol/kind.js';
@@ -59,8 +65,16 @@ export interface NostrIngressOptions {
   mostroPubkey: string;
   handlers: Partial<Record<Action, ActionHandler>>;
   log?: IngressLogger;
-  /** Live events waiting for the pipeline beyond which new ones are dropped (flood protection). */
+  /** Events waiting in all (flood protection; beyond it the longest backlog gives way). */
   maxQueue?: number;
+  /** Events one sender may have waiting. */
+  maxQueuePerSender?: number;
+  /** Senders whose messages are handled at the same time (one message per sender at a time). */
+  concurrency?: number;
+  /** Per-sender rate limit: a burst, then a steady rate per second (identities, and v2 event authors). */
+  senderRate?: { burst: number; perSecond: number };
+  /** A message that will certainly be refused (judged from itself alone): it waits behind everything else. */
+  likelyRefused?: (m: AcceptedMessage) => boolean;
   /** The durable cursor and the record of handled events; without it nothing survives a restart (tests, tools). */
   journal?: IngressJournal;
   /** How often the cursor is saved (ms). */
@@ -82,11 +96,82 @@ interface Gated {
   prior: IngressEventState | null;
 }
 
+/** An event between its arrival and the end of its handling. */
+interface Work {
+  hold: number;
+  arrived: number;
+  receivedAtMs: number;
+  /** Its authenticated id, once the gate passed it. */
+  id?: string;
+  gated?: Gated & { g: Extract<GateResult, { type: 'pass' }> };
+}
+
+/** NIP-44 caps a plaintext at 65,535 bytes; v1 wraps it twice. Anything larger is not a Mostro message. */
+const MAX_CONTENT_CHARS = 256 * 1024;
+
+/**
+ * How late the event loop runs timers: a short-interval timer's drift, smoothed. Busy above a threshold; when it
+ * recovers, `onIdle` runs (work that waited for it can start). The timer runs only while someone asks.
+ */
+class LoopLag {
+  private lagMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private last = 0;
+  private idleRounds = 0;
+
+  constructor(
+    private readonly onIdle: () => void,
+    private readonly thresholdMs = 20,
+    private readonly intervalMs = 10,
+  ) {}
+
+  busy(): boolean {
+    this.watch();
+    return this.lagMs > this.thresholdMs;
+  }
+
+  private watch(): void {
+    this.idleRounds = 0;
+    if (this.timer) return;
+    this.last = performance.now();
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      const drift = Math.max(0, now - this.last - this.intervalMs);
+      this.last = now;
+      this.lagMs = this.lagMs * 0.7 + drift * 0.3;
+      if (this.lagMs <= this.thresholdMs) this.onIdle();
+      // Nobody asked for a while: stop measuring.
+      if (++this.idleRounds > 100) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+        this.lagMs = 0; // stale by the next time anyone asks
+      }
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Queue classes, served in this order. */
+const CLASS_ACTIVE_TRADE = 0;
+const CLASS_NORMAL = 1;
+const CLASS_DOOMED = 2;
+
+/** Events being gated at once at most. */
+const MAX_GATING = 2_000;
+
+/** Defaults: a trader sends a handful of messages per trade; a flood from one key is cut after its burst. */
+const DEFAULT_SENDER_RATE = { burst: 20, perSecond: 2 };
+
 const quiet: IngressLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export class NostrIngress {
   private sub: { id: string; close(): void } | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  /** Events between arrival and the end of their handling (gating, waiting, in progress). */
   private queued = 0;
   overloaded = 0;
   handled = 0;
@@ -102,9 +187,25 @@ export class NostrIngress {
   private savedCursor: number | undefined;
   private saving: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private readonly queue: FairQueue<Work>;
+  private readonly authorRate: TokenBuckets;
+  private readonly senderRate: TokenBuckets;
+  private active = 0;
+  private activeDoomed = 0;
+  private readonly loopLag = new LoopLag(() => {
+    if (this.queue.mayHaveWaiting(CLASS_DOOMED)) this.pump();
+  });
+  /** The highest trade index admitted per identity, most recent last. */
+  private readonly tradeIndexes = new Map<string, number>();
+  private idleWaiters: (() => void)[] = [];
+  private arrivals: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: NostrIngressOptions) {
     this.log = o.log ?? quiet;
+    this.queue = new FairQueue({ perSender: o.maxQueuePerSender ?? 16, total: o.maxQueue ?? 5_000, classes: 3 });
+    const rate = o.senderRate ?? DEFAULT_SENDER_RATE;
+    this.authorRate = new TokenBuckets(rate);
+    this.senderRate = new TokenBuckets(rate);
   }
 
   /** How far before a catch-up point the relays are asked to look (outer `created_at`). */
@@ -148,11 +249,13 @@ export class NostrIngress {
     this.sub = undefined;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.loopLag.stop();
   }
 
   /** Resolves when every event received so far has been processed. */
   idle(): Promise<void> {
-    return this.chain;
+    if (this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
@@ -197,42 +300,138 @@ export class NostrIngress {
 
   /** Paging a catch-up waits while the queue is more than half full. */
   private async roomForMore(): Promise<void> {
-    const limit = (this.o.maxQueue ?? 10_000) / 2;
+    const limit = (this.o.maxQueue ?? 5_000) / 2;
     while (this.queued > limit) await new Promise((r) => setTimeout(r, 50));
   }
 
   /**
-   * Gating (signatures, decryption) of queued events runs concurrently — in worker threads with a ParallelIntake —
-   * while admission and routing happen one at a time in arrival order.
+   * Takes an event in: cheap checks, then the gate (signatures, decryption; concurrently, in worker threads with a
+   * ParallelIntake), then the sender's queue. Never throws.
    */
   enqueue(raw: unknown, delivery: Delivery = { stored: false }): void {
-    // Stored events come in pages the subscription asks for only when there is room; only live ones can flood.
-    if (!delivery.stored && this.queued >= (this.o.maxQueue ?? 10_000)) {
+    // Cheap checks before any cryptography: size, and the v2 author's rate (only authenticated events count against
+    // it, below, so a forged copy cannot use up someone else's tokens).
+    const e = raw as { content?: unknown; pubkey?: unknown } | null;
+    if (typeof e?.content === 'string' && e.content.length > MAX_CONTENT_CHARS) return this.o.intake.countDrop('too-large');
+    // A catch-up's events were sent over the whole gap: no rate applies to them, and none is dropped for load (the
+    // pages are paced by the queue instead).
+    const author = !delivery.stored && this.o.transport === 'nip44' && typeof e?.pubkey === 'string' ? e.pubkey : undefined;
+    if (author !== undefined && !this.authorRate.has(author)) return this.o.intake.countDrop('rate-limited');
+    // Events still being gated (worker threads falling behind): a bound on memory before any sender is known.
+    if (!delivery.stored && this.queued - this.queue.size - this.active >= MAX_GATING) {
       this.overloaded++;
-      return;
+      return this.o.intake.countDrop('overloaded');
     }
     this.queued++;
-    const arrived = performance.now();
     const receivedAtMs = Date.now();
     const receivedAt = Math.floor(receivedAtMs / 1000);
     // A stored event may have been sent any time after the catch-up point: it holds the cursor there.
     const hold = this.nextHold++;
     this.holds.set(hold, delivery.stored ? Math.min(delivery.since ?? receivedAt, receivedAt) : receivedAt);
+    const work: Work = { hold, arrived: performance.now(), receivedAtMs };
     const gated = this.gate(raw, delivery, receivedAt);
-    this.chain = this.chain.then(async () => {
-      let id: string | undefined;
-      try {
-        const { g, prior } = await gated;
-        if (g.type === 'pass') id = g.event.id;
-        await this.admitAndRoute(g, prior, arrived, receivedAtMs);
-      } catch (err) {
-        this.log.error('ingress failed on an event', { err: String((err as Error)?.stack ?? err) });
-      } finally {
-        if (id !== undefined) this.inflight.delete(id);
-        this.holds.delete(hold);
-        this.queued--;
-      }
-    });
+    // Gated events join their sender's queue in arrival order, even when worker threads finish them out of order:
+    // a sender's messages must be handled in the order it sent them.
+    this.arrivals = this.arrivals.then(() =>
+      gated.then(
+        (g) => this.afterGate(work, g, author, delivery.stored),
+        (err: unknown) => {
+          this.log.error('ingress failed on an event', { err: String((err as Error)?.stack ?? err) });
+          this.finish(work);
+        },
+      ),
+    );
+  }
+
+  private afterGate(work: Work, gated: Gated, author: string | undefined, stored: boolean): void {
+    const { g, prior } = gated;
+    if (g.type === 'drop') {
+      // Past the signature check the author is authenticated: the event counts against its rate.
+      if (author !== undefined && !['malformed-event', 'pow', 'kind', 'bad-signature'].includes(g.reason)) this.authorRate.take(author);
+      if (g.reason === 'replay' && prior === 'done') this.o.intake.countDrop('replay');
+      else void this.o.intake.admit(g); // counts the drop
+      return this.finish(work);
+    }
+    work.id = g.event.id;
+    work.gated = { g, prior };
+    const sender = g.unwrapped.identity;
+    if (!stored && ((author !== undefined && !this.authorRate.take(author)) || !this.senderRate.take(sender))) return this.refuse(work, 'rate-limited');
+    const pushed = this.queue.push(sender, work, this.classOf(g), stored);
+    if (!pushed.accepted) return this.refuse(work, 'overloaded');
+    if (pushed.evicted) this.refuse(pushed.evicted, 'overloaded');
+    this.pump();
+  }
+
+  /** A gated event dropped for load: counted, and done with. */
+  private refuse(work: Work, reason: DropReason): void {
+    if (reason === 'overloaded') this.overloaded++;
+    this.o.intake.countDrop(reason);
+    this.finish(work);
+  }
+
+  /**
+   * Who goes first: a party to an active trade (its message moves a trade on), then everyone else, and last a
+   * message that will only be refused — a `new-order` its own fields condemn, a trade index at or below one this
+   * ingress already admitted for the identity. A guess that only orders the queue: every message is still judged
+   * in full when its turn comes, so a storm of doomed orders waits behind the honest traffic, not in front of it.
+   */
+  private classOf(g: Extract<GateResult, { type: 'pass' }>): number {
+    if (this.o.intake.isKnown(g.unwrapped.sender)) return CLASS_ACTIVE_TRADE;
+    const m: AcceptedMessage = { event: g.event, unwrapped: g.unwrapped, kind: g.kind };
+    if (this.o.likelyRefused?.(m)) return CLASS_DOOMED;
+    const index = g.kind.trade_index;
+    const seen = this.tradeIndexes.get(g.unwrapped.identity);
+    if (isTradeAction(g.kind.action) && typeof index === 'number' && seen !== undefined && index <= seen) return CLASS_DOOMED;
+    return CLASS_NORMAL;
+  }
+
+  /** Remembers the highest trade index admitted per identity (a hint for {@link classOf}; bounded). */
+  private noteTradeIndex(r: IntakeResult): void {
+    if (r.type !== 'accept' || !isTradeAction(r.kind.action) || typeof r.kind.trade_index !== 'number') return;
+    const identity = r.unwrapped.identity;
+    const seen = this.tradeIndexes.get(identity);
+    if (seen !== undefined && seen >= r.kind.trade_index) return;
+    this.tradeIndexes.delete(identity);
+    if (this.tradeIndexes.size >= 100_000) this.tradeIndexes.delete(this.tradeIndexes.keys().next().value!);
+    this.tradeIndexes.set(identity, r.kind.trade_index);
+  }
+
+  /**
+   * Doomed messages use what the daemon has to spare: one at a time, and only while the event loop keeps up (its
+   * delay stays short), so that the honest traffic they would slow down — the relay, the workflows' activities, the
+   * replies — keeps its pace. Under a sustained storm they wait, and the bounded queue drops the excess.
+   */
+  private doomedMayRun(): boolean {
+    return this.activeDoomed === 0 && this.loopLag.busy() === false;
+  }
+
+  /** Starts handling queued events, up to the concurrency, one per sender. */
+  private pump(): void {
+    const slots = this.o.concurrency ?? 4;
+    while (this.active < slots) {
+      const doomedWaiting = this.queue.mayHaveWaiting(CLASS_DOOMED);
+      const next = this.queue.pop(doomedWaiting && this.doomedMayRun() ? CLASS_DOOMED : CLASS_NORMAL);
+      if (!next) return;
+      this.active++;
+      const doomed = next.cls === CLASS_DOOMED;
+      if (doomed) this.activeDoomed++;
+      const { g, prior } = next.item.gated!;
+      this.admitAndRoute(g, prior, next.item.arrived, next.item.receivedAtMs)
+        .catch((err: unknown) => this.log.error('ingress failed on an event', { err: String((err as Error)?.stack ?? err) }))
+        .finally(() => {
+          this.active--;
+          if (doomed) this.activeDoomed--;
+          this.queue.done(next.sender);
+          this.finish(next.item);
+          this.pump();
+        });
+    }
+  }
+
+  private finish(work: Work): void {
+    if (work.id !== undefined) this.inflight.delete(work.id);
+    this.holds.delete(work.hold);
+    if (--this.queued === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** The gate, plus what the journal knows of the event: already handled events end here as replays. */
@@ -264,19 +463,18 @@ export class NostrIngress {
     }
   }
 
-  private async admitAndRoute(g: GateResult, prior: IngressEventState | null, arrived: number, receivedAtMs: number): Promise<void> {
-    if (g.type === 'drop' && g.reason === 'replay' && prior === 'done') {
-      this.o.intake.countDrop('replay');
-      return;
-    }
+  /** Admission (trade index, shape) and the hand-over, with the journal's record around them. */
+  private async admitAndRoute(g: Extract<GateResult, { type: 'pass' }>, prior: IngressEventState | null, arrived: number, receivedAtMs: number): Promise<void> {
     const journal = this.o.journal;
-    const trade = g.type === 'pass' && isTradeAction(g.kind.action);
+    const trade = isTradeAction(g.kind.action);
     // Recorded before the trade index is: a crash in between leaves a row that lets the re-delivery resume.
-    if (journal && g.type === 'pass' && trade && prior === null) await journal.begin(g.event.id, g.event.created_at);
+    if (journal && trade && prior === null) await journal.begin(g.event.id, g.event.created_at);
     const r = await this.o.intake.admit(g, { resumed: prior === 'admitting' });
+    this.noteTradeIndex(r);
     const handled = await this.route(r, arrived, receivedAtMs);
-    if (journal && g.type === 'pass' && handled && (r.type !== 'drop' || trade)) await journal.finish(g.event.id, g.event.created_at);
+    if (journal && handled && (r.type !== 'drop' || trade)) await journal.finish(g.event.id, g.event.created_at);
   }
+
   private io(): HandlerIo {
     return {
       reply: async (to, msg) => {

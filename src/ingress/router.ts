@@ -5,8 +5,9 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { serializeMessage, type Action, type CantDoReason } from '../protocol/index.js';
+import { message, serializeMessage, type Action, type CantDoReason } from '../protocol/index.js';
 import { ORDER_ACTIONS, type InboundMessage } from '../workflows/order/contract.js';
+import { checkNewOrder, type NewOrderLimits } from '../workflows/order/new-order.js';
 import { CantDoError, type AcceptedMessage, type ActionHandler } from './nostr.js';
 
 /** What the router needs from Temporal (or a test double). */
@@ -50,6 +51,31 @@ export function closedOrderReason(action: string, status: string): CantDoReason 
   return 'not_allowed_by_status';
 }
 
+/** Control characters and surrogates: text whose handling the order workflow decides (it may refuse it first). */
+const UNUSUAL_TEXT = /[\u0000-\u001f\ud800-\udfff]/;
+
+function hasUnusualText(value: unknown): boolean {
+  if (typeof value === 'string') return UNUSUAL_TEXT.test(value);
+  if (Array.isArray(value)) return value.some(hasUnusualText);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => UNUSUAL_TEXT.test(k) || hasUnusualText(v));
+  return false;
+}
+
+/**
+ * What the order workflow would answer a `new-order` it refuses without looking anything up — currency, amounts,
+ * range bounds, a premium on a fixed amount, a fixed amount out of range (`checkNewOrder` without a price) — or null
+ * when the workflow must decide (a valid order, a buyer invoice to validate first, a market price to fetch, text it
+ * may refuse before these checks). A storm of such orders is answered here, without starting a workflow each.
+ */
+export function newOrderRefusal(m: AcceptedMessage, limits: NewOrderLimits): CantDoReason | null {
+  const p = m.kind.payload;
+  if (!p || !('order' in p)) return null;
+  const order = p.order;
+  if (order.buyer_invoice || hasUnusualText(order)) return null;
+  const check = checkNewOrder({ ...order, amount: order.amount ?? 0 }, limits, undefined);
+  return !check.ok && 'reason' in check ? check.reason : null;
+}
+
 /**
  * Handlers for `new-order` and the order-scoped actions, to merge into the ingress' handler table. `finalStatus`
  * looks up an order no workflow answers for any more (the orders projection); without it such messages get
@@ -60,9 +86,19 @@ export function orderRoutes(
   finalStatus?: (orderId: string) => Promise<string | null>,
   /** The order a dispute belongs to (`admin-take-dispute` names the dispute). */
   orderOfDispute?: (disputeId: string) => Promise<string | null>,
+  /** The order settings' limits: `new-order`s they refuse outright are answered without a workflow. */
+  newOrderLimits?: NewOrderLimits,
 ): Partial<Record<Action, ActionHandler>> {
-  const startOrder: ActionHandler = async (m) => {
-    await gateway.startOrder(orderIdForEvent(m.event.id), inboundMessage(m));
+  const startOrder: ActionHandler = async (m, io) => {
+    const orderId = orderIdForEvent(m.event.id);
+    const refusal = newOrderLimits ? newOrderRefusal(m, newOrderLimits) : null;
+    if (refusal) {
+      // Byte for byte the workflow's answer: the request id and the id the order would have had.
+      const answer = message({ wrapper: 'cant-do', action: 'cant-do', request_id: m.kind.request_id, id: orderId, payload: { cant_do: refusal } });
+      await io.reply(m.unwrapped.sender, answer);
+      return;
+    }
+    await gateway.startOrder(orderId, inboundMessage(m));
   };
   const toOrder: ActionHandler = async (m) => {
     const orderId = m.kind.id;
