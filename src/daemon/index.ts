@@ -185,6 +185,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       grpcPort: port(EMBEDDED_PORTS.lndGrpc),
       controlPort: port(EMBEDDED_PORTS.lnsimControl),
       lnurlPort: port(EMBEDDED_PORTS.lnurl),
+      log: log.child({ component: 'lnsim' }),
     }));
     parts.add('simulated lightning network', () => lnsim!.close());
     credentials = lnsim.credentials;
