@@ -32,6 +32,8 @@ import { isTradeAction, type DropReason, type GateResult, type Intake, type Inta
 import { CATCH_UP_MARGIN_SECS, GIFT_WRAP_SKEW_SECS, JOURNAL_RETENTION_SLACK_SECS, type IngressEventState, type IngressJournal } from './journal.js';
 import { metrics } from '../metrics.js';
 import { unwrapKind } from '../protocol/kind.js';
+import { unstorableTextAt } from '../protocol/text.js';
+import { isOrderAction } from '../workflows/order/contract.js';
 
 export class CantDoError extends Error {
   constructor(readonly reason: CantDoReason) {
@@ -497,6 +499,11 @@ export class NostrIngress {
     const timer = () => metrics.handling.observe({ action: kind.action }, (performance.now() - arrived) / 1000);
     if (r.type === 'reject-trade-index') {
       await this.sendCantDo(unwrapped.sender, kind, 'invalid_trade_index');
+      return true;
+    }
+    // Text the database cannot store (NUL, broken Unicode) is refused here; an order's workflow refuses it itself.
+    if (kind.action !== 'new-order' && !isOrderAction(kind.action) && unstorableTextAt(kind.payload) !== null) {
+      await this.sendCantDo(unwrapped.sender, kind, 'invalid_payload');
       return true;
     }
     const handler = this.o.handlers[kind.action];

@@ -56,6 +56,14 @@ describe('text the database cannot store', () => {
   });
 });
 
+describe('text the database cannot store, in messages the ingress answers itself', () => {
+  it('an admin-add-solver naming a key with a NUL in it is refused with invalid_payload', async () => {
+    const admin = d.admin('admin-p8');
+    const rid = await admin.send(1, { action: 'admin-add-solver', id: '4a1c9f5e-2b7d-4c3a-9e8f-1d2c3b4a5f60', payload: { text_message: `npub1\u0000${'q'.repeat(58)}` }, tradeIndex: null });
+    expect(await admin.next(1, 'cant-do')).toMatchObject({ request_id: rid, payload: { cant_do: 'invalid_payload' } });
+  });
+});
+
 describe('a database that refuses a decision for good', () => {
   it('refuses the message that caused it (invalid_payload) and leaves the trade where it was', async () => {
     const next = KEY('e');
