@@ -477,10 +477,19 @@ export class NostrIngress {
     if (journal && handled && (r.type !== 'drop' || trade)) await journal.finish(g.event.id, g.event.created_at);
   }
 
-  private io(): HandlerIo {
+  /**
+   * How a handler answers the event `eventId`. Each answer is built byte for byte the same every time the event is
+   * handled — the wrapping's randomness seeded by the event id and the answer's place, its time the request's — so a
+   * crash between sending and recording the event, and the re-delivery that follows, cannot show a client the answer
+   * twice: relays and clients drop the copy by its id.
+   */
+  private io(eventId: string, requestedAt: number): HandlerIo {
+    let k = 0;
+    const at = Math.min(requestedAt, Math.floor(Date.now() / 1000));
     return {
       reply: async (to, msg) => {
-        await this.o.egress.sendReply(to, msg);
+        const event = this.o.egress.buildReply(to, msg, at, `ingress:${eventId}:${k++}`);
+        await this.o.egress.publishTo(to, event);
         metrics.messagesOut.inc({ action: unwrapKind(msg).kind.action });
       },
     };
@@ -495,15 +504,16 @@ export class NostrIngress {
   private async route(r: IntakeResult, arrived = performance.now(), receivedAtMs = Date.now()): Promise<boolean> {
     if (r.type === 'drop') return true;
     const { unwrapped, kind, event } = r;
+    const io = this.io(event.id, unwrapped.createdAt);
     metrics.messagesIn.inc({ action: kind.action });
     const timer = () => metrics.handling.observe({ action: kind.action }, (performance.now() - arrived) / 1000);
     if (r.type === 'reject-trade-index') {
-      await this.sendCantDo(unwrapped.sender, kind, 'invalid_trade_index');
+      await this.sendCantDo(io, unwrapped.sender, kind, 'invalid_trade_index');
       return true;
     }
     // Text the database cannot store (NUL, broken Unicode) is refused here; an order's workflow refuses it itself.
     if (kind.action !== 'new-order' && !isOrderAction(kind.action) && unstorableTextAt(kind.payload) !== null) {
-      await this.sendCantDo(unwrapped.sender, kind, 'invalid_payload');
+      await this.sendCantDo(io, unwrapped.sender, kind, 'invalid_payload');
       return true;
     }
     const handler = this.o.handlers[kind.action];
@@ -513,13 +523,13 @@ export class NostrIngress {
       return true;
     }
     try {
-      await handler({ event, unwrapped, kind, receivedAtMs }, this.io());
+      await handler({ event, unwrapped, kind, receivedAtMs }, io);
       this.handled++;
       timer();
       return true;
     } catch (err) {
       if (err instanceof CantDoError) {
-        await this.sendCantDo(unwrapped.sender, kind, err.reason);
+        await this.sendCantDo(io, unwrapped.sender, kind, err.reason);
         timer();
         return true;
       }
@@ -529,10 +539,9 @@ export class NostrIngress {
     }
   }
 
-  private async sendCantDo(to: string, request: MessageKind, reason: CantDoReason): Promise<void> {
+  private async sendCantDo(io: HandlerIo, to: string, request: MessageKind, reason: CantDoReason): Promise<void> {
     try {
-      await this.o.egress.sendReply(to, cantDo(request, reason));
-      metrics.messagesOut.inc({ action: 'cant-do' });
+      await io.reply(to, cantDo(request, reason));
     } catch (err) {
       this.log.warn('could not send cant-do', { reason, err: String(err) });
     }

@@ -29,8 +29,7 @@ interface Daemon {
   pool: RelayPool;
 }
 
-async function startDaemon(transport: Transport, backoffMinMs = 100): Promise<Daemon> {
-  const sk = generateSecretKey();
+async function startDaemon(transport: Transport, backoffMinMs = 100, sk = generateSecretKey()): Promise<Daemon> {
   const pubkey = getPublicKey(sk);
   const pool = new RelayPool([relay.url], { backoffMinMs, backoffMaxMs: backoffMinMs * 4 });
   const store = new MemoryTradeIndexStore();
@@ -154,6 +153,48 @@ describe('reconnection', () => {
       clientPool.close();
     }
   });
+});
+
+describe('an answer sent again', () => {
+  it.each(['nip44', 'gift-wrap'] as Transport[])(
+    '%s: is the same event when the daemon handles the request again (a crash before it was recorded): the client gets it once',
+    async (transport) => {
+      const sk = generateSecretKey();
+      const first = await startDaemon(transport, 100, sk);
+      const clientPool = new RelayPool([relay.url], { backoffMinMs: 20, backoffMaxMs: 40 });
+      const identity = cliKeys(0, 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about');
+      try {
+        await clientPool.ready();
+        first.store.users.set(pubOf(identity), 4);
+        const msgJson = '{"restore":{"version":2,"request_id":77,"trade_index":null,"action":"last-trade-index","payload":null}}';
+        const send = await cliWrap({ transport, msgJson, trade: identity, identity, mostro: first.pubkey });
+        await clientRoundTrip(transport, first, send, identity, clientPool);
+        // The daemon restarts without a record of having answered (no journal here) and handles the request again.
+        first.pool.close();
+        const again = await startDaemon(transport, 100, sk);
+        again.store.users.set(pubOf(identity), 4);
+        await again.ingress.handle(send);
+        again.pool.close();
+        const kind = transport === 'nip44' ? 14 : 1059;
+        const stored = await new Promise<NostrEvent[]>((resolve) => {
+          const got: NostrEvent[] = [];
+          const sub = clientPool.subscribe({ filters: () => [{ kinds: [kind], '#p': [pubOf(identity)] }], onEvent: (ev) => void got.push(ev as NostrEvent) });
+          setTimeout(() => {
+            sub.close();
+            resolve(got);
+          }, 500);
+        });
+        const answers = [];
+        for (const ev of stored) {
+          const got = await cliUnwrap(ev, identity, transport);
+          if (parseArrayElements(got.tupleJson).raw[0]!.includes('"request_id":77')) answers.push(ev.id);
+        }
+        expect(answers).toHaveLength(1);
+      } finally {
+        clientPool.close();
+      }
+    },
+  );
 });
 
 describe('hostile traffic over the relay', () => {
