@@ -153,7 +153,7 @@ describe.skipIf(realServerAddress)('kill -9 and restart', () => {
       // timeout; the first attempt's late completion is refused.
       const t0 = Date.now();
       expect(await handle.result()).toBe(2);
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(Date.now() - t0).toBeLessThan(40_000); // well before the 60 s start-to-close timeout
     } finally {
       worker.shutdown();
       await running;

@@ -96,7 +96,7 @@ describe.skipIf(realServerAddress)('robustness', () => {
       await server.close();
       const [p] = await Promise.allSettled([poll, history]);
       expect(p.status).toBe('fulfilled');
-      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(Date.now() - t0).toBeLessThan(15_000); // not the long polls' own timeouts (20 s and 50 s)
     } finally {
       await connection.close();
     }

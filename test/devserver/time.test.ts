@@ -14,20 +14,26 @@ import { NativeConnection } from '@temporalio/worker';
 
 const h = useHarness();
 
+/**
+ * Wall time a skipped wait may take: nothing like the days skipped (a server that did not skip would hang until the
+ * test's timeout), yet room for a machine whose cores are all busy — how fast skipping is, is the benchmarks' business.
+ */
+const SKIPPED_WALL_MS = 20_000;
+
 // A real Temporal server cannot skip time; these tests only make sense on the embedded one.
 describe.skipIf(realServerAddress)('time skipping via the test service', () => {
   it('completes a 3-day sleep in well under a second', async () => {
     const t0 = Date.now();
     const slept = await h.env.client.workflow.execute('sleeper', { taskQueue: h.taskQueue, workflowId: uid('3d'), args: ['3 days'] });
     expect(slept).toBeGreaterThanOrEqual(3 * 24 * 3600_000);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(SKIPPED_WALL_MS);
   });
 
   it('runs a workflow that sleeps 15 days and then waits for an activity in well under a second', async () => {
     const t0 = Date.now();
     const res = await h.env.client.workflow.execute('sleepThenActivity', { taskQueue: h.taskQueue, workflowId: uid('15d') });
     expect(res).toBe('after 15 days');
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(SKIPPED_WALL_MS);
   });
 
   it('advances the clock with env.sleep and reports it with currentTimeMs', async () => {
@@ -36,7 +42,7 @@ describe.skipIf(realServerAddress)('time skipping via the test service', () => {
     await h.env.sleep('1 hour');
     const after = await h.env.currentTimeMs();
     expect(after - before).toBeGreaterThanOrEqual(3600_000);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(SKIPPED_WALL_MS);
   });
 
   it('fires a workflow timer during env.sleep, while the test holds no result', async () => {
@@ -90,7 +96,7 @@ describe.skipIf(realServerAddress)('auto-skip mode', () => {
     expect(await client.workflow.execute('sleeper', { taskQueue, workflowId: uid('a3d'), args: ['3 days'] })).toBeGreaterThanOrEqual(
       3 * 24 * 3600_000,
     );
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(SKIPPED_WALL_MS);
   });
 
   it('skips a child workflow sleep', async () => {
@@ -98,7 +104,7 @@ describe.skipIf(realServerAddress)('auto-skip mode', () => {
     const childId = uid('child');
     const res = await client.workflow.execute('parent', { taskQueue, workflowId: uid('ap'), args: [childId, 'ok'] });
     expect(res).toBe('ok');
-    expect(await client.workflow.execute('sleeper', { taskQueue, workflowId: uid('s1'), args: ['1s'] })).toBeGreaterThanOrEqual(1000);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await client.workflow.execute('sleeper', { taskQueue, workflowId: uid('s1'), args: ['1 day'] })).toBeGreaterThanOrEqual(86_400_000);
+    expect(Date.now() - t0).toBeLessThan(SKIPPED_WALL_MS);
   });
 });

@@ -28,7 +28,9 @@ async function crashingWorker(d: TestDaemon, dir: string, bundlePath: string, po
   await first.line('worker', WORKER_START_MS);
 
   let current: Spawned = first;
+  let stopping = false;
   const replaced = first.exited.then(async () => {
+    if (stopping) return;
     // The killed attempt stops heartbeating: after the heartbeat timeout it is retried on the new worker.
     current = spawnTs(WORKER, [], env);
     await current.line('worker', WORKER_START_MS);
@@ -36,10 +38,16 @@ async function crashingWorker(d: TestDaemon, dir: string, bundlePath: string, po
   return {
     crashed: () => fs.existsSync(marker),
     replaced,
+    /** Ends whichever worker runs — also when the test failed before the crash, so no worker outlives its test. */
     async stop() {
-      await replaced;
-      current.child.kill('SIGTERM');
+      stopping = current === first;
+      current.child.kill(stopping ? 'SIGKILL' : 'SIGTERM');
       await current.exited;
+      await replaced.catch(() => undefined);
+      if (current !== first) {
+        current.child.kill('SIGTERM');
+        await current.exited;
+      }
     },
   };
 }
