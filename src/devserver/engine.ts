@@ -678,13 +678,22 @@ export class Engine {
     const sticky = m.sticky && !this.deadStickyQueues.has(m.sticky.queue) ? m.sticky : undefined;
     if (sticky) {
       this.enqueue(this.stickyQueueKey(run, sticky.queue), { kind: 'wft', run, seq, sticky: true });
-      // If the sticky worker does not pick it up in time, any worker may take it with full history.
+      // If the sticky worker does not pick it up in time, any worker may take it with full history. As the real
+      // server does, the timeout is recorded (WorkflowTaskTimedOut, SCHEDULE_TO_START) and a new task — not a
+      // retry: the attempt does not grow — is scheduled on the normal queue.
       this.clock.set(`${run.runId}|stickyS2S`, this.now() + sticky.scheduleToStartMs, () => {
         const w = run.m.wft;
         if (!run.running || !w || w.seq !== seq || w.state !== 'scheduled') return;
         run.m.sticky = undefined;
+        if (w.transient) {
+          this.touch(run);
+          this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
+          return;
+        }
+        this.append(run, 'WorkflowTaskTimedOut', { scheduledEventId: w.scheduledId, startedEventId: 0, timeoutType: 'TIMEOUT_TYPE_SCHEDULE_TO_START' });
+        run.m.wft = undefined;
+        this.scheduleWft(run);
         this.touch(run);
-        this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
       });
     } else {
       m.sticky = undefined;

@@ -52,9 +52,11 @@ describe('sticky execution', () => {
     });
     await handle.signal('unblock', 'stop');
     const worker = await h.env.worker({ taskQueue, workflowsPath, activities });
-    const t0 = Date.now();
     expect(await worker.runUntil(handle.result())).toEqual(['stop']);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(500); // it waited for the sticky schedule-to-start timeout
+    // The task waited on the ghost's sticky queue until its schedule-to-start timeout, then went to the normal queue.
+    const history = await handle.fetchHistory();
+    const timedOut = history.events!.filter((e) => e.workflowTaskTimedOutEventAttributes);
+    expect(timedOut.map((e) => e.workflowTaskTimedOutEventAttributes!.timeoutType)).toEqual([temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START]);
   });
 
   it('runs with a worker that caches nothing (full replay on every task, queries included)', async () => {
