@@ -167,7 +167,8 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
   let relays = s.nostr.relays;
   if (relays.length === 0) {
     const relay = await step(embedded(s, 'nostr', 'relays', `the embedded relay listens on ${port(EMBEDDED_PORTS.relay) ? `127.0.0.1:${EMBEDDED_PORTS.relay}` : 'a free port'}`), () =>
-      startLocalRelay({ port: port(EMBEDDED_PORTS.relay), file: path.join(dataDir, 'relay-events.jsonl') }),
+      // Bounded; the daemon's own events (replies, the order book) are the last it lets go.
+      startLocalRelay({ port: port(EMBEDDED_PORTS.relay), file: path.join(dataDir, 'relay-events.jsonl'), keepAuthors: [mostroPubkey] }),
     );
     parts.add('local relay', () => relay.close());
     relays = [relay.url];

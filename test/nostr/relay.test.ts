@@ -1,4 +1,7 @@
 /** The local relay and the relay pool: tag filters, addressable replacement, publish results, re-subscription. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
@@ -21,10 +24,10 @@ const now = () => Math.floor(Date.now() / 1000);
 const ev = (kind: number, tags: string[][], created_at = now(), content = '') =>
   finalizeEvent({ kind, created_at, tags, content }, sk) as RelayEvent;
 
-function collect(filter: Record<string, unknown>, ms = 200): Promise<RelayEvent[]> {
+function collect(filter: Record<string, unknown>, ms = 200, from: RelayPool = pool): Promise<RelayEvent[]> {
   return new Promise((resolve) => {
     const got: RelayEvent[] = [];
-    const sub = pool.subscribe({ filters: () => [filter], onEvent: (e) => got.push(e as RelayEvent) });
+    const sub = from.subscribe({ filters: () => [filter], onEvent: (e) => got.push(e as RelayEvent) });
     setTimeout(() => {
       sub.close();
       resolve(got);
@@ -119,4 +122,73 @@ describe('catch-up subscriptions', () => {
       await capped.close();
     }
   });
+});
+
+describe('a bounded store', () => {
+  const keeper = generateSecretKey();
+  const byKeeper = (i: number) => finalizeEvent({ kind: 14, created_at: now(), tags: [['p', 'a'.repeat(64)]], content: `kept ${i}` }, keeper) as RelayEvent;
+  const stranger = (i: number) => finalizeEvent({ kind: 14, created_at: now(), tags: [['p', 'a'.repeat(64)]], content: `junk ${i}` }, generateSecretKey()) as RelayEvent;
+
+  async function withRelay(o: Parameters<typeof startLocalRelay>[0], fn: (r: LocalRelay, p: RelayPool) => Promise<void>) {
+    const r = await startLocalRelay(o);
+    const p = new RelayPool([r.url], { backoffMinMs: 20, backoffMaxMs: 40 });
+    try {
+      await p.ready();
+      await fn(r, p);
+    } finally {
+      p.close();
+      await r.close();
+    }
+  }
+
+  it('evicts the oldest events past its bound, the kept authors’ last: a storm cannot grow it', async () => {
+    await withRelay({ maxEvents: 6, keepAuthors: [getPublicKey(keeper)] }, async (r, p) => {
+      const kept = [byKeeper(1), byKeeper(2), byKeeper(3)];
+      for (const e of kept) await p.publish(e);
+      const junk = Array.from({ length: 20 }, (_, i) => stranger(i));
+      for (const e of junk) await p.publish(e);
+      expect(r.storedEvents()).toBe(6);
+      const stored = (await collect({ kinds: [14] }, 200, p)).map((e) => e.id);
+      // The kept author's three, and the three newest of the rest.
+      expect(stored.sort()).toEqual([...kept, ...junk.slice(-3)].map((e) => e.id).sort());
+    });
+  });
+
+  it('neither serves nor keeps an event whose NIP-40 expiration passed', async () => {
+    await withRelay({}, async (r, p) => {
+      const gone = finalizeEvent({ kind: 14, created_at: now() - 10, tags: [['expiration', String(now() - 1)]], content: '' }, sk) as RelayEvent;
+      await p.publish(gone);
+      expect(r.storedEvents()).toBe(0);
+      const soon = finalizeEvent({ kind: 14, created_at: now(), tags: [['expiration', String(now() + 3)]], content: '' }, sk) as RelayEvent;
+      await p.publish(soon);
+      expect(r.storedEvents()).toBe(1);
+      expect((await collect({ ids: [soon.id] }, 200, p)).map((e) => e.id)).toEqual([soon.id]);
+      // Once its expiration passed, a query no longer returns it.
+      for (let i = 0; i < 100 && (await collect({ ids: [soon.id] }, 100, p)).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(await collect({ ids: [soon.id] }, 200, p)).toEqual([]);
+    });
+  });
+
+  it('keeps its file proportional to what it holds, and reloads the same events', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-bound-'));
+    const file = path.join(dir, 'events.jsonl');
+    try {
+      let last: RelayEvent[] = [];
+      await withRelay({ file, maxEvents: 50, compactSlack: 100 }, async (r, p) => {
+        const all = Array.from({ length: 1_000 }, (_, i) => stranger(i));
+        for (let i = 0; i < all.length; i += 200) await Promise.all(all.slice(i, i + 200).map((e) => p.publish(e)));
+        expect(r.storedEvents()).toBe(50);
+        last = all.slice(-50);
+      });
+      // Compacted while running (1,000 appends against 50 live events): never past 2 × 50 + 100 lines, plus a batch.
+      expect(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length).toBeLessThanOrEqual(2 * 50 + 100 + 200);
+      await withRelay({ file, maxEvents: 50 }, async (r) => {
+        expect(r.storedEvents()).toBe(50);
+      });
+      const ids = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as RelayEvent).id);
+      expect(ids.sort()).toEqual(last.map((e) => e.id).sort());
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
