@@ -344,6 +344,9 @@ class Run {
     // A range maker's bond goes on with the remainder order, which holds it from then on.
     const handedOn = new Set(w.children.map((c) => c.makerBond?.hash).filter(Boolean));
     for (const h of w.holds.values()) if (h.state === 'ACCEPTED' && !handedOn.has(h.hash)) w.violation(`hold ${h.key} still locked after the order ended ${o.status}`);
+    // Every hold invoice the order created ended: settled (escrow: at most one, checked after every step) or
+    // canceled — none left open for a late payment nobody would handle.
+    for (const h of w.holds.values()) if (h.state === 'OPEN' && !handedOn.has(h.hash)) w.violation(`hold ${h.key} left open after the order ended ${o.status}`);
     for (const b of [...(t.bonds ?? []), ...(t.makerBond ? [t.makerBond] : [])]) {
       const h = w.holds.get(b.hash);
       if (b.state === 'requested' || b.state === 'locked') w.violation(`bond ${b.id} still ${b.state} after the order ended`);
