@@ -1,5 +1,6 @@
 /** Small measurement helpers shared by the benchmarks. */
 import fs from 'node:fs';
+import os from 'node:os';
 
 /** Resident set size of a process, in MB (Linux /proc). */
 export function rssMb(pid: number): number {
@@ -16,4 +17,9 @@ export function pct(xs: number[], p: number): number {
 export function cpuSecs(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The line every benchmark starts with: what it ran on. */
+export function machineLine(extra = ''): string {
+  return `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}${extra}`;
 }

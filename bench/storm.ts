@@ -29,7 +29,7 @@ import { RelayPool } from '../src/nostr/relay-pool.js';
 import { message, wrapMessage, type NostrEvent, type Payload } from '../src/protocol/index.js';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../test/helpers/postgres.js';
 import { spawnTs } from '../test/helpers/process.js';
-import { cpuSecs, pct, rssMb } from './stats.js';
+import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +46,7 @@ const TOTAL = RATE * SECS;
 
 useFastCrypto();
 const nowSecs = () => Math.floor(Date.now() / 1000);
-console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(machineLine(`, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`));
 
 // ---- the daemon: `npm start`, everything embedded ----------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import { RelayPool } from '../src/nostr/relay-pool.js';
 import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '../src/protocol/index.js';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../test/helpers/postgres.js';
 import { spawnTs } from '../test/helpers/process.js';
-import { cpuSecs, pct, rssMb } from './stats.js';
+import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +41,7 @@ const CONCURRENCY = Number(values.concurrency);
 const OPEN = Number(values.open);
 
 useFastCrypto();
-console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+console.log(machineLine());
 
 const server = spawnTs(
   'src/devserver/cli.ts',

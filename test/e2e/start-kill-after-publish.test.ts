@@ -9,23 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MostroTrader } from '../../src/client/trader.js';
-import { ENV_OVERRIDES } from '../../src/config/settings.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import { unwrapKind, unwrapMessage, type NostrEvent, type Payload } from '../../src/protocol/index.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { startDaemon, whereIs } from '../helpers/npm-start.js';
+import type { Spawned } from '../helpers/process.js';
 import { realServerAddress } from '../helpers/temporal.js';
-
-// The daemon under test must see no deployment settings from the test run's environment (DATABASE_URL, …).
-const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));
-
-function startDaemon(dataDir: string): Spawned {
-  return spawnTs('src/main.ts', ['start', '--data-dir', dataDir, '--ephemeral-ports', '--log-level', 'warn'], cleanEnv);
-}
-
-async function whereIs(daemon: Spawned): Promise<{ pubkey: string; relay: string }> {
-  await daemon.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 120_000);
-  return { pubkey: await daemon.line('pubkey'), relay: await daemon.line('relay') };
-}
 
 const sellOrder = (sats: number) =>
   ({
