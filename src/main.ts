@@ -5,6 +5,7 @@
  *   worker        the Temporal worker only (order workflows + activities)
  *   ingress       the Nostr and LND ingress only
  *   temporal:dev  the embedded Temporal server alone
+ *   ui            the Temporal Web UI for the daemon's Temporal server (scripts/tools.sh builds it)
  *   admin …       support tooling (stuck trades, show a trade, repair signals)
  */
 import fs from 'node:fs';
@@ -24,6 +25,7 @@ Commands:
   worker          run only the Temporal worker (needs a shared database, Temporal, relays and LND)
   ingress         run only the Nostr and LND ingress (same needs)
   temporal:dev    run the embedded Temporal server alone (see --help there)
+  ui              serve the Temporal Web UI for the running daemon's Temporal server (or [temporal] address)
   admin <cmd>     support tooling: stuck | show <order-id> | signal <order-id> <signal> [json] (see: admin --help)
 
 Options:
@@ -31,6 +33,8 @@ Options:
   --config FILE       settings file (default DIR/settings.toml when it exists; template: settings.tpl.toml)
   --ephemeral-ports   embedded parts listen on free ports instead of 7233/7000/10009-10011
   --log-level LEVEL   debug | info | warn | error (default info)
+  --ui                start: also serve the Temporal Web UI (http://127.0.0.1:8233) — needs scripts/tools.sh install
+  --ui-port PORT      the Web UI's port (start --ui, ui; default 8233, a free one with --ephemeral-ports)
 `;
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -40,6 +44,8 @@ interface CommonOptions {
   dataDir: string;
   ephemeral: boolean;
   logLevel: LogLevelName;
+  ui: boolean;
+  uiPort: number | undefined;
   rest: string[];
 }
 
@@ -52,6 +58,8 @@ function commonOptions(argv: string[]): CommonOptions | null {
       config: { type: 'string' },
       'ephemeral-ports': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
+      ui: { type: 'boolean', default: false },
+      'ui-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -65,7 +73,20 @@ function commonOptions(argv: string[]): CommonOptions | null {
   const dataDir = path.resolve(values['data-dir']);
   const defaultConfig = path.join(dataDir, 'settings.toml');
   const file = values.config ?? (fs.existsSync(defaultConfig) ? defaultConfig : undefined);
-  return { settings: loadSettings(file), dataDir, ephemeral: values['ephemeral-ports'], logLevel, rest: positionals };
+  let uiPort: number | undefined;
+  if (values['ui-port'] !== undefined) {
+    uiPort = Number(values['ui-port']);
+    if (!Number.isInteger(uiPort) || uiPort < 0 || uiPort > 65535) throw new UsageError(`--ui-port must be a port number, got "${values['ui-port']}"`);
+  }
+  return {
+    settings: loadSettings(file),
+    dataDir,
+    ephemeral: values['ephemeral-ports'],
+    logLevel,
+    ui: values.ui,
+    uiPort,
+    rest: positionals,
+  };
 }
 
 class UsageError extends Error {}
@@ -146,6 +167,14 @@ async function run(roles: { worker: boolean; ingress: boolean }, argv: string[])
     },
   };
   printInfo(daemon.info, o.dataDir);
+  if (o.ui) {
+    const ui = await serveWebUi(o, daemon.info.temporal.address, daemon.info.temporal.namespace);
+    if (ui) {
+      const withUi = daemon;
+      daemon = { ...withUi, stop: async () => (await ui.stop(), await withUi.stop()) };
+      console.log(`ui: ${ui.url}/namespaces/${encodeURIComponent(daemon.info.temporal.namespace)}/workflows`);
+    }
+  }
   if (roles.worker) {
     const t0 = Date.now();
     const check = await daemon.client.workflow.execute('selfCheckWorkflow', {
@@ -161,6 +190,62 @@ async function run(roles: { worker: boolean; ingress: boolean }, argv: string[])
     await daemon.stop();
     process.exit(1);
   }
+}
+
+/** `--ui`: the Web UI beside the daemon; a missing binary is a warning with the install command, not a failure. */
+async function serveWebUi(o: CommonOptions, temporalAddress: string, namespace: string) {
+  const { startWebUi, WebUiMissing } = await import('./temporal/web-ui.js');
+  const t = o.settings.temporal;
+  try {
+    return await startWebUi({
+      temporalAddress,
+      namespace,
+      port: o.uiPort ?? (o.ephemeral ? 0 : 8233),
+      tls: t.tls_cert_file && t.tls_key_file ? { certFile: t.tls_cert_file, keyFile: t.tls_key_file, caFile: t.tls_ca_file, serverName: t.tls_server_name } : undefined,
+    });
+  } catch (err) {
+    if (err instanceof WebUiMissing) {
+      console.warn(`Web UI not started: ${err.message}`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * `mostro ui`: the Temporal Web UI for the daemon's Temporal server — the running `npm start`'s embedded server (its
+ * data directory's daemon.json), else `[temporal] address`, else the embedded server's fixed port.
+ */
+async function ui(argv: string[]): Promise<void> {
+  const o = commonOptions(argv);
+  if (!o) return;
+  const { WebUiMissing } = await import('./temporal/web-ui.js');
+  let address = o.settings.temporal.address;
+  let namespace = o.settings.temporal.namespace;
+  const infoFile = path.join(o.dataDir, DAEMON_INFO_FILE);
+  if (!address && fs.existsSync(infoFile)) {
+    const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as DaemonInfo;
+    ({ address, namespace } = info.temporal);
+  }
+  address ??= '127.0.0.1:7233';
+  let running;
+  try {
+    running = await serveWebUi({ ...o, ui: true }, address, namespace);
+  } catch (err) {
+    throw err instanceof WebUiMissing ? new UsageError(err.message) : err;
+  }
+  if (!running) {
+    process.exitCode = 2;
+    return;
+  }
+  const r = running;
+  console.log(`temporal: ${address}\nui: ${r.url}/namespaces/${encodeURIComponent(namespace)}/workflows\nPress Ctrl+C to stop.`);
+  const stop = () => void r.stop().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const code = await r.exited;
+  console.error(`mostro: the Web UI server exited (${code})`);
+  process.exit(1);
 }
 
 async function temporalDev(argv: string[]): Promise<void> {
@@ -183,6 +268,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   worker: (a) => run({ worker: true, ingress: false }, a),
   ingress: (a) => run({ worker: false, ingress: true }, a),
   'temporal:dev': temporalDev,
+  ui,
   admin,
 };
 

@@ -29,7 +29,6 @@ import {
 } from './run.js';
 import type { GlobalState, LoadedState, Store } from './store.js';
 import {
-  DEFAULT_CUSTOM_ATTRIBUTES,
   SYSTEM_ATTRIBUTES,
   decodeSearchAttributes,
   type SaType,
@@ -66,6 +65,9 @@ export type TaskRef =
   | { kind: 'wft'; run: Run; seq: number; sticky?: boolean }
   | { kind: 'act'; run: Run; scheduledId: number; attempt: number }
   | { kind: 'query'; queryId: string };
+
+/** How long a worker that stopped polling is still listed by DescribeTaskQueue (the real server's 5 minutes). */
+const POLLER_TTL_MS = 5 * 60_000;
 
 interface Poller {
   identity: string;
@@ -115,6 +117,8 @@ export class Engine {
   /** `${namespace}\n${workflowId}` → runs of that id in start order (the last is the current run). */
   private byWorkflow = new Map<string, Run[]>();
   private queues = new Map<string, TaskQueue>();
+  /** Who polled each queue and when (wall clock), for DescribeTaskQueue: the Web UI's "Workers" tab and banner. */
+  private pollerHistory = new Map<string, Map<string, number>>();
   private queries = new Map<string, PendingQuery>();
   private busyRuns = new Set<Run>();
   private runSeq = 0;
@@ -290,7 +294,9 @@ export class Engine {
   ensureNamespace(name: string, retentionMs = this.opts.defaultRetentionMs): void {
     if (this.namespaces.has(name)) return;
     this.namespaces.set(name, { id: randomUUID(), retentionMs });
-    this.searchAttributes.set(name, { ...DEFAULT_CUSTOM_ATTRIBUTES });
+    // A new namespace has no custom search attributes, as on the real server (CLI 1.5 / server 1.29): the older
+    // dev servers' CustomKeywordField & co. are gone there too.
+    this.searchAttributes.set(name, {});
     this.opts.store.markGlobal();
   }
 
@@ -1496,6 +1502,9 @@ export class Engine {
   poll(kind: 'wf' | 'act', ns: string, queueName: string, identity: string, signal: PollSignal): Promise<Msg> {
     const key = `${kind}|${ns}|${queueName}`;
     const q = this.queue(key);
+    let seen = this.pollerHistory.get(key);
+    if (!seen) this.pollerHistory.set(key, (seen = new Map()));
+    seen.set(identity, Date.now());
     while (q.tasks.length > 0) {
       const task = q.tasks.shift()!;
       const resp = this.materialize(task, identity);
@@ -1529,6 +1538,24 @@ export class Engine {
       q.pollers.push(poller);
       this.clock.requestSkipCheck();
     });
+  }
+
+  /**
+   * The workers that polled a queue in the last {@link POLLER_TTL_MS} (as the real server keeps them), newest first;
+   * a worker parked in a long poll counts as polling now.
+   */
+  describePollers(kind: 'wf' | 'act', ns: string, queueName: string): { identity: string; lastAccessTime: number }[] {
+    const key = `${kind}|${ns}|${queueName}`;
+    const seen = this.pollerHistory.get(key);
+    if (!seen) return [];
+    const now = Date.now();
+    for (const p of this.queues.get(key)?.pollers ?? []) seen.set(p.identity, now);
+    const out: { identity: string; lastAccessTime: number }[] = [];
+    for (const [identity, at] of seen) {
+      if (now - at > POLLER_TTL_MS) seen.delete(identity);
+      else out.push({ identity, lastAccessTime: at });
+    }
+    return out.sort((a, b) => b.lastAccessTime - a.lastAccessTime);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -256,6 +256,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     CountWorkflowExecutions: (req) => countRuns(engine, engine.requireNamespace(req.namespace), req.query),
 
     PollWorkflowTaskQueue: (req, ctx) => {
+      requireDeadline(ctx);
       const ns = engine.requireNamespace(req.namespace);
       const name = req.taskQueue?.name as string | undefined;
       if (!name) throw invalidArgument('taskQueue is required');
@@ -274,6 +275,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     PollActivityTaskQueue: (req, ctx) => {
+      requireDeadline(ctx);
       const ns = engine.requireNamespace(req.namespace);
       const name = req.taskQueue?.name as string | undefined;
       if (!name) throw invalidArgument('taskQueue is required');
@@ -281,6 +283,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     PollNexusTaskQueue: (req, ctx) => {
+      requireDeadline(ctx);
       const ns = engine.requireNamespace(req.namespace);
       return engine.poll('act', ns, `nexus:${req.taskQueue?.name ?? ''}`, req.identity ?? '', ctx.signal);
     },
@@ -344,7 +347,19 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
 
     ResetStickyTaskQueue: () => ({}),
 
-    DescribeTaskQueue: () => ({ pollers: [] }),
+    DescribeTaskQueue: (req) => {
+      const ns = engine.requireNamespace(req.namespace);
+      const name = req.taskQueue?.name as string | undefined;
+      if (!name) throw invalidArgument('taskQueue is required');
+      const kind = req.taskQueueType === 'TASK_QUEUE_TYPE_ACTIVITY' ? 'act' : 'wf';
+      return {
+        pollers: engine.describePollers(kind, ns, name).map((p) => ({
+          lastAccessTime: msToTimestamp(p.lastAccessTime),
+          identity: p.identity,
+          ratePerSecond: 0,
+        })),
+      };
+    },
   };
   return handlers;
 }
@@ -408,4 +423,9 @@ export function testServiceHandlers(engine: Engine, enabled: boolean): Record<st
     },
     GetCurrentTime: () => ({ time: msToTimestamp(engine.now()) }),
   };
+}
+
+/** A task poll parks for up to a minute: like the real server, refuse one that could never time out. */
+function requireDeadline(ctx: { deadline?: number }): void {
+  if (ctx.deadline === undefined) throw invalidArgument('Context timeout is not set.');
 }

@@ -34,17 +34,6 @@ export function parseSaType(name: string): SaType {
   return t;
 }
 
-/** The attributes `temporal server start-dev` pre-registers. */
-export const DEFAULT_CUSTOM_ATTRIBUTES: Record<string, SaType> = {
-  CustomKeywordField: 'Keyword',
-  CustomStringField: 'Text',
-  CustomTextField: 'Text',
-  CustomIntField: 'Int',
-  CustomDatetimeField: 'Datetime',
-  CustomDoubleField: 'Double',
-  CustomBoolField: 'Bool',
-};
-
 export const SYSTEM_ATTRIBUTES: Record<string, SaType> = {
   WorkflowType: 'Keyword',
   WorkflowId: 'Keyword',
@@ -361,6 +350,9 @@ function normaliseValue(f: { name: string; type: SaType }, v: Value): Value {
   }
 }
 
+/** 9999-12-31T23:59:59Z: what SQL visibility compares an open run's CloseTime as. */
+const OPEN_CLOSE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59);
+
 function compare(a: unknown, b: Value): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
@@ -381,7 +373,9 @@ export function evaluate(e: Expr | undefined, row: Row): boolean {
       return e.negate ? !isNull : isNull;
     }
     default: {
-      const raw = row[e.field];
+      // The real server's SQL visibility stores an open run's CloseTime as the far future: `CloseTime > t` matches
+      // running workflows there (while `CloseTime IS NULL` matches them too, as above).
+      const raw = e.field === 'CloseTime' && row[e.field] === undefined ? OPEN_CLOSE_TIME : row[e.field];
       if (raw === undefined || raw === null) return e.op === 'cmp' && e.cmp === '!=' ? true : e.op === 'in' && e.negate;
       const vals = Array.isArray(raw) ? raw : [raw];
       const any = (pred: (v: unknown) => boolean) => vals.some(pred);

@@ -69,11 +69,14 @@ describe('workflow-task failures', () => {
       workflowTaskTimeout: '1s',
     });
     // A "worker" that takes the task and dies without answering.
-    const stolen = await h.env.connection.workflowService.pollWorkflowTaskQueue({
-      namespace: h.env.namespace,
-      taskQueue: { name: taskQueue },
-      identity: 'doomed-worker',
-    });
+    // A long poll needs a deadline (the server refuses one without).
+    const stolen = await h.env.connection.withDeadline(Date.now() + 70_000, () =>
+      h.env.connection.workflowService.pollWorkflowTaskQueue({
+        namespace: h.env.namespace,
+        taskQueue: { name: taskQueue },
+        identity: 'doomed-worker',
+      }),
+    );
     expect(stolen.taskToken?.length).toBeGreaterThan(0);
     const t0 = Date.now();
     const worker = await h.env.worker({ taskQueue, workflowsPath, activities });

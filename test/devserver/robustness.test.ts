@@ -79,7 +79,9 @@ describe.skipIf(realServerAddress)('robustness', () => {
     const server = await startDevServer({ log: 'silent' });
     const connection = await Connection.connect({ address: server.address });
     try {
-      const poll = connection.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: 'idle' }, identity: 't' });
+      const poll = connection.withDeadline(Date.now() + 70_000, () =>
+        connection.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: 'idle' }, identity: 't' }),
+      );
       const history = connection.workflowService.getWorkflowExecutionHistory({
         namespace: 'default',
         execution: { workflowId: (await connection.workflowService.startWorkflowExecution({

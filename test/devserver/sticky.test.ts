@@ -36,11 +36,14 @@ describe('sticky execution', () => {
     const taskQueue = uid('ghost');
     const handle = await h.env.plainClient.workflow.start('collectSignals', { taskQueue, workflowId: uid('ghost') });
     // A worker that completes the first task, asks for stickiness on its own queue, and is never heard from again.
-    const task = await h.env.connection.workflowService.pollWorkflowTaskQueue({
-      namespace: h.env.namespace,
-      taskQueue: { name: taskQueue },
-      identity: 'ghost',
-    });
+    // A long poll needs a deadline (the server refuses one without).
+    const task = await h.env.connection.withDeadline(Date.now() + 70_000, () =>
+      h.env.connection.workflowService.pollWorkflowTaskQueue({
+        namespace: h.env.namespace,
+        taskQueue: { name: taskQueue },
+        identity: 'ghost',
+      }),
+    );
     await h.env.connection.workflowService.respondWorkflowTaskCompleted({
       taskToken: task.taskToken,
       identity: 'ghost',

@@ -14,6 +14,7 @@ import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure
 import proto from '@temporalio/proto';
 const { temporal } = proto;
 import { describe, expect, it } from 'vitest';
+import { registerSearchAttributes } from '../../src/temporal/connect.js';
 import { realServerAddress, uid } from '../helpers/temporal.js';
 import { eventTypes, useHarness } from './harness.js';
 
@@ -108,6 +109,7 @@ describe('start', () => {
   });
 
   it('keeps memo and search attributes given at start', async () => {
+    await registerSearchAttributes(h.env.connection, h.env.namespace, { CustomKeywordField: 'Keyword', CustomIntField: 'Int' });
     const id = uid('memo');
     const handle = await h.env.client.workflow.start('collectSignals', {
       taskQueue: h.taskQueue,

@@ -4,6 +4,7 @@
  * PostgreSQL. The bond is requested on take, the first lock wins, it is released on honest exits and slashed by a
  * solver or a real waiting timeout — then the honest counterparty claims its share through `add-bond-invoice`.
  */
+import { withoutTimeSkipping } from '../helpers/temporal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { showTrade } from '../../src/admin/support.js';
 import { testBondSettings } from '../helpers/bonds.js';
@@ -242,7 +243,8 @@ describe('slashing', () => {
     expect(await seller.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'not_allowed_by_status' } });
   });
 
-  it('a buyer silent past the waiting window is slashed; the maker is still paid (the recipient was recorded)', async () => {
+  // Sleeps through the 15-minute waiting window: needs time skipping (the embedded server).
+  it.skipIf(withoutTimeSkipping)('a buyer silent past the waiting window is slashed; the maker is still paid (the recipient was recorded)', async () => {
     const { id, seller, buyer, bond } = await bondedSellTake('b6');
     await seller.next(1, 'waiting-buyer-invoice');
     await d.env.sleep('15 minutes');
@@ -266,7 +268,8 @@ describe('slashing', () => {
     expect(toSeller.map((p) => [p.valueSats, p.attempts])).toEqual([[500, 1]]);
   });
 
-  it('a bond held through a long dispute is released before LND would cancel it at its CLTV expiry', async () => {
+  // Sleeps through a 20-hour dispute: needs time skipping (the embedded server).
+  it.skipIf(withoutTimeSkipping)('a bond held through a long dispute is released before LND would cancel it at its CLTV expiry', async () => {
     // A daemon of its own: skipping 20 hours wakes every workflow the other tests left running (payout claim windows,
     // expiries), so on a shared one this test's duration would depend on them and on how busy the machine is.
     const own = await TestDaemon.start({ settings: { bond: BOND } });
@@ -286,7 +289,8 @@ describe('slashing', () => {
     }
   });
 
-  it('a cancel before the timeout never slashes: the taker leaves, its bond goes back', async () => {
+  // Sleeps through 5 minutes of the waiting window: needs time skipping (the embedded server).
+  it.skipIf(withoutTimeSkipping)('a cancel before the timeout never slashes: the taker leaves, its bond goes back', async () => {
     const { id, seller, buyer, bond } = await bondedSellTake('b7');
     await d.env.sleep('5 minutes');
     await buyer.send(1, { action: 'cancel', id, tradeIndex: null });

@@ -14,7 +14,15 @@ import { startLnsim, type Lnsim } from '../../src/lnsim/embedded.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { freshDatabaseUrl } from '../helpers/postgres.js';
 import { spawnTs, type Spawned } from '../helpers/process.js';
-import { createTemporalTestEnv, realServerAddress, uid, type TemporalTestEnv } from '../helpers/temporal.js';
+import { MostroTrader } from '../../src/client/trader.js';
+import { RelayPool } from '../../src/nostr/relay-pool.js';
+import type { Payload } from '../../src/protocol/index.js';
+import { createTemporalTestEnv, uid, type TemporalTestEnv } from '../helpers/temporal.js';
+
+const sellOrder = (sats: number) =>
+  ({
+    order: { kind: 'sell', status: 'pending', amount: sats, fiat_code: 'USD', min_amount: null, max_amount: null, fiat_amount: 12, payment_method: 'cash', premium: 0, created_at: 0, expires_at: null },
+  }) as Payload;
 
 const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));
 const pgUrl = inject('databaseUrl');
@@ -30,7 +38,7 @@ describe('worker and ingress as separate processes', () => {
     expect(out).toContain('required when the worker and the ingress run as separate processes');
   });
 
-  describe.skipIf(!pgUrl || realServerAddress)('against shared PostgreSQL, Temporal, relay and LND', () => {
+  describe.skipIf(!pgUrl)('against shared PostgreSQL, Temporal, relay and LND', () => {
     let env: TemporalTestEnv;
     let relay: LocalRelay;
     let lnsim: Lnsim;
@@ -74,15 +82,16 @@ describe('worker and ingress as separate processes', () => {
       await env?.teardown();
     });
 
+    const start = (role: string) => {
+      const p = spawnTs('src/main.ts', [role, '--config', config, '--data-dir', path.join(fs.mkdtempSync(path.join(os.tmpdir(), `mostro-${role}-`)), 'not-yet-created'), '--log-level', 'warn'], {
+        ...cleanEnv,
+        MOSTRO_NSEC_PRIVKEY: nip19.nsecEncode(key),
+      });
+      procs.push(p);
+      return p;
+    };
+
     it('trade end to end, then drain on SIGTERM', async () => {
-      const start = (role: string) => {
-        const p = spawnTs('src/main.ts', [role, '--config', config, '--data-dir', path.join(fs.mkdtempSync(path.join(os.tmpdir(), `mostro-${role}-`)), 'not-yet-created'), '--log-level', 'warn'], {
-          ...cleanEnv,
-          MOSTRO_NSEC_PRIVKEY: nip19.nsecEncode(key),
-        });
-        procs.push(p);
-        return p;
-      };
       const worker = start('worker');
       const ingress = start('ingress');
       await Promise.all([worker.waitFor(/^Ready\./m, 90_000), ingress.waitFor(/^Ready\./m, 90_000)]);
@@ -107,5 +116,63 @@ describe('worker and ingress as separate processes', () => {
       expect(await ingress.exited).toBe(0);
       expect(worker.output()).toContain('SIGTERM: draining the worker and shutting down');
     }, 180_000);
+
+    it('two workers share the task queue; a trade begun on one finishes on the other after kill -9 of the first', async () => {
+      const ingress = start('ingress');
+      const first = start('worker');
+      await Promise.all([ingress.waitFor(/^Ready\./m, 90_000), first.waitFor(/^Ready\./m, 90_000)]);
+      const taskQueue = await first.line('task-queue');
+      const pool = new RelayPool([relay.url], { backoffMinMs: 50, backoffMaxMs: 200 });
+      const seller = new MostroTrader('seller', pool, getPublicKey(key));
+      const buyer = new MostroTrader('buyer', pool, getPublicKey(key));
+      try {
+        // Up to the locked escrow on the first worker alone.
+        await seller.send(1, { action: 'new-order', payload: sellOrder(12_000) });
+        const id = (await seller.next(1, 'new-order', 30_000)).id!;
+        const payout = lnsim.net.createInvoice({ node: 'buyer', valueSats: 12_000 - 36, expirySecs: 7200 });
+        await buyer.send(1, { action: 'take-sell', id, payload: { payment_request: [null, payout.request, null] } as Payload });
+        let escrow = '';
+        while (!escrow) {
+          const m = await seller.next(1, 'pay-invoice', 30_000);
+          if (m.payload && 'payment_request' in m.payload) escrow = (m.payload as { payment_request: [unknown, string, unknown] }).payment_request[1];
+        }
+        lnsim.net.pay('seller', escrow);
+        await buyer.next(1, 'hold-invoice-payment-accepted', 30_000);
+
+        // A second worker joins: the server lists both as polling the queue.
+        const second = start('worker');
+        await second.waitFor(/^Ready\./m, 90_000);
+        const pollers = async () =>
+          (await env.connection.workflowService.describeTaskQueue({ namespace: env.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 })).pollers ?? [];
+        const ids = [`${first.child.pid}@`, `${second.child.pid}@`];
+        const polling = async () => {
+          const seen = (await pollers()).map((p) => p.identity ?? '');
+          return ids.filter((i) => seen.some((s) => s.startsWith(i))).length;
+        };
+        await expect.poll(polling, { timeout: 30_000 }).toBe(2);
+
+        // The first worker dies mid-trade (its cached copy of the workflow with it); the second carries the trade on.
+        first.child.kill('SIGKILL');
+        await first.exited;
+        await buyer.send(1, { action: 'fiat-sent', id });
+        await seller.next(1, 'fiat-sent-ok', 60_000);
+        await seller.send(1, { action: 'release', id });
+        await buyer.next(1, 'purchase-completed', 60_000);
+        expect(lnsim.net.payments.get(payout.hash)).toMatchObject({ status: 'SUCCEEDED', valueSats: 12_000 - 36 });
+        // Every workflow task after the kill was completed by the second worker.
+        const history = await env.client.workflow.getHandle(`order-${id}`).fetchHistory();
+        const completedBy = (history.events ?? []).filter((e) => e.workflowTaskStartedEventAttributes).map((e) => e.workflowTaskStartedEventAttributes!.identity ?? '');
+        expect(completedBy.some((i) => i.startsWith(ids[0]!))).toBe(true);
+        expect(completedBy.at(-1)!.startsWith(ids[1]!)).toBe(true);
+        second.child.kill('SIGTERM');
+        ingress.child.kill('SIGTERM');
+        expect(await second.exited).toBe(0);
+        expect(await ingress.exited).toBe(0);
+      } finally {
+        seller.close();
+        buyer.close();
+        pool.close();
+      }
+    }, 300_000);
   });
 });

@@ -40,6 +40,12 @@ export interface TemporalTestEnv {
 export const realServerAddress = process.env.TEMPORAL_ADDRESS;
 
 /**
+ * True against a real Temporal server, which cannot skip time: tests that sleep through a trade's windows (minutes
+ * to days) skip themselves there — `it.skipIf(withoutTimeSkipping)` — and run on the embedded server.
+ */
+export const withoutTimeSkipping = realServerAddress !== undefined && realServerAddress !== '';
+
+/**
  * A real server's visibility store is eventually consistent (the embedded one is not): give it time before listing.
  */
 export async function visibilitySettled(): Promise<void> {

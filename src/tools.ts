@@ -1,0 +1,57 @@
+/**
+ * The real counterparts built by `scripts/tools.sh install` (the Temporal CLI with its server, the Temporal Web UI
+ * server, ...): where the script put them. The pins live in `scripts/tools.versions`, read by both.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const versionsFile = fileURLToPath(new URL('../scripts/tools.versions', import.meta.url));
+
+export type ToolName = 'temporal' | 'temporal-ui-server';
+
+export interface Tool {
+  name: ToolName;
+  /** The pinned Go package, e.g. `github.com/temporalio/cli/cmd/temporal`. */
+  goPackage: string;
+  version: string;
+  /** Where `scripts/tools.sh install` puts (or put) the binary. */
+  binary: string;
+  installed: boolean;
+}
+
+/** `$MOSTRO_TOOLS_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/mostro-tools` (as the script computes it). */
+export function toolsCache(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MOSTRO_TOOLS_CACHE || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'mostro-tools');
+}
+
+export function tool(name: ToolName, env: NodeJS.ProcessEnv = process.env): Tool {
+  const line = fs
+    .readFileSync(versionsFile, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}=`));
+  if (!line) throw new Error(`scripts/tools.versions has no pin for ${name}`);
+  const spec = line.slice(name.length + 1).trim();
+  const at = spec.lastIndexOf('@');
+  const goPackage = spec.slice(0, at);
+  const version = spec.slice(at + 1);
+  const dir = path.join(toolsCache(env), `${name}-${version}`);
+  const binary = path.join(dir, 'bin', goPackage.slice(goPackage.lastIndexOf('/') + 1));
+  const installed = fs.existsSync(path.join(dir, '.complete')) && isExecutable(binary);
+  return { name, goPackage, version, binary, installed };
+}
+
+/** What to tell a person whose machine lacks the tool. */
+export function installHint(t: Tool): string {
+  return `${t.name} ${t.version} is not installed (looked for ${t.binary}); build it once with: scripts/tools.sh install ${t.name} (needs Go 1.26+ and the Go module proxy)`;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
