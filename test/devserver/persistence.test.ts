@@ -91,7 +91,7 @@ describe.skipIf(realServerAddress)('kill -9 and restart', () => {
       const done = await client.workflow.execute('echoWorkflow', { taskQueue, workflowId: uid('done'), args: ['finished'] });
       expect(done).toBe('finished');
       // Let the workers record their first tasks (activity scheduled, timer started, attributes upserted).
-      for (let i = 0; i < 200; i++) {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
         const d = await pendingAct.describe();
         const t = await tracked.describe();
         if ((d.raw.pendingActivities?.length ?? 0) > 0 && t.searchAttributes.OrderStatus) break;

@@ -32,7 +32,7 @@ beforeAll(async () => {
   await h.env.client.workflow.getHandle(ids[1]!).signal('advance', 'active');
   await h.env.client.workflow.getHandle(ids[3]!).signal('advance', 'success');
   await h.env.client.workflow.getHandle(ids[3]!).result();
-  for (let i = 0; i < 200; i++) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
     if ((await h.env.client.workflow.getHandle(ids[1]!).query('state')) === 'active') break;
     await new Promise((r) => setTimeout(r, 10));
   }

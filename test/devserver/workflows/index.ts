@@ -64,7 +64,7 @@ export async function failing(message: string): Promise<void> {
 export async function retryProbe(kind: string, failUntil: number): Promise<{ attempts: number[]; result?: string }> {
   const opts: wf.ActivityOptions = {
     startToCloseTimeout: '10s',
-    retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '300ms', maximumAttempts: 6 },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '3s', maximumAttempts: 6 },
   };
   if (kind === 'nonRetryable') opts.retry = { ...opts.retry, nonRetryableErrorTypes: ['FatalError'] };
   const a = wf.proxyActivities<typeof activities>(opts);
