@@ -14,6 +14,7 @@ const REAL_TEMPORAL_TESTS = [
   'test/e2e/order-disputes.test.ts',
   'test/e2e/order-bonds.test.ts',
   'test/e2e/bond-payout.test.ts',
+  'test/e2e/split-processes.test.ts',
   'test/webui/**/*.test.ts',
   'test/real-temporal/**/*.test.ts',
 ];

@@ -240,10 +240,15 @@ async function ui(argv: string[]): Promise<void> {
   }
   const r = running;
   console.log(`temporal: ${address}\nui: ${r.url}/namespaces/${encodeURIComponent(namespace)}/workflows\nPress Ctrl+C to stop.`);
-  const stop = () => void r.stop().then(() => process.exit(0));
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    void r.stop().then(() => process.exit(0));
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const code = await r.exited;
+  if (stopping) return;
   console.error(`mostro: the Web UI server exited (${code})`);
   process.exit(1);
 }

@@ -144,10 +144,11 @@ describe('worker and ingress as separate processes', () => {
         await second.waitFor(/^Ready\./m, 90_000);
         const pollers = async () =>
           (await env.connection.workflowService.describeTaskQueue({ namespace: env.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 })).pollers ?? [];
-        const ids = [`${first.child.pid}@`, `${second.child.pid}@`];
+        // The daemon's workers call themselves mostro-worker@<host>/<pid>.
+        const ids = [`/${first.child.pid}`, `/${second.child.pid}`];
         const polling = async () => {
           const seen = (await pollers()).map((p) => p.identity ?? '');
-          return ids.filter((i) => seen.some((s) => s.startsWith(i))).length;
+          return ids.filter((i) => seen.some((s) => s.endsWith(i))).length;
         };
         await expect.poll(polling, { timeout: 30_000 }).toBe(2);
 
@@ -162,8 +163,8 @@ describe('worker and ingress as separate processes', () => {
         // Every workflow task after the kill was completed by the second worker.
         const history = await env.client.workflow.getHandle(`order-${id}`).fetchHistory();
         const completedBy = (history.events ?? []).filter((e) => e.workflowTaskStartedEventAttributes).map((e) => e.workflowTaskStartedEventAttributes!.identity ?? '');
-        expect(completedBy.some((i) => i.startsWith(ids[0]!))).toBe(true);
-        expect(completedBy.at(-1)!.startsWith(ids[1]!)).toBe(true);
+        expect(completedBy.some((i) => i.endsWith(ids[0]!))).toBe(true);
+        expect(completedBy.at(-1)!.endsWith(ids[1]!)).toBe(true);
         second.child.kill('SIGTERM');
         ingress.child.kill('SIGTERM');
         expect(await second.exited).toBe(0);

@@ -7,8 +7,8 @@ import { spawnTs, type Spawned } from './process.js';
 const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));
 
 /** `npm start` on `dataDir`, in its own process group (so the group can be killed as a terminal would). */
-export function startDaemon(dataDir: string): Spawned {
-  return spawnTs('src/main.ts', ['start', '--data-dir', dataDir, '--ephemeral-ports', '--log-level', 'warn'], cleanEnv, [], { detached: true });
+export function startDaemon(dataDir: string, extraArgs: string[] = []): Spawned {
+  return spawnTs('src/main.ts', ['start', '--data-dir', dataDir, '--ephemeral-ports', '--log-level', 'warn', ...extraArgs], cleanEnv, [], { detached: true });
 }
 
 /** Where a started daemon listens, once it says it is ready. */
