@@ -126,7 +126,9 @@ describe.skipIf(skip)(`support staff repair a failed payout in the Temporal Web 
     // Newest first: the support signal, opened to show who asked and why.
     const signal = page.getByText('support', { exact: true }).locator('visible=true').first();
     await signal.click();
-    await page.getByText(/webui-test/).locator('visible=true').first().waitFor();
+    const reason = page.getByText(/webui-test/).locator('visible=true').first();
+    await reason.waitFor();
+    await reason.scrollIntoViewIfNeeded();
     await shot('06-after-repair');
     expect(desc.searchAttributes.MostroNeedsAttention).toEqual([false]);
     expect(failedCalls).toEqual([]);
