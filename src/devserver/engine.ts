@@ -66,6 +66,9 @@ export type TaskRef =
   | { kind: 'act'; run: Run; scheduledId: number; attempt: number }
   | { kind: 'query'; queryId: string };
 
+/** A sticky queue not polled for this long counts as gone: its worker's tasks go to the normal queue at once. */
+const STICKY_POLLER_WINDOW_MS = 10_000;
+
 /** How long a worker that stopped polling is still listed by DescribeTaskQueue (the real server's 5 minutes). */
 const POLLER_TTL_MS = 5 * 60_000;
 
@@ -681,7 +684,12 @@ export class Engine {
       m.wft.scheduledId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
     }
     this.touch(run);
-    const sticky = m.sticky && !this.deadStickyQueues.has(m.sticky.queue) ? m.sticky : undefined;
+    // As the real server: a sticky queue nobody polled lately ("sticky worker unavailable") is skipped at once, with no
+    // timeout recorded; one that was polled gets the task and the schedule-to-start wait below.
+    const sticky =
+      m.sticky && !this.deadStickyQueues.has(m.sticky.queue) && this.polledWithin(this.stickyQueueKey(run, m.sticky.queue), STICKY_POLLER_WINDOW_MS)
+        ? m.sticky
+        : undefined;
     if (sticky) {
       this.enqueue(this.stickyQueueKey(run, sticky.queue), { kind: 'wft', run, seq, sticky: true });
       // If the sticky worker does not pick it up in time, any worker may take it with full history. As the real
@@ -1538,6 +1546,14 @@ export class Engine {
       q.pollers.push(poller);
       this.clock.requestSkipCheck();
     });
+  }
+
+  /** Whether a worker polled the queue (or is parked on it) within `ms`. */
+  private polledWithin(key: string, ms: number): boolean {
+    if ((this.queues.get(key)?.pollers.length ?? 0) > 0) return true;
+    const now = Date.now();
+    for (const at of this.pollerHistory.get(key)?.values() ?? []) if (now - at <= ms) return true;
+    return false;
   }
 
   /**

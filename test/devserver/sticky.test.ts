@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import proto from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import * as activities from './activities.js';
-import { uid } from '../helpers/temporal.js';
+import { realServerAddress, uid } from '../helpers/temporal.js';
 import { useHarness, workflowsPath } from './harness.js';
 
 const { temporal } = proto;
@@ -29,30 +29,47 @@ describe('sticky execution', () => {
     expect(result).toEqual(['on A', 'stop']);
     // No schedule-to-start wait: the shutdown released the sticky queue, so no task timed out on it.
     const history = await handle.fetchHistory();
-    expect(history.events!.filter((e) => e.workflowTaskTimedOutEventAttributes)).toEqual([]);
+    const timedOut = history.events!.filter((e) => e.workflowTaskTimedOutEventAttributes);
+    // The real server usually skips it too, but a sticky queue it has only just created may count as alive for a
+    // moment (seen once in six runs): then it waits out schedule-to-start once. Never more than once.
+    expect(timedOut.length).toBeLessThanOrEqual(realServerAddress ? 1 : 0);
   });
 
-  it('falls back to the normal queue when the sticky worker vanished', async () => {
-    const taskQueue = uid('ghost');
-    const handle = await h.env.plainClient.workflow.start('collectSignals', { taskQueue, workflowId: uid('ghost') });
-    // A worker that completes the first task, asks for stickiness on its own queue, and is never heard from again.
+  /** A "worker" that completes the first task, asks for stickiness on its own queue, and is never heard from again. */
+  async function ghost(taskQueue: string, workflowId: string, pollsItsStickyQueue: boolean) {
+    const handle = await h.env.plainClient.workflow.start('collectSignals', { taskQueue, workflowId });
     // A long poll needs a deadline (the server refuses one without).
     const task = await h.env.connection.withDeadline(Date.now() + 70_000, () =>
-      h.env.connection.workflowService.pollWorkflowTaskQueue({
-        namespace: h.env.namespace,
-        taskQueue: { name: taskQueue },
-        identity: 'ghost',
-      }),
+      h.env.connection.workflowService.pollWorkflowTaskQueue({ namespace: h.env.namespace, taskQueue: { name: taskQueue }, identity: 'ghost' }),
     );
+    const sticky = `${workflowId}-sticky`;
     await h.env.connection.workflowService.respondWorkflowTaskCompleted({
       taskToken: task.taskToken,
       identity: 'ghost',
       commands: [],
       stickyAttributes: {
-        workerTaskQueue: { name: 'ghost-sticky', kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_STICKY },
+        workerTaskQueue: { name: sticky, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_STICKY },
         scheduleToStartTimeout: msToTs('1s'),
       },
     });
+    if (pollsItsStickyQueue) {
+      // It polls its sticky queue once (nothing there yet), so the server counts it as alive for a while.
+      await h.env.connection
+        .withDeadline(Date.now() + 5_000, () =>
+          h.env.connection.workflowService.pollWorkflowTaskQueue({
+            namespace: h.env.namespace,
+            taskQueue: { name: sticky, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_STICKY, normalName: taskQueue },
+            identity: 'ghost',
+          }),
+        )
+        .catch(() => undefined); // the deadline passing is the expected end of an empty poll
+    }
+    return handle;
+  }
+
+  it('waits schedule-to-start on the queue of a sticky worker that polled, then falls back to the normal queue', async () => {
+    const taskQueue = uid('ghost');
+    const handle = await ghost(taskQueue, uid('ghost'), true);
     await handle.signal('unblock', 'stop');
     const worker = await h.env.worker({ taskQueue, workflowsPath, activities });
     expect(await worker.runUntil(handle.result())).toEqual(['stop']);
@@ -60,6 +77,19 @@ describe('sticky execution', () => {
     const history = await handle.fetchHistory();
     const timedOut = history.events!.filter((e) => e.workflowTaskTimedOutEventAttributes);
     expect(timedOut.map((e) => e.workflowTaskTimedOutEventAttributes!.timeoutType)).toEqual([temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START]);
+  });
+
+  it('skips at once the sticky queue of a worker that never polled it (no timeout recorded)', async () => {
+    const taskQueue = uid('ghost');
+    const handle = await ghost(taskQueue, uid('ghost'), false);
+    await handle.signal('unblock', 'stop');
+    const worker = await h.env.worker({ taskQueue, workflowsPath, activities });
+    expect(await worker.runUntil(handle.result())).toEqual(['stop']);
+    const history = await handle.fetchHistory();
+    const timedOut = history.events!.filter((e) => e.workflowTaskTimedOutEventAttributes);
+    // The real server usually skips it too, but a sticky queue it has only just created may count as alive for a
+    // moment (seen once in six runs): then it waits out schedule-to-start once. Never more than once.
+    expect(timedOut.length).toBeLessThanOrEqual(realServerAddress ? 1 : 0);
   });
 
   it('runs with a worker that caches nothing (full replay on every task, queries included)', async () => {

@@ -10,13 +10,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebUi, type RunningWebUi } from '../../src/temporal/web-ui.js';
 import { installHint, tool } from '../../src/tools.js';
 import { browserMissing, launchChromium } from '../helpers/browser.js';
 import { TestDaemon, fiatSentTrade, waitFor } from '../helpers/daemon.js';
-import { realServerAddress } from '../helpers/temporal.js';
+import { realServerAddress, uid } from '../helpers/temporal.js';
+import * as testActivities from '../devserver/activities.js';
+
+const testWorkflowsPath = fileURLToPath(new URL('../devserver/workflows/index.ts', import.meta.url));
 
 const server = realServerAddress ? 'real' : 'embedded';
 const uiServer = tool('temporal-ui-server');
@@ -37,6 +41,8 @@ describe.skipIf(skip)(`support staff repair a failed payout in the Temporal Web 
   let browser: Browser;
   let page: Page;
   const failedCalls: string[] = [];
+  /** What the pages asked the server, as `METHOD /api/v1/…` with ids left out. */
+  const calls = new Set<string>();
 
   beforeAll(async () => {
     // Two attempts 5 s apart, then the buyer is asked for a new invoice and the trade needs a person.
@@ -52,7 +58,10 @@ describe.skipIf(skip)(`support staff repair a failed payout in the Temporal Web 
     fs.mkdirSync(shots, { recursive: true });
     // Every call the UI makes to the server must succeed: a failing one is a gap in the server (or a UI bug to know).
     page.on('response', (r) => {
-      if (r.url().includes('/api/') && r.status() >= 400) failedCalls.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+      if (!r.url().includes('/api/')) return;
+      const route = new URL(r.url()).pathname.replace(/(\/workflows|\/runs|\/task-queues|\/signal|\/query)\/[^/]+/g, '$1/:id');
+      calls.add(`${r.request().method()} ${route}`);
+      if (r.status() >= 400) failedCalls.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
     });
   }, 120_000);
 
@@ -131,6 +140,33 @@ describe.skipIf(skip)(`support staff repair a failed payout in the Temporal Web 
     await reason.scrollIntoViewIfNeeded();
     await shot('06-after-repair');
     expect(desc.searchAttributes.MostroNeedsAttention).toEqual([false]);
+    expect(failedCalls).toEqual([]);
+  }, 180_000);
+
+  it('requests cancellation and terminates from the workflow page; every call the pages made succeeded', async () => {
+    const taskQueue = uid('ui-wf');
+    const worker = await d.env.worker({ taskQueue, workflowsPath: testWorkflowsPath, activities: testActivities });
+    await worker.runUntil(async () => {
+      const toCancel = await d.env.plainClient.workflow.start('collectSignals', { taskQueue, workflowId: uid('ui-cancel') });
+      const toTerminate = await d.env.plainClient.workflow.start('collectSignals', { taskQueue, workflowId: uid('ui-terminate') });
+
+      await page.goto(`${uiUrl}/namespaces/${ns()}/workflows/${toCancel.workflowId}/${toCancel.firstExecutionRunId}/history`);
+      await page.getByRole('button', { name: 'Request Cancellation' }).locator('visible=true').first().click();
+      await page.getByTestId('confirm-modal-button').locator('visible=true').first().click();
+      await expect(toCancel.result()).rejects.toThrow(/cancel/i);
+
+      await page.goto(`${uiUrl}/namespaces/${ns()}/workflows/${toTerminate.workflowId}/${toTerminate.firstExecutionRunId}/history`);
+      await page.getByRole('button', { name: 'More Actions' }).locator('visible=true').first().click();
+      await page.getByTestId('terminate-button').locator('visible=true').first().click();
+      const modal = page.getByRole('dialog').locator('visible=true').first();
+      await modal.locator('input, textarea').first().fill('junk order, operator webui-test');
+      await page.getByTestId('confirm-modal-button').locator('visible=true').first().click();
+      await expect(toTerminate.result()).rejects.toThrow(/terminat/i);
+      expect((await toTerminate.describe()).status.name).toBe('TERMINATED');
+    });
+    // The pages support staff use, each answered: list and count with a query, describe, history (both
+    // directions), query, signal, cancel, terminate, namespaces, system info, search attributes.
+    console.log([...calls].sort().join('\n'));
     expect(failedCalls).toEqual([]);
   }, 180_000);
 });
