@@ -180,7 +180,10 @@ export async function startSimLnd(
   opts: { node: string; tlsDir?: string; port?: number; macaroon?: string; version?: string; host?: string; tlsHosts?: string[] },
 ): Promise<SimLndServer> {
   const node = net.node(opts.node);
-  const tls = ensureTlsCertificate(opts.tlsDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lnsim-tls-')), opts.tlsHosts);
+  // Without a directory of its own the certificate lives in a temporary one, removed on close (the credentials carry
+  // the certificate itself, not its path).
+  const ownTlsDir = opts.tlsDir === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'lnsim-tls-')) : undefined;
+  const tls = ensureTlsCertificate(opts.tlsDir ?? ownTlsDir!, opts.tlsHosts);
   const macaroon = opts.macaroon ?? crypto.randomBytes(32).toString('hex');
   const services = loadLndProtos();
   const server = new grpc.Server();
@@ -402,13 +405,15 @@ export async function startSimLnd(
   return {
     port,
     credentials: { socket: `localhost:${port}`, cert: tls.cert.toString('base64'), macaroon },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
         setTimeout(() => {
           server.forceShutdown();
           resolve();
         }, 1000).unref();
-      }),
+      });
+      if (ownTlsDir) fs.rmSync(ownTlsDir, { recursive: true, force: true });
+    },
   };
 }
