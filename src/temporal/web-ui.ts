@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../free-port.js';
 import { installHint, tool } from '../tools.js';
 
 export interface WebUiOptions {
@@ -102,16 +103,5 @@ function serves(url: string): Promise<boolean> {
     });
     req.on('error', () => resolve(false));
     req.setTimeout(1000, () => req.destroy());
-  });
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer();
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
   });
 }

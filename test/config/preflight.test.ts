@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { freePort } from '../../src/free-port.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, settingsFrom } from '../../src/config/settings.js';
 import { preflight, setting, step } from '../../src/daemon/checks.js';
@@ -39,14 +40,6 @@ async function holdPort(port = 0): Promise<number> {
   });
   held.push(srv);
   return (srv.address() as net.AddressInfo).port;
-}
-/** A port nothing listens on (held, then given back). */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 afterAll(() => {
   for (const s of held) s.close();

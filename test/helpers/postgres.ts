@@ -4,11 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { freePort } from '../../src/free-port.js';
 
 function pgBin(): string {
   const root = '/usr/lib/postgresql';
@@ -22,16 +22,6 @@ function pgBin(): string {
   return path.join(root, versions[versions.length - 1]!, 'bin');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export async function startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = pgBin();

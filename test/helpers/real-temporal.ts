@@ -5,8 +5,8 @@
  * the daemon against it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { Connection } from '@temporalio/client';
+import { freePort } from '../../src/free-port.js';
 import { tool, installHint } from '../../src/tools.js';
 
 export interface RealTemporal {
@@ -18,16 +18,6 @@ export interface RealTemporal {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export function realTemporalBinary(): { path: string; missing?: string } {
   const t = tool('temporal');
