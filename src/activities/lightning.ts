@@ -85,6 +85,19 @@ export function lndError(err: unknown, operation: string): ApplicationFailure {
  * For calls made once a payment may exist (its state queries, its dispatch): whatever LND answers, the payment's
  * state is unknown, so the activity is retried rather than reporting a failure that might be false.
  */
+/** How long a recheck of a payment already known in flight waits for LND to finish it before answering `in-flight`. */
+const RECHECK_WAIT_MS = 500;
+
+/** An activity's cancellable sleep (outside an activity, in tools and tests, a plain timer). */
+function sleeper(): (ms: number) => Promise<void> {
+  try {
+    const ctx = Context.current();
+    return (ms) => ctx.sleep(ms);
+  } catch {
+    return (ms) => new Promise((r) => setTimeout(r, ms));
+  }
+}
+
 function retryableLndError(err: unknown, operation: string): ApplicationFailure {
   const e = lndError(err, operation);
   return e.nonRetryable ? ApplicationFailure.retryable(e.message, 'LndUnavailable') : e;
@@ -302,10 +315,6 @@ export function createLightningActivities(deps: LightningDeps) {
     },
 
     /**
-     * Pays `request` for `purpose`, at most once. Returns the final state, or `in-flight` when the payment is still
-     * under way after `paymentWaitMs` (call again to keep tracking: it will not send again).
-     */
-    /**
      * The reference's invoice rules for a request a user sent (buyer invoice, bond payout invoice). Returns which
      * rule failed rather than throwing: the caller answers `cant-do invalid_invoice` and stores nothing.
      */
@@ -320,7 +329,8 @@ export function createLightningActivities(deps: LightningDeps) {
     /**
      * Pays `request` for `purpose`, at most once, and never while another payment of the same obligation may still
      * succeed. Returns the final state, or `in-flight` when the payment is still under way after `paymentWaitMs`
-     * (call again to keep tracking: it will not send again). Only failures before anything was recorded for the
+     * (call again to keep tracking: it will not send again; a payment already known in flight is only looked up,
+     * so that a recheck never holds up the trade's messages). Only failures before anything was recorded for the
      * obligation are non-retryable (an unresolvable address, an invoice LND cannot decode, an invoice already being
      * paid for another debt); every later failure is retryable, because the payment's state is then unknown.
      */
@@ -331,6 +341,22 @@ export function createLightningActivities(deps: LightningDeps) {
         if (r !== 'again') return r;
         // Another attempt of this activity, or of an earlier payment of the debt, moved the record meanwhile.
         if (round >= 10) throw ApplicationFailure.retryable(`payInvoice: the payment record of ${input.purpose} kept changing`, 'PaymentContended');
+      }
+    },
+
+    /**
+     * Waits until LND knows the outcome of the payment to `hash` (hours, if the payee holds it), heartbeating; the
+     * order workflow runs it beside the trade and, when it returns, asks `payInvoice` for the outcome of record. It
+     * decides nothing itself: a payment LND does not know (yet) is waited for like one in flight. Canceled (its sleep
+     * throws) when the trade stops following the payment.
+     */
+    async trackPayment(input: { hash: string }): Promise<{ status: 'succeeded' | 'failed' }> {
+      const sleep = sleeper();
+      for (let i = 0; ; i++) {
+        const known = await existingPayment(input.hash);
+        if (known !== 'none' && known.status !== 'in-flight') return { status: known.status };
+        // Every 250 ms at first (most payments end within seconds), then every 2 s.
+        await sleep(i < 40 ? 250 : 2000);
       }
     },
   };
@@ -362,7 +388,7 @@ export function createLightningActivities(deps: LightningDeps) {
     //    which is this attempt's outcome when the record says it was sent and not heard back from.
     const known = await existingPayment(row.paymentHash);
     if (known !== 'none' && (known.status !== 'failed' || row.status === 'in-flight')) {
-      const outcome = known.status === 'in-flight' ? await track(row.paymentHash, settings.paymentWaitMs) : known;
+      const outcome = known.status === 'in-flight' ? await track(row.paymentHash, row.status === 'in-flight' ? Math.min(RECHECK_WAIT_MS, settings.paymentWaitMs) : settings.paymentWaitMs) : known;
       return (await record(row, outcome)) ? outcome : 'again';
     }
     // 3. Nothing of it is live in LND: claim the dispatch (the database refuses the claim while another payment of

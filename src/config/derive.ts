@@ -59,7 +59,9 @@ export function lightningSettingsOf(s: Settings): LightningSettings {
     holdInvoiceCltvDelta: s.lightning.hold_invoice_cltv_delta,
     invoiceExpirySecs: s.lightning.invoice_expiration_window,
     maxRoutingFeeRatio: s.mostro.max_routing_fee,
-    paymentWaitMs: 30_000,
+    // A payout step waits this long for LND before the trade reads its next message; a payment still in flight
+    // after it is followed by the order's payment tracker, which wakes the trade when LND knows.
+    paymentWaitMs: 5_000,
   };
 }
 

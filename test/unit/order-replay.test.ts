@@ -5,7 +5,8 @@
  * Fixtures: test/fixtures/order-history-*.json, a complete sell trade (new-order → take-sell with invoice → escrow →
  * fiat-sent → release → payout), each recorded by the code of its name's time; order-history-bonds.json, a sell order
  * under `apply_to = "both"` (maker bond, taker bond, dispute, admin-cancel slashing the buyer, linger, close) and
- * bond-payout-history.json, the payout of that slashed bond (request, the seller's invoice, payment).
+ * bond-payout-history.json, the payout of that slashed bond (request, the seller's invoice, payment);
+ * order-history-payout-in-flight.json, a payout held in flight, rechecked on the 30-s clock, a new invoice refused.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +28,16 @@ describe('order workflow histories replay against the current code', () => {
     expect(types).toContain(has);
     expect(types).not.toContain(lacks);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, `order-${name}`);
+  }, 60_000);
+
+  it('one whose payout stayed in flight (rechecked every 30 s, a new invoice refused meanwhile) before the payout tracker', async () => {
+    const history = fixture('order-history-payout-in-flight.json');
+    const events = history.events ?? [];
+    const types = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(types.filter((t) => t === 'payInvoice')).toHaveLength(2);
+    expect(types).not.toContain('trackPayment');
+    expect(events.map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)).toContain('add-invoice');
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(ORDER_WORKFLOWS_PATH) }, history, 'order-payout-in-flight');
   }, 60_000);
 
   it('one with maker and taker bonds and a dispute slash, and the payout of the slashed bond', async () => {

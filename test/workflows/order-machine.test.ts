@@ -300,6 +300,29 @@ describe('payout', () => {
     expect(d.trade.payoutDueAt).toBe(NOW + 30);
     expect(d.trade.order.status).toBe('settled-hold-invoice');
   });
+
+  it('a payment held in flight for two weeks is rechecked a few dozen times, not every 30 s (the history stays small)', () => {
+    const inFlight = { status: 'in-flight' as const, hash: 'h'.repeat(64) };
+    let t = payoutResult(settled(), inFlight, C, true).trade;
+    expect(t.payoutDueAt).toBe(NOW + 30);
+    const gaps: number[] = [];
+    let now = NOW;
+    while (t.payoutDueAt! < NOW + 14 * 86_400) {
+      gaps.push(t.payoutDueAt! - now);
+      now = t.payoutDueAt!;
+      t = payoutResult(t, inFlight, at(now), true).trade;
+    }
+    // ~6 events a recheck: 40,320 rechecks at a fixed 30 s would pass Temporal's 50k-event limit in days.
+    expect(gaps.length).toBeLessThan(400);
+    expect(gaps.slice(0, 3)).toEqual([30, 30, 30]);
+    expect(Math.max(...gaps)).toBe(3600);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]!);
+    // The outcome clears the clock: a later payment (a new invoice) starts again at 30 s.
+    const failed = payoutResult(t, { status: 'failed', hash: 'h'.repeat(64), reason: 'no_route' }, at(now), true).trade;
+    expect(failed.payoutInFlightSince).toBeNull();
+    const again = payoutResult({ ...failed, payoutDueAt: null }, { status: 'in-flight', hash: 'i'.repeat(64) }, at(now + 100), true).trade;
+    expect(again.payoutDueAt).toBe(now + 130);
+  });
 });
 
 describe('cancel', () => {

@@ -186,6 +186,16 @@ class UndoStep extends Error {
   }
 }
 
+/**
+ * Workflows recorded before it recheck a payment in flight every 30 s and wait for LND inside the payout step; with it,
+ * a tracker activity beside the trade wakes it when LND knows, and the rechecks back off (machine.ts).
+ */
+export const PAYOUT_TRACKER_PATCH = 'payout-tracker';
+
+/** The payout hash a tracker should follow now: the buyer's payout while it is in flight, else none. */
+export const payoutInFlight = (t: Trade | undefined): string | null =>
+  t && t.order.status === 'settled-hold-invoice' ? t.order.payoutPaymentHash : null;
+
 export type OrderDriver = ReturnType<typeof orderDriver>;
 
 export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, ports: OrderPorts) {
@@ -830,11 +840,11 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     if (due === 'payout') {
       const o = t.order;
       const outcome = await pay(`payout:${o.id}:${t.payoutSeq}`, o.buyerInvoice!, o.amount - o.fee);
-      await apply(payoutResult(trade!, outcome, clock()));
+      await apply(payoutResult(trade!, outcome, clock(), patched(PAYOUT_TRACKER_PATCH)));
     } else if (due === 'dev-fee') {
       const o = t.order;
       const outcome = await pay(`dev-fee:${o.id}`, settings.devFeeLightningAddress!, o.devFee, true);
-      await apply(devFeeResult(trade!, outcome, clock()));
+      await apply(devFeeResult(trade!, outcome, clock(), patched(PAYOUT_TRACKER_PATCH)));
     } else if (guardDue) {
       const g = bondGuard(t, clock());
       for (const b of g.released) log.warn('bond released before its CLTV expiry; it can no longer be slashed', { orderId: t.order.id, bondId: b.id });

@@ -58,6 +58,12 @@ export interface Trade {
   /** When the next dev-fee payment attempt is due; null when none is owed (or it was given up). */
   devFeeDueAt: number | null;
   devFeeAttempts: number;
+  /**
+   * Since when (unix seconds) the current payout, and the dev fee, have been in flight: their rechecks grow sparser
+   * with it. Absent in workflows that recheck at a fixed interval.
+   */
+  payoutInFlightSince?: number | null;
+  devFeeInFlightSince?: number | null;
   /** The order's open dispute, as the workflow tracks it (absent in workflows started before solvers). */
   dispute?: DisputeState | null;
   /** Anti-abuse bonds of the order's takers (bonds.ts); absent when none was ever requested. */
@@ -444,20 +450,41 @@ export type PayoutOutcome =
   | { status: 'failed'; hash: string | null; reason: string }
   | { status: 'in-flight'; hash: string };
 
-/** How long to wait before asking LND again about a payout still in flight. */
+/** How long to wait before asking LND again about a payout still in flight, at first. */
 export const IN_FLIGHT_RECHECK_SECS = 30;
+/** The longest wait between two rechecks of a payment in flight. */
+export const MAX_IN_FLIGHT_RECHECK_SECS = 3600;
 
-/** The outcome of one payout attempt (§20.2). */
-export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock): Decision {
+/**
+ * When to ask LND again about a payment that has been in flight for `inFlightForSecs`: soon at first, then about
+ * half as long again as it has taken so far, up to an hour. A payment can stay in flight until its HTLCs time out —
+ * days, if the payee holds them — and a fixed 30-second recheck would fill the workflow's history with thousands of
+ * steps (Temporal terminates a workflow at 50k events); the workflow's payment tracker (trackPayment) wakes the trade
+ * as soon as LND knows the outcome, so the rechecks are only a safety net.
+ */
+export function inFlightRecheckSecs(inFlightForSecs: number, firstSecs: number): number {
+  return Math.min(MAX_IN_FLIGHT_RECHECK_SECS, Math.max(firstSecs, Math.floor(inFlightForSecs / 2)));
+}
+
+/**
+ * The outcome of one payout attempt (§20.2). `backoff`: rechecks of a payment in flight grow sparser (workflows
+ * recorded before that recheck every 30 s).
+ */
+export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = false): Decision {
   const o = t.order;
   if (o.status !== 'settled-hold-invoice') return { trade: t, effects: [] };
+  const first = Math.min(IN_FLIGHT_RECHECK_SECS, c.settings.paymentRetriesInterval);
   if (r.status === 'in-flight') {
-    return { trade: { ...t, order: { ...o, payoutPaymentHash: r.hash }, payoutDueAt: c.now + Math.min(IN_FLIGHT_RECHECK_SECS, c.settings.paymentRetriesInterval) }, effects: [] };
+    if (!backoff) return { trade: { ...t, order: { ...o, payoutPaymentHash: r.hash }, payoutDueAt: c.now + first }, effects: [] };
+    const since = o.payoutPaymentHash === r.hash ? (t.payoutInFlightSince ?? c.now) : c.now;
+    const payoutDueAt = c.now + inFlightRecheckSecs(c.now - since, first);
+    return { trade: { ...t, order: { ...o, payoutPaymentHash: r.hash }, payoutDueAt, payoutInFlightSince: since }, effects: [] };
   }
   if (r.status === 'succeeded') {
     const d = moveTo(t, 'success', { payoutPaymentHash: r.hash, routingFee: r.feeSats, failedPayment: false }, c.now);
     const owesDevFee = o.devFee > 0 && !o.devFeePaid && c.settings.devFeeLightningAddress !== null;
     d.trade = { ...d.trade, payoutDueAt: null, devFeeDueAt: owesDevFee ? c.now : null };
+    if (backoff) d.trade.payoutInFlightSince = null;
     d.effects.push(
       send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'purchase-completed' })),
       send(orderMessage(o.buyerPubkey!, { rid: t.releaseRid, id: o.id, action: 'rate' })),
@@ -468,7 +495,8 @@ export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock): Decision {
   const attempts = Math.min(o.paymentAttempts + 1, c.settings.paymentAttempts);
   const order = { ...o, paymentAttempts: attempts, failedPayment: true, payoutPaymentHash: null };
   const exhausted = attempts >= c.settings.paymentAttempts;
-  const trade = { ...t, order, payoutDueAt: exhausted ? null : c.now + c.settings.paymentRetriesInterval };
+  const trade: Trade = { ...t, order, payoutDueAt: exhausted ? null : c.now + c.settings.paymentRetriesInterval };
+  if (backoff) trade.payoutInFlightSince = null;
   const effects: Effect[] = [];
   if (firstFailure) {
     effects.push(
@@ -605,14 +633,19 @@ export function dueWork(t: Trade, s: OrderSettings, now: number): 'payout' | 'de
 export const DEV_FEE_MAX_ATTEMPTS = 10;
 
 /** The outcome of a dev-fee payment (§31 `job_process_dev_fee_payment`); the trade itself is already done. */
-export function devFeeResult(t: Trade, r: PayoutOutcome, c: Clock): Decision {
+export function devFeeResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = false): Decision {
+  const settled = backoff ? { devFeeInFlightSince: null } : {};
   if (r.status === 'succeeded') {
-    return { trade: { ...t, order: { ...t.order, devFeePaid: true, devFeePaymentHash: r.hash }, devFeeDueAt: null }, effects: [] };
+    return { trade: { ...t, order: { ...t.order, devFeePaid: true, devFeePaymentHash: r.hash }, devFeeDueAt: null, ...settled }, effects: [] };
   }
-  if (r.status === 'in-flight') return { trade: { ...t, devFeeDueAt: c.now + IN_FLIGHT_RECHECK_SECS }, effects: [] };
+  if (r.status === 'in-flight') {
+    if (!backoff) return { trade: { ...t, devFeeDueAt: c.now + IN_FLIGHT_RECHECK_SECS }, effects: [] };
+    const since = t.devFeeInFlightSince ?? c.now;
+    return { trade: { ...t, devFeeDueAt: c.now + inFlightRecheckSecs(c.now - since, IN_FLIGHT_RECHECK_SECS), devFeeInFlightSince: since }, effects: [] };
+  }
   const attempts = t.devFeeAttempts + 1;
   const devFeeDueAt = attempts >= DEV_FEE_MAX_ATTEMPTS ? null : c.now + c.settings.paymentRetriesInterval;
-  return { trade: { ...t, devFeeAttempts: attempts, devFeeDueAt }, effects: [] };
+  return { trade: { ...t, devFeeAttempts: attempts, devFeeDueAt, ...settled }, effects: [] };
 }
 
 /**

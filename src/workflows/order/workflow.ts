@@ -13,6 +13,7 @@ import {
   ParentClosePolicy,
   condition,
   defineQuery,
+  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -31,7 +32,7 @@ import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflo
 import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
 import { ORDER_ACTIONS, orderSignals, orderWorkflowId, supportSignal, type InboundMessage } from './contract.js';
-import { clockWork, orderDriver, type OrderPorts, type OrderWorkflowInput } from './driver.js';
+import { PAYOUT_TRACKER_PATCH, clockWork, orderDriver, payoutInFlight, type OrderPorts, type OrderWorkflowInput } from './driver.js';
 import type { SupportRequest } from './machine.js';
 import type { OrderState } from './state.js';
 import { bondViews, type BondView } from './bonds.js';
@@ -50,6 +51,8 @@ function activities(heartbeatSecs: number) {
     decision: proxyActivities<DecisionActivities>(opts('60 seconds')),
     ln: proxyActivities<LightningActivities>(opts('60 seconds')),
     lnPay: proxyActivities<LightningActivities>(opts('3 minutes')),
+    // Follows a payment in flight for as long as LND keeps it so (until its HTLCs time out, days at worst).
+    lnTrack: proxyActivities<LightningActivities>(opts('30 days')),
     price: proxyActivities<PriceActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout, retry: { maximumAttempts: 3 } }),
   };
 }
@@ -105,6 +108,29 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     log,
   };
   const driver = orderDriver(input, settings, ports);
+
+  // The buyer's payout in flight is followed beside the trade, so that messages are read meanwhile and the trade
+  // moves on as soon as LND knows the outcome (the outcome itself is always read back through payInvoice).
+  let tracked: { hash: string; scope: CancellationScope } | undefined;
+  let payoutSettled = false;
+  const followPayout = () => {
+    const hash = payoutInFlight(driver.trade);
+    if (hash === (tracked?.hash ?? null)) return;
+    tracked?.scope.cancel();
+    tracked = undefined;
+    if (hash === null || !patched(PAYOUT_TRACKER_PATCH)) return;
+    const scope = new CancellationScope();
+    const current = { hash, scope };
+    tracked = current;
+    scope.run(() => acts.lnTrack.trackPayment({ hash })).then(
+      () => {
+        if (tracked === current) payoutSettled = true;
+      },
+      (err) => {
+        if (!isCancellation(err)) log.warn('the payout tracker stopped; the trade rechecks the payment on its clock', { orderId: input.orderId, error: String(err) });
+      },
+    );
+  };
   const inbox: InboundMessage[] = [];
   const seen = new Set<string>();
   const holdReports: HoldInvoiceUpdate[] = [];
@@ -133,7 +159,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   for (;;) {
     const work = clockWork(driver.trade!, settings, Math.floor(workflowNow() / 1000));
     if (work.type === 'close') break;
-    const ready = () => inbox.length > 0 || holdReports.length > 0 || supportRequests.length > 0;
+    followPayout();
+    const ready = () => inbox.length > 0 || holdReports.length > 0 || supportRequests.length > 0 || payoutSettled;
     if (work.type === 'wait' && !ready()) {
       if (work.at === null) await condition(ready);
       else await condition(ready, Math.max(1, work.at * 1000 - workflowNow()));
@@ -141,10 +168,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     }
     // LND's reports first: a payment that landed decides before a message that raced it.
     if (holdReports.length > 0) await driver.run({ type: 'hold', report: holdReports.shift()! });
-    else if (inbox.length > 0) await driver.run({ type: 'message', message: inbox.shift()! });
+    else if (payoutSettled) {
+      payoutSettled = false;
+      if (payoutInFlight(driver.trade) === tracked?.hash) await driver.run({ type: 'due', due: 'payout', guardDue: false });
+    } else if (inbox.length > 0) await driver.run({ type: 'message', message: inbox.shift()! });
     else if (supportRequests.length > 0) await driver.run({ type: 'support', request: supportRequests.shift()! });
     else if (work.type === 'due') await driver.run(work.input);
   }
+  tracked?.scope.cancel();
   const t = driver.trade!;
   return { orderId: t.order.id, status: t.order.status };
 }
