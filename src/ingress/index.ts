@@ -45,6 +45,8 @@ export interface IngressOptions {
   activePubkeysRefreshMs?: number;
   /** Order settings handed to new order workflows (absent: each workflow asks the worker's `orderSettings`). */
   orderSettings?: OrderSettings;
+  /** How often the invoice watcher reads the block height for the escrow deadline (ms, default 10 s). */
+  heightPollMs?: number;
   /** `[mostro] max_orders_per_response` (the `orders` action). */
   maxOrdersPerResponse?: number;
   invoicePollMs?: number;
@@ -109,7 +111,15 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
   await nostr.start();
   let invoices: InvoiceWatcher | undefined;
   if (o.lnd) {
-    invoices = new InvoiceWatcher({ lnd: o.lnd, db: o.db, gateway: new TemporalHoldInvoiceGateway(o.client), log: o.log, pollMs: o.invoicePollMs });
+    invoices = new InvoiceWatcher({
+      lnd: o.lnd,
+      db: o.db,
+      gateway: new TemporalHoldInvoiceGateway(o.client),
+      log: o.log,
+      pollMs: o.invoicePollMs,
+      expiryMarginBlocks: o.orderSettings?.escrowDeadlineMarginBlocks,
+      heightPollMs: o.heightPollMs,
+    });
     await invoices.start();
   }
   return {

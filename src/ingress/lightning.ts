@@ -13,18 +13,31 @@ import * as ln from 'lightning';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
-import { holdInvoiceSignals, type HoldInvoiceState, type HoldInvoiceUpdate } from '../workflows/hold-invoice.js';
+import {
+  holdInvoiceExpiringSignal,
+  holdInvoiceSignals,
+  type HoldInvoiceExpiring,
+  type HoldInvoiceState,
+  type HoldInvoiceUpdate,
+} from '../workflows/hold-invoice.js';
 
 /** How the watcher reaches workflows: `false` when the workflow no longer exists or has closed. */
 export interface HoldInvoiceSignalGateway {
   signal(workflowId: string, update: HoldInvoiceUpdate): Promise<boolean>;
+  expiring(workflowId: string, e: HoldInvoiceExpiring): Promise<boolean>;
 }
 
 export class TemporalHoldInvoiceGateway implements HoldInvoiceSignalGateway {
   constructor(private readonly client: Client) {}
-  async signal(workflowId: string, update: HoldInvoiceUpdate): Promise<boolean> {
+  signal(workflowId: string, update: HoldInvoiceUpdate): Promise<boolean> {
+    return this.send(() => this.client.workflow.getHandle(workflowId).signal(holdInvoiceSignals[update.state], update));
+  }
+  expiring(workflowId: string, e: HoldInvoiceExpiring): Promise<boolean> {
+    return this.send(() => this.client.workflow.getHandle(workflowId).signal(holdInvoiceExpiringSignal, e));
+  }
+  private async send(fn: () => Promise<void>): Promise<boolean> {
     try {
-      await this.client.workflow.getHandle(workflowId).signal(holdInvoiceSignals[update.state], update);
+      await fn();
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;
@@ -44,6 +57,10 @@ interface Watched {
   sub: ReturnType<typeof ln.subscribeToInvoice>;
   /** Updates for one invoice are handled one at a time, in arrival order. */
   chain: Promise<void>;
+  /** The earliest expiry height of its held HTLCs, while it is held. */
+  expiryHeight?: number;
+  /** The owner has been told the HTLC is about to expire. */
+  expiringSent?: boolean;
 }
 
 export interface InvoiceWatcherOptions {
@@ -60,6 +77,13 @@ export interface InvoiceWatcherOptions {
   fullScanEvery?: number;
   /** Delay before re-subscribing after a stream error (ms). */
   retryMs?: number;
+  /**
+   * `[lightning] escrow_deadline_margin_blocks`: the owner of a held invoice is signalled `hold-invoice-expiring` once
+   * the chain is this close to the HTLC's expiry. Absent: not watched.
+   */
+  expiryMarginBlocks?: number;
+  /** How often the chain's height is read for that (ms, default 10 s). */
+  heightPollMs?: number;
 }
 
 export class InvoiceWatcher {
@@ -68,6 +92,8 @@ export class InvoiceWatcher {
   private scanning: Promise<void> | undefined;
   private stopped = true;
   private scans = 0;
+  private heightTimer: NodeJS.Timeout | undefined;
+  private height: number | undefined;
   /** Signals delivered, by state (for operators and tests). */
   readonly delivered: Record<HoldInvoiceState, number> = { accepted: 0, settled: 0, canceled: 0 };
 
@@ -79,11 +105,17 @@ export class InvoiceWatcher {
     await this.scan();
     this.timer = setInterval(() => void this.scan(this.scans++ % (this.opts.fullScanEvery ?? 40) === 0), this.opts.pollMs ?? 250);
     this.timer.unref?.();
+    if (this.opts.expiryMarginBlocks !== undefined) {
+      await this.checkHeight();
+      this.heightTimer = setInterval(() => void this.checkHeight(), this.opts.heightPollMs ?? 10_000);
+      this.heightTimer.unref?.();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.heightTimer) clearInterval(this.heightTimer);
     await this.scanning;
     const pending = [...this.watched.values()];
     for (const w of pending) w.sub.removeAllListeners();
@@ -125,18 +157,49 @@ export class InvoiceWatcher {
     sub.on('invoice_updated', (inv: ln.SubscribeToInvoiceInvoiceUpdatedEvent) => {
       const state = inv.is_confirmed ? 'settled' : inv.is_canceled ? 'canceled' : inv.is_held ? 'accepted' : 'open';
       const amountSats = inv.is_confirmed ? inv.received : Number(BigInt(inv.received_mtokens ?? '0') / 1000n) || inv.tokens;
-      w.chain = w.chain.then(() => this.deliver(w, state, amountSats));
+      const held = (inv.payments ?? []).filter((p) => p.is_held).map((p) => p.timeout);
+      w.expiryHeight = state === 'accepted' && held.length > 0 ? Math.min(...held) : undefined;
+      w.chain = w.chain.then(() => this.deliver(w, state, amountSats)).then(() => this.warnIfExpiring(w));
     });
-    sub.on('error', (err: unknown) => {
+    const lost = (why: string) => {
       // The stream is gone (LND restarted, connection lost, invoice unknown). Forget it; the next scan re-subscribes
       // and the new stream's first message reconciles whatever happened meanwhile.
-      this.opts.log.warn('invoice watcher: subscription lost', { hash, error: Array.isArray(err) ? String(err[1]) : String(err) });
+      this.opts.log.warn('invoice watcher: subscription lost', { hash, error: why });
       sub.removeAllListeners();
       const retry = setTimeout(() => {
         if (this.watched.get(hash) === w) this.watched.delete(hash);
       }, this.opts.retryMs ?? 1000);
       retry.unref?.();
-    });
+    };
+    sub.on('error', (err: unknown) => lost(Array.isArray(err) ? String(err[1]) : String(err)));
+    // LND shutting down ends its invoice streams cleanly (status OK), with no error: the stream is just as gone.
+    sub.on('end', () => lost('the stream ended (LND stopped)'));
+  }
+
+  /** Reads the chain's height and tells the owners of held invoices whose HTLC is about to expire. */
+  private async checkHeight(): Promise<void> {
+    try {
+      this.height = (await ln.getHeight({ lnd: this.opts.lnd })).current_block_height;
+    } catch (err) {
+      this.opts.log.warn('invoice watcher: cannot read the block height', { error: Array.isArray(err) ? String(err[1]) : String(err) });
+      return;
+    }
+    for (const w of this.watched.values()) w.chain = w.chain.then(() => this.warnIfExpiring(w));
+  }
+
+  private async warnIfExpiring(w: Watched): Promise<void> {
+    const margin = this.opts.expiryMarginBlocks;
+    if (margin === undefined || this.stopped || w.expiringSent || w.notified !== 'accepted' || w.expiryHeight === undefined || this.height === undefined) return;
+    if (this.height < w.expiryHeight - margin) return;
+    const e: HoldInvoiceExpiring = { hash: w.hash, expiryHeight: w.expiryHeight, height: this.height };
+    try {
+      await this.opts.gateway.expiring(w.workflowId, e);
+      w.expiringSent = true;
+      this.opts.log.warn('invoice watcher: a held HTLC is about to expire; its owner was told', { hash: w.hash, expiryHeight: e.expiryHeight, height: e.height });
+    } catch (err) {
+      // Temporal unreachable: the next height check tries again.
+      this.opts.log.warn('invoice watcher: could not signal an expiring HTLC', { hash: w.hash, error: (err as Error).message });
+    }
   }
 
   private async deliver(w: Watched, state: string, amountSats: number): Promise<void> {

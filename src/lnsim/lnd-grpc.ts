@@ -12,7 +12,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import invoices from 'invoices';
-import { SimError, type SimInvoice, type SimNetwork, type SimPayment } from './network.js';
+import { SimError, htlcExpiryHeight, type SimInvoice, type SimNetwork, type SimPayment } from './network.js';
 
 const require = createRequire(import.meta.url);
 
@@ -72,7 +72,7 @@ function invoiceMsg(inv: SimInvoice, height: number): Record<string, unknown> {
             accept_height: inv.acceptHeight ?? height,
             accept_time: String(inv.createdAt),
             resolve_time: inv.state === 'ACCEPTED' ? '0' : String(inv.settledAt ?? inv.createdAt),
-            expiry_height: (inv.acceptHeight ?? height) + inv.cltvDelta,
+            expiry_height: htlcExpiryHeight(inv, height),
             state: inv.state === 'SETTLED' ? 'SETTLED' : inv.state === 'CANCELED' ? 'CANCELED' : 'ACCEPTED',
             custom_records: {},
             mpp_total_amt_msat: String(inv.amountPaidMsat),
@@ -249,6 +249,22 @@ export async function startSimLnd(
       }
     };
 
+  /**
+   * Streams still open, and how each ends when the node stops — as LND ends them: an invoice subscription cleanly
+   * (status OK, no error: `case <-s.quit: return nil`), a payment stream with "routerrpc server shutting down".
+   */
+  const open = new Map<grpc.ServerWritableStream<Req, unknown>, { kind: 'invoice' | 'payment'; stop: () => void }>();
+  /** A stream that follows the network until `stop`: stopped when the client goes away or the stream ends. */
+  const opened = (call: grpc.ServerWritableStream<Req, unknown>, kind: 'invoice' | 'payment', stop: () => void) => {
+    open.set(call, { kind, stop });
+    const done = () => {
+      open.delete(call);
+      stop();
+    };
+    call.on('cancelled', done);
+    call.on('finish', done);
+  };
+
   /** Streams a payment's updates until it is final. */
   const followPayment = (hash: string, call: grpc.ServerWritableStream<Req, unknown>) => {
     const out = durableWriter(call);
@@ -269,7 +285,7 @@ export async function startSimLnd(
       }
     };
     net.on('payment', onPayment);
-    call.on('cancelled', () => net.off('payment', onPayment));
+    opened(call, 'payment', () => net.off('payment', onPayment));
   };
 
   server.addService(services.lightning, {
@@ -379,7 +395,7 @@ export async function startSimLnd(
       };
       if (inv.state === 'SETTLED' || inv.state === 'CANCELED') return out.end();
       net.on('invoice', onInvoice);
-      call.on('cancelled', () => net.off('invoice', onInvoice));
+      opened(call, 'invoice', () => net.off('invoice', onInvoice));
     }),
   });
 
@@ -406,6 +422,12 @@ export async function startSimLnd(
     port,
     credentials: { socket: `localhost:${port}`, cert: tls.cert.toString('base64'), macaroon },
     close: async () => {
+      for (const [call, { kind, stop }] of [...open]) {
+        open.delete(call);
+        stop();
+        if (kind === 'invoice') call.end();
+        else call.emit('error', { code: grpc.status.UNKNOWN, details: 'routerrpc server shutting down' });
+      }
       await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
         setTimeout(() => {

@@ -130,6 +130,8 @@ export class SimNetwork extends EventEmitter {
   private paymentCount = 0;
   private nextPaymentOutcome: NextPaymentOutcome | undefined;
   private held = new Set<string>();
+  /** Nodes taken off the network by {@link SimNetwork.setOnline}. */
+  private readonly offline = new Set<string>();
   private journal: NetworkJournal | undefined;
   /** Nesting depth of operations in progress: the outermost one writes the journal record. */
   private opDepth = 0;
@@ -406,9 +408,23 @@ export class SimNetwork extends EventEmitter {
     });
   }
 
+  /**
+   * Takes a node off the network (a wallet whose node is down) or back: a payment to its invoices fails for lack of a
+   * route meanwhile, as LND's does when the payee's channel is disabled. Not persisted (a control for tests).
+   */
+  setOnline(alias: string, online: boolean): void {
+    this.node(alias);
+    if (online) this.offline.delete(alias);
+    else this.offline.add(alias);
+  }
+
   /** The HTLC reaches the payee: settle a plain invoice, accept a hold invoice, or fail. */
   private deliver(pay: SimPayment): void {
     const inv = this.invoices.get(pay.hash);
+    if (inv && this.offline.has(inv.node)) {
+      this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_NO_ROUTE');
+      return;
+    }
     if (!inv || inv.state === 'CANCELED' || inv.state === 'SETTLED' || (inv.node === pay.from)) {
       this.finishPayment(pay, 'FAILED', undefined, 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS');
       return;
@@ -444,13 +460,16 @@ export class SimNetwork extends EventEmitter {
     this.emit('payment', pay);
   }
 
-  /** Mines blocks; accepted hold invoices whose CLTV horizon passed are canceled, as LND does. */
+  /**
+   * Mines blocks; an accepted hold invoice whose HTLC comes within LND's hold expiry delta of its expiry is canceled
+   * (given back to the payer), as LND does.
+   */
   mine(blocks = 1): number {
     return this.operation(() => {
       this.blockHeight += blocks;
       this.touch({ height: true });
       for (const inv of this.invoices.values()) {
-        if (inv.hold && inv.state === 'ACCEPTED' && inv.acceptHeight !== undefined && this.blockHeight >= inv.acceptHeight + inv.cltvDelta) {
+        if (inv.hold && inv.state === 'ACCEPTED' && inv.acceptHeight !== undefined && this.blockHeight >= htlcExpiryHeight(inv) - HOLD_EXPIRY_DELTA) {
           this.cancelInvoice(inv.hash);
         }
       }
@@ -458,6 +477,19 @@ export class SimNetwork extends EventEmitter {
       return this.blockHeight;
     });
   }
+}
+
+/** The blocks an LND payer adds to the final CLTV delta of what it pays (routing's `BlockPadding`). */
+export const PAYER_BLOCK_PADDING = 3;
+/**
+ * How many blocks before a held HTLC expires LND gives it back to the payer (`--invoices.holdexpirydelta`, default
+ * 12), so that the channel is not force-closed: a hold invoice is canceled at its HTLC's expiry height minus this.
+ */
+export const HOLD_EXPIRY_DELTA = 12;
+
+/** The expiry height of an accepted hold invoice's HTLC: accepted at, plus its final CLTV delta and the payer's padding. */
+export function htlcExpiryHeight(inv: Pick<SimInvoice, 'acceptHeight' | 'cltvDelta'>, height = 0): number {
+  return (inv.acceptHeight ?? height) + inv.cltvDelta + PAYER_BLOCK_PADDING;
 }
 
 export class SimError extends Error {

@@ -23,3 +23,19 @@ export const holdInvoiceSignals: Record<HoldInvoiceState, SignalDefinition<[Hold
   settled: defineSignal<[HoldInvoiceUpdate]>('hold-invoice-settled'),
   canceled: defineSignal<[HoldInvoiceUpdate]>('hold-invoice-canceled'),
 };
+
+/** The accepted HTLC of a hold invoice is about to expire: LND will give it back to the payer within a few blocks. */
+export interface HoldInvoiceExpiring {
+  hash: string;
+  /** The HTLC's CLTV expiry height. */
+  expiryHeight: number;
+  /** The chain's height when this was sent. */
+  height: number;
+}
+
+/**
+ * Sent (at least once) when the chain comes within `escrow_deadline_margin_blocks` of an accepted hold invoice's
+ * HTLC expiry — by block height, as the reference's escrow deadline job checks, so a chain that runs faster than
+ * ten minutes a block cannot let LND cancel the escrow before the trade acts.
+ */
+export const holdInvoiceExpiringSignal = defineSignal<[HoldInvoiceExpiring]>('hold-invoice-expiring');

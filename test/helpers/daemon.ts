@@ -17,7 +17,7 @@ import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import type { Database } from '../../src/db/database.js';
 import { startIngress, type RunningIngress } from '../../src/ingress/index.js';
 import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
-import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
+import { startSimLnd, type LndCredentials, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
 import type { Logger } from '../../src/log.js';
 import { NostrEgress } from '../../src/nostr/egress.js';
@@ -30,6 +30,7 @@ import { message, parseArrayElements, serializeMessage, type NostrEvent, type Tr
 import type { OrderSettings } from '../../src/workflows/order/machine.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
 import { databaseBackends } from './databases.js';
+import type { LightningLab } from './lightning-lab.js';
 import * as rn from '@rust-nostr/nostr-sdk';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
 import { TEST_ORDER_SETTINGS } from './orders.js';
@@ -52,6 +53,11 @@ export interface TestDaemonOptions {
   database?: Database;
   /** Worker tuning (benchmarks). */
   workerOptions?: Partial<WorkerOptions>;
+  /**
+   * The Lightning network the daemon's node is on (test/helpers/lightning-lab.ts), e.g. real LND on regtest; the
+   * test owns it. Default: a simulated network of the daemon's own, as `net`.
+   */
+  lab?: LightningLab;
 }
 
 export class TestDaemon {
@@ -63,7 +69,7 @@ export class TestDaemon {
 
   constructor(
     readonly transport: Transport,
-    readonly net: SimNetwork,
+    private readonly simNet: SimNetwork | undefined,
     readonly relay: LocalRelay,
     readonly db: Database,
     readonly env: TemporalTestEnv,
@@ -75,19 +81,34 @@ export class TestDaemon {
     readonly lnurl: LnurlServer,
   ) {}
 
+  /** The daemon's own simulated network (absent when it runs on a lab's network, e.g. real LND). */
+  get net(): SimNetwork {
+    if (!this.simNet) throw new Error('this daemon runs on a Lightning lab of the test, not on a simulated network of its own');
+    return this.simNet;
+  }
+
   static async start(o: TestDaemonOptions = {}): Promise<TestDaemon> {
     const transport = o.transport ?? 'nip44';
     useFastCrypto(); // as the daemon runs (libsecp256k1)
     const closers: (() => Promise<unknown>)[] = [];
     const relay = await startLocalRelay();
     closers.push(() => relay.close());
-    const net = new SimNetwork('regtest');
-    for (const n of ['mostro', 'seller', 'buyer', 'dev']) net.addNode(n);
-    const sim: SimLndServer = await startSimLnd(net, { node: 'mostro' });
-    closers.push(() => sim.close());
-    const lnurl = await startLnurlServer(net);
+    let net: SimNetwork | undefined;
+    let credentials: LndCredentials;
+    // The Lightning address server pays out of a simulated network: the daemon's own, or a stand-in beside a lab's.
+    const lnurlNet = new SimNetwork('regtest');
+    if (o.lab) {
+      credentials = o.lab.credentials();
+    } else {
+      net = lnurlNet;
+      for (const n of ['mostro', 'seller', 'buyer', 'dev']) net.addNode(n);
+      const sim: SimLndServer = await startSimLnd(net, { node: 'mostro' });
+      closers.push(() => sim.close());
+      credentials = sim.credentials;
+    }
+    const lnurl = await startLnurlServer(lnurlNet);
     closers.push(() => lnurl.close());
-    const lnd = ln.authenticatedLndGrpc(sim.credentials).lnd;
+    const lnd = ln.authenticatedLndGrpc(credentials).lnd;
     let db: Database;
     if (o.database) {
       db = o.database;
@@ -122,7 +143,8 @@ export class TestDaemon {
       namespace: env.namespace,
       taskQueue,
       databaseUrl: db.url,
-      lnd: sim.credentials,
+      lnd: credentials,
+      lightning: o.lab?.settings,
       relayUrl: relay.url,
       mostroSecretHex: bytesToHex(mostroKey),
       preimageSecretHex: crypto.randomBytes(32).toString('hex'),
@@ -164,6 +186,7 @@ export class TestDaemon {
       activePubkeysRefreshMs: 1000,
       orderSettings: settings,
       invoicePollMs: 50,
+      heightPollMs: 200,
     });
     closers.push(() => ingress.stop());
     await pool.ready(5000);

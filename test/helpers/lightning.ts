@@ -1,47 +1,36 @@
 /**
- * A Lightning test world: the simulated network's daemon node over gRPC, a PGlite database, the real lightning
- * activities, and (optionally) a Temporal worker running them against the embedded server.
+ * A Lightning test world: the daemon's node of a {@link LightningLab} (simulated or real LND) over gRPC, a PGlite
+ * database, the real lightning activities, and (optionally) a Temporal worker running them against the embedded
+ * server.
  */
 import crypto from 'node:crypto';
-import * as ln from 'lightning';
 import type { Worker } from '@temporalio/worker';
 import { createLightningActivities, type LightningActivities } from '../../src/activities/lightning.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
-import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
-import type { SimNetwork } from '../../src/lnsim/network.js';
+import { LAB_SETTINGS, type LightningLab } from './lightning-lab.js';
 import { createTemporalTestEnv, pathOf, type TemporalTestEnv } from './temporal.js';
 
-export const TEST_LIGHTNING_SETTINGS = {
-  holdInvoiceExpirySecs: 900,
-  holdInvoiceCltvDelta: 144,
-  invoiceExpirySecs: 3600,
-  maxRoutingFeeRatio: 0.002,
-  paymentWaitMs: 300,
-};
+/** The daemon's Lightning settings against the simulated network (payments end at once there). */
+export const TEST_LIGHTNING_SETTINGS = { ...LAB_SETTINGS, paymentWaitMs: 300 };
 
 export interface LightningWorld {
-  /** Replaceable: a test that restarts the node stores the new server here. */
-  sim: SimLndServer;
+  lab: LightningLab;
   db: Database;
-  lnd: ln.AuthenticatedLnd;
   env: TemporalTestEnv;
   activities: LightningActivities;
   close(): Promise<void>;
 }
 
 export async function startLightningWorld(o: {
-  net: SimNetwork;
+  lab: LightningLab;
   taskQueue: string;
   /** `new URL('./workflows/x.ts', import.meta.url).href` */
   workflowsUrl: string;
-  sim?: Omit<Parameters<typeof startSimLnd>[1], 'node'>;
   /** Replace or wrap activities before the worker gets them (fault injection). */
   wrap?: (real: LightningActivities) => object;
 }): Promise<LightningWorld> {
-  const sim = await startSimLnd(o.net, { node: 'mostro', ...o.sim });
   const db = await openDatabase({ memory: true });
-  const lnd = ln.authenticatedLndGrpc(sim.credentials).lnd;
-  const activities = createLightningActivities({ lnd, db: db.prisma, preimageSecret: crypto.randomBytes(32), settings: TEST_LIGHTNING_SETTINGS });
+  const activities = createLightningActivities({ lnd: o.lab.lnd(), db: db.prisma, preimageSecret: crypto.randomBytes(32), settings: o.lab.settings });
   const env = await createTemporalTestEnv();
   const worker: Worker = await env.worker({
     taskQueue: o.taskQueue,
@@ -49,19 +38,16 @@ export async function startLightningWorld(o: {
     workflowsPath: pathOf(o.workflowsUrl),
   });
   const running = worker.run();
-  const world: LightningWorld = {
-    sim,
+  return {
+    lab: o.lab,
     db,
-    lnd,
     env,
     activities,
     async close() {
       worker.shutdown();
       await running;
       await env.teardown();
-      await world.sim.close(); // a test may have restarted the node
       await db.close();
     },
   };
-  return world;
 }

@@ -5,6 +5,7 @@
 import * as ln from 'lightning';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { makerReputation } from '../../src/activities/database.js';
+import type { LightningSettings } from '../../src/activities/lightning.js';
 import { createActivities } from '../../src/activities/index.js';
 import type { Db } from '../../src/db/database.js';
 import type { LndCredentials } from '../../src/lnsim/lnd-grpc.js';
@@ -34,6 +35,8 @@ export interface OrderWorkerConfig {
   transport: Transport;
   priceUrl: string;
   settings: OrderSettings;
+  /** The daemon's Lightning settings (default: the simulated network's). */
+  lightning?: LightningSettings;
 }
 
 export function orderWorkerActivities(
@@ -52,7 +55,7 @@ export function orderWorkerActivities(
       lnd: ln.authenticatedLndGrpc(cfg.lnd).lnd,
       db,
       preimageSecret: hexToBytes(cfg.preimageSecretHex),
-      settings: TEST_LIGHTNING_SETTINGS,
+      settings: cfg.lightning ?? TEST_LIGHTNING_SETTINGS,
       lnurl: { allowPrivateHosts: true, allowHttp: true },
     },
     nostr: {

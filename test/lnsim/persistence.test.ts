@@ -194,9 +194,10 @@ describe('the simulated network across restarts', () => {
     await expect(ln.pay({ lnd, request: next.request })).rejects.toBeDefined();
     expect(sim.net.payments.get(next.id)).toMatchObject({ status: 'FAILED', failureReason: 'FAILURE_REASON_INSUFFICIENT_BALANCE' });
 
-    // Accepted 10 blocks before the restart with a CLTV delta of 40: canceled at the 40th block, not before.
+    // Accepted 10 blocks before the restart with a CLTV delta of 40: the HTLC expires at the 43rd block and LND gives
+    // it back 12 blocks before, at the 31st; not before.
     expect((await ln.getWalletInfo({ lnd })).current_block_height).toBe(before.height);
-    sim.net.mine(29);
+    sim.net.mine(20);
     expect((await ln.getInvoice({ lnd, id: made.expiring.id })).is_held).toBe(true);
     sim.net.mine(1);
     expect((await ln.getInvoice({ lnd, id: made.expiring.id })).is_canceled).toBe(true);
@@ -206,13 +207,13 @@ describe('the simulated network across restarts', () => {
     await close(sim);
     ({ sim, lnd } = await open(dir));
     expect(await report(sim, lnd, hashes)).toEqual(after);
-    expect(after.height).toBe(before.height + 30);
+    expect(after.height).toBe(before.height + 21);
   }, 60_000);
 
   it('refuses a second simulator on a directory in use', async () => {
     await expect(startLnsim({ dir, log: recordingLogger() })).rejects.toThrow(/in use by another simulated Lightning network/);
     // The running one was not disturbed.
-    expect((await ln.getWalletInfo({ lnd })).current_block_height).toBe(before.height + 30);
+    expect((await ln.getWalletInfo({ lnd })).current_block_height).toBe(before.height + 21);
   });
 });
 

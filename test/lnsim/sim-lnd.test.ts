@@ -91,7 +91,8 @@ describe('simulated LND with the lightning client', () => {
     const id2 = sha(preimage());
     const hold2 = await ln.createHodlInvoice({ lnd, id: id2, tokens: 1000, cltv_delta: 40 });
     net.pay('alice', hold2.request);
-    net.mine(39);
+    // As LND: the HTLC expires 40 + 3 (the payer's padding) blocks after it was accepted, and is given back 12 before.
+    net.mine(30);
     expect((await ln.getInvoice({ lnd, id: id2 })).is_held).toBe(true);
     net.mine(1);
     expect((await ln.getInvoice({ lnd, id: id2 })).is_canceled).toBe(true);

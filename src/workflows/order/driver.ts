@@ -27,7 +27,7 @@ import type { BondPayout } from '../bond/payout-machine.js';
 import { computeBondAmount, makerBondNotionalSats } from '../bond/math.js';
 import { makerBondRequired, takerBondRequired } from '../bond/policy.js';
 import type { Bond } from '../bond/taker-bonds.js';
-import type { HoldInvoiceUpdate } from '../hold-invoice.js';
+import type { HoldInvoiceExpiring, HoldInvoiceUpdate } from '../hold-invoice.js';
 import { orderWorkflowId, type InboundMessage, type NewOrderInput } from './contract.js';
 import { canAddInvoice, canDispute, canRelease, canSendFiatSent } from './guards.js';
 import {
@@ -56,6 +56,7 @@ import {
   take,
   takeDispute,
   timeout,
+  escrowDeadline,
   tradePubkey,
   dueWork,
   type Clock,
@@ -139,6 +140,7 @@ export interface OrderPorts {
 /** What moves the trade next, as the workflow's queues and clock hand it over. */
 export type OrderInput =
   | { type: 'hold'; report: HoldInvoiceUpdate }
+  | { type: 'expiring'; report: HoldInvoiceExpiring }
   | { type: 'message'; message: InboundMessage }
   | { type: 'support'; request: SupportRequest }
   | { type: 'due'; due: ReturnType<typeof dueWork>; guardDue: boolean };
@@ -803,6 +805,14 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     }
   }
 
+  /** The chain is within the margin of the escrow HTLC's expiry: act now, whatever the clock says. */
+  async function onExpiring(e: HoldInvoiceExpiring): Promise<void> {
+    const t = trade!;
+    if (e.hash !== t.order.hash || (t.order.status !== 'active' && t.order.status !== 'fiat-sent')) return;
+    log.warn('the escrow HTLC is about to expire by block height: the escrow deadline acts', { orderId: t.order.id, expiryHeight: e.expiryHeight, height: e.height });
+    await apply(escrowDeadline(t, clock(), uuid4()));
+  }
+
   // ---- payouts -----------------------------------------------------------------------------------------------
 
   async function pay(purpose: string, request: string, amountSats: number, noMinimum = false): Promise<PayoutOutcome> {
@@ -823,6 +833,8 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     switch (i.type) {
       case 'hold':
         return onHoldReport(i.report);
+      case 'expiring':
+        return onExpiring(i.report);
       case 'message':
         requestReceivedAtMs = i.message.receivedAtMs;
         await onMessage(i.message);

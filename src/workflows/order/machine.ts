@@ -652,6 +652,25 @@ export function devFeeResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = fal
  * What a passed deadline does: expiry, a waiting timeout, or the escrow guard. Payouts are driven by the workflow.
  * `newId` names the dispute the guard may open.
  */
+/**
+ * The escrow's HTLC is about to expire (§31 `job_enforce_escrow_deadline`): by the clock (`escrowGuardSecs` after it
+ * was held) or by block height (the invoice watcher's `hold-invoice-expiring`), whichever comes first. `active`: the
+ * escrow is canceled before LND would, the seller refunded while the HTLC can still be failed back; `fiat-sent`: the
+ * buyer says it paid, so refunding the seller would be unfair and settling unsafe — a buyer-initiated dispute, for
+ * a solver to decide within the remaining margin. Any other status: nothing.
+ */
+export function escrowDeadline(t: Trade, c: Clock, newId: string): Decision {
+  const o = t.order;
+  if (o.status === 'active') {
+    const d = moveTo(t, 'canceled', {}, c.now);
+    if (o.hash) d.effects.unshift({ type: 'cancel-hold', hash: o.hash });
+    d.effects.push(send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'canceled' })), send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'canceled' })));
+    return d;
+  }
+  if (o.status === 'fiat-sent') return openDispute(t, { id: newId, initiator: 'buyer', rid: null }, c);
+  return { trade: t, effects: [] };
+}
+
 export function timeout(t: Trade, c: Clock, newId = ''): Decision {
   const o = t.order;
   const due = nextDeadline(t, c.settings);
@@ -682,17 +701,9 @@ export function timeout(t: Trade, c: Clock, newId = ''): Decision {
       if (taker) d.effects.push(send(orderMessage(taker, { id: o.id, action: 'canceled' })));
       return d;
     }
-    case 'active': {
-      // Cancel the escrow before LND would: the seller is refunded while the HTLC can still be failed back.
-      const d = moveTo(t, 'canceled', {}, c.now);
-      if (o.hash) d.effects.unshift({ type: 'cancel-hold', hash: o.hash });
-      d.effects.push(send(orderMessage(o.sellerPubkey!, { id: o.id, action: 'canceled' })), send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'canceled' })));
-      return d;
-    }
+    case 'active':
     case 'fiat-sent':
-      // The buyer says it paid: refunding the seller would be unfair, settling unsafe. A solver decides, before the
-      // HTLC's CLTV runs out (the remaining margin blocks).
-      return openDispute(t, { id: newId, initiator: 'buyer', rid: null }, c);
+      return escrowDeadline(t, c, newId);
     default:
       // A final order just stops lingering.
       return { trade: t, effects: [] };

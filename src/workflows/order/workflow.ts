@@ -29,7 +29,7 @@ import type { NostrActivities } from '../../activities/nostr.js';
 import type { PriceActivities } from '../../activities/price.js';
 import type { SettingsActivities } from '../../activities/settings.js';
 import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflow.js';
-import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../hold-invoice.js';
+import { holdInvoiceExpiringSignal, holdInvoiceSignals, type HoldInvoiceExpiring, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
 import { ORDER_ACTIONS, orderSignals, orderWorkflowId, supportSignal, type InboundMessage } from './contract.js';
 import { PAYOUT_TRACKER_PATCH, clockWork, orderDriver, payoutInFlight, type OrderPorts, type OrderWorkflowInput } from './driver.js';
@@ -145,6 +145,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     });
   }
   for (const signal of Object.values(holdInvoiceSignals)) setHandler(signal, (u) => void holdReports.push(u));
+  // Added after workflows were running: it only ever arrives as a new signal, so histories replay as before.
+  const expiring: HoldInvoiceExpiring[] = [];
+  setHandler(holdInvoiceExpiringSignal, (e) => void expiring.push(e));
   // Added after workflows were running: histories without a `support` signal replay exactly as before.
   setHandler(supportSignal, (r) => {
     supportRequests.push(r);
@@ -160,7 +163,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     const work = clockWork(driver.trade!, settings, Math.floor(workflowNow() / 1000));
     if (work.type === 'close') break;
     followPayout();
-    const ready = () => inbox.length > 0 || holdReports.length > 0 || supportRequests.length > 0 || payoutSettled;
+    const ready = () => inbox.length > 0 || holdReports.length > 0 || expiring.length > 0 || supportRequests.length > 0 || payoutSettled;
     if (work.type === 'wait' && !ready()) {
       if (work.at === null) await condition(ready);
       else await condition(ready, Math.max(1, work.at * 1000 - workflowNow()));
@@ -168,6 +171,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
     }
     // LND's reports first: a payment that landed decides before a message that raced it.
     if (holdReports.length > 0) await driver.run({ type: 'hold', report: holdReports.shift()! });
+    else if (expiring.length > 0) await driver.run({ type: 'expiring', report: expiring.shift()! });
     else if (payoutSettled) {
       payoutSettled = false;
       if (payoutInFlight(driver.trade) === tracked?.hash) await driver.run({ type: 'due', due: 'payout', guardDue: false });
