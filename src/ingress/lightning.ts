@@ -179,7 +179,8 @@ export class InvoiceWatcher {
   /** Reads the chain's height and tells the owners of held invoices whose HTLC is about to expire. */
   private async checkHeight(): Promise<void> {
     try {
-      this.height = (await ln.getHeight({ lnd: this.opts.lnd })).current_block_height;
+      // Not `ln.getHeight`: it opens a block subscription per call and never closes it.
+      this.height = (await ln.getWalletInfo({ lnd: this.opts.lnd })).current_block_height;
     } catch (err) {
       this.opts.log.warn('invoice watcher: cannot read the block height', { error: Array.isArray(err) ? String(err[1]) : String(err) });
       return;
