@@ -170,18 +170,24 @@ describe('payout failures', () => {
   });
 });
 
+/** A sell trade released with the buyer's payout held in flight by LND, and the daemon knowing it (its hash recorded). */
+async function payoutHeldInFlight(tag: string) {
+  const seller = d.trader(`seller-${tag}`);
+  const buyer = d.trader(`buyer-${tag}`);
+  const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
+  for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
+  d.net.holdNextPayment();
+  await seller.send(1, { action: 'release', id, tradeIndex: null });
+  await buyer.next(1, 'released');
+  await waitFor(() => d.net.payments.get(a.hash)?.status === 'IN_FLIGHT');
+  // The daemon has heard from LND that the payout is under way before it reads the buyer's next message.
+  await waitUntil('the payout in flight', async () => (await d.order(id))?.payoutPaymentHash === a.hash);
+  return { seller, buyer, id, a };
+}
+
 describe('a new invoice while the payout is in flight (issue 14: the buyer was paid twice)', () => {
   it('is refused while the first payout may still succeed; the buyer is paid once, by the first invoice', async () => {
-    const seller = d.trader('seller-t9');
-    const buyer = d.trader('buyer-t9');
-    const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
-    for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
-    d.net.holdNextPayment();
-    await seller.send(1, { action: 'release', id, tradeIndex: null });
-    await buyer.next(1, 'released');
-    await waitFor(() => d.net.payments.get(a.hash)?.status === 'IN_FLIGHT');
-    // The daemon has heard from LND that the payout is under way before it reads the buyer's next message.
-    await waitUntil('the payout in flight', async () => (await d.order(id))?.payoutPaymentHash === a.hash);
+    const { buyer, id, a } = await payoutHeldInFlight('t9');
 
     const b = d.net.createInvoice({ node: 'buyer', valueSats: 7_976, expirySecs: 7200 });
     const rid = await buyer.send(1, { action: 'add-invoice', id, tradeIndex: null, payload: { payment_request: [null, b.request, null] } });
@@ -196,14 +202,7 @@ describe('a new invoice while the payout is in flight (issue 14: the buyer was p
   });
 
   it('is accepted once LND has said the first payout failed, and only the new invoice is paid', async () => {
-    const seller = d.trader('seller-t10');
-    const buyer = d.trader('buyer-t10');
-    const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
-    for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
-    d.net.holdNextPayment();
-    await seller.send(1, { action: 'release', id, tradeIndex: null });
-    await buyer.next(1, 'released');
-    await waitUntil('the payout in flight', async () => (await d.order(id))?.payoutPaymentHash === a.hash);
+    const { buyer, id, a } = await payoutHeldInFlight('t10');
     d.net.releaseHeld('FAILURE_REASON_NO_ROUTE');
     await buyer.next(1, 'payment-failed');
 
@@ -218,14 +217,7 @@ describe('a new invoice while the payout is in flight (issue 14: the buyer was p
 
 describe('a payout held in flight', () => {
   it('does not hold up the trade: messages are answered meanwhile, and it completes the moment LND does', async () => {
-    const seller = d.trader('seller-t11');
-    const buyer = d.trader('buyer-t11');
-    const { id, invoice: a } = await fiatSentTrade(d, seller, buyer, 8_000);
-    for (const m of ['waiting-seller-to-pay', 'hold-invoice-payment-accepted', 'fiat-sent-ok']) await buyer.next(1, m);
-    d.net.holdNextPayment();
-    await seller.send(1, { action: 'release', id, tradeIndex: null });
-    await buyer.next(1, 'released');
-    await waitUntil('the payout in flight', async () => (await d.order(id))?.payoutPaymentHash === a.hash);
+    const { buyer, id, a } = await payoutHeldInFlight('t11');
     try {
       // The payment tracker follows it beside the trade (once the step that recorded the hash has committed); the
       // trade itself is idle, reading messages.
