@@ -142,6 +142,21 @@ describe.each(LABS)('trades on $name', ({ name, start, skip }) => {
     await settled(() => lab.paidBy('seller', escrowHash), 'SUCCEEDED');
   }, 240_000);
 
+  it.skipIf(skip)("the daemon's node restarts with the escrow held: a cooperative cancel then gives the HTLC back", async () => {
+    const seller = d.trader('seller-7');
+    const buyer = d.trader('buyer-7');
+    const before = await lab.balance('seller');
+    const { id, escrowHash } = await lockedTrade(seller, buyer);
+    await lab.restartMostro();
+    await seller.send(1, { action: 'cancel', id, tradeIndex: null });
+    await seller.next(1, 'cooperative-cancel-initiated-by-you', MSG_MS);
+    await buyer.send(1, { action: 'cancel', id, tradeIndex: null });
+    await buyer.next(1, 'cooperative-cancel-accepted', MSG_MS);
+    await d.waitForStatus(id, 'cooperatively-canceled', MSG_MS);
+    await settled(() => lab.paidBy('seller', escrowHash), 'FAILED');
+    await settled(() => lab.balance('seller'), before);
+  }, 240_000);
+
   it.skipIf(skip)('a taker bond is locked over the buyer\'s channel and released when the trade ends well', async () => {
     const bonded = await TestDaemon.start({ lab, settings: { bond: testBondSettings() } });
     try {
