@@ -85,6 +85,16 @@ export function lndError(err: unknown, operation: string): ApplicationFailure {
  * For calls made once a payment may exist (its state queries, its dispatch): whatever LND answers, the payment's
  * state is unknown, so the activity is retried rather than reporting a failure that might be false.
  */
+/**
+ * The most a payment may cost in routing fees (the reference's `fee_limit_sat`, §20.1): `max_routing_fee` of the
+ * amount, but for small payments (≤ 1,000 sats) at least 10 sats (or 1 %) — a ratio of a small amount is less than
+ * one hop's base fee on real nodes, and such payouts would fail for want of any route.
+ */
+export function routingFeeLimit(amountSats: number, ratio: number): number {
+  if (amountSats <= 1000) return Math.max(Math.floor(amountSats * 0.01), 10);
+  return Math.floor(amountSats * ratio);
+}
+
 /** How long a recheck of a payment already known in flight waits for LND to finish it before answering `in-flight`. */
 const RECHECK_WAIT_MS = 500;
 
@@ -444,7 +454,7 @@ export function createLightningActivities(deps: LightningDeps) {
       // Decoded before it was recorded: a failure now is LND being unavailable, and the row is claimed.
       throw retryableLndError(err, 'payInvoice: decode');
     }
-    const maxFee = Math.floor(Number(row.amountSats) * settings.maxRoutingFeeRatio);
+    const maxFee = routingFeeLimit(Number(row.amountSats), settings.maxRoutingFeeRatio);
     const sent = await new Promise<PaymentOutcome | 'dispatched' | { refused: string }>((resolve) => {
       const sub = ln.subscribeToPayViaRequest({ lnd, request: row.request, max_fee: maxFee, tokens: tokens ? undefined : Number(row.amountSats) });
       const timer = setTimeout(() => resolve('dispatched'), settings.paymentWaitMs);

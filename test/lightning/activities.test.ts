@@ -9,9 +9,19 @@
 import crypto from 'node:crypto';
 import * as ln from 'lightning';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLightningActivities, type LightningActivities } from '../../src/activities/lightning.js';
+import { createLightningActivities, routingFeeLimit, type LightningActivities } from '../../src/activities/lightning.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { LABS, type LightningLab } from '../helpers/lightning-lab.js';
+
+describe('the routing fee a payout may cost (the reference fee_limit_sat)', () => {
+  it('is max_routing_fee of the amount, but at least 10 sats for payments up to 1,000 sats', () => {
+    expect(routingFeeLimit(100_000, 0.002)).toBe(200);
+    expect(routingFeeLimit(1_001, 0.002)).toBe(2);
+    // A ratio of a small amount would be 0–2 sats: less than one hop's base fee (1 sat + ppm) on real nodes.
+    expect(routingFeeLimit(1_000, 0.002)).toBe(10);
+    expect(routingFeeLimit(500, 0.002)).toBe(10);
+  });
+});
 
 describe.each(LABS)('Lightning activities on $name', ({ name, start, skip }) => {
   let lab: LightningLab;
