@@ -98,11 +98,14 @@ describe.skipIf(!avail.ok)(`regtest network: btcd + 3 LND${avail.ok ? '' : ` (sk
     expect(sha256(Buffer.from(paid.secret, 'hex'))).toBe(inv.id);
     // `pay` resolves when the seller has the preimage; the others' balances follow once the commitment updates of
     // both channels are complete (a moment later).
-    const b1 = await until('buyer balance', async () => (await balance(buyer.lnd)) !== b0 && balance(buyer.lnd));
-    const [s1, m1] = await Promise.all([seller, mostro].map((n) => balance(n.lnd)));
-    expect(b1 - b0!).toBe(100_000_000);
-    expect(s0! - s1!).toBe(100_000_000 + Number(paid.fee_mtokens));
-    expect(m1! - m0!).toBe(Number(paid.fee_mtokens));
+    // Under load the three settle at different moments: wait for each to reach its final value, then check them.
+    const fee = Number(paid.fee_mtokens);
+    const b1 = await until('buyer balance', async () => ((await balance(buyer.lnd)) === b0! + 100_000_000 ? balance(buyer.lnd) : undefined));
+    const s1 = await until('seller balance', async () => ((await balance(seller.lnd)) === s0! - 100_000_000 - fee ? balance(seller.lnd) : undefined));
+    const m1 = await until('mostro balance', async () => ((await balance(mostro.lnd)) === m0! + fee ? balance(mostro.lnd) : undefined));
+    expect(b1! - b0!).toBe(100_000_000);
+    expect(s0! - s1!).toBe(100_000_000 + fee);
+    expect(m1! - m0!).toBe(fee);
     // The default policy: 1 sat base fee plus 1 ppm.
     expect(paid.fee_mtokens).toBe('1100');
 
