@@ -70,8 +70,10 @@ describe.each(LABS)('invoice watcher on $name', ({ start, skip }) => {
       const { handle, request, hash } = await startOwner(5_000, false);
       await world.lab.pay('seller', request);
       await expect.poll(async () => (await handle.query(invoiceQuery)).updates.length, { timeout: 30_000 }).toBe(1);
-      // The invoice's final CLTV delta is 144 blocks; LND gives a held HTLC back before it expires.
-      await world.lab.mine(150);
+      // LND gives a held HTLC back 12 blocks before it expires. Mine to exactly there: a chain that jumps past the
+      // expiry lets the payer's node go on chain for the HTLC (a force-close) before the payee has given it back.
+      const expiry = (await ln.getInvoice({ lnd: world.lab.lnd(), id: hash })).payments[0]!.timeout;
+      await world.lab.mine(expiry - 12 - (await world.lab.blockHeight()));
       expect(await handle.result()).toEqual(['accepted:5000', 'canceled:5000']);
       await expect.poll(() => world.lab.paidBy('seller', hash), { timeout: 30_000 }).toBe('FAILED');
     } finally {
