@@ -60,6 +60,15 @@ describe.each(LABS)('trades on $name', ({ name, start, skip }) => {
     await buyer.next(1, 'released', MSG_MS);
   }
 
+  /** Both parties ask to cancel: the escrow is given back. */
+  async function cooperativeCancel(id: string, seller: Trader, buyer: Trader) {
+    await seller.send(1, { action: 'cancel', id, tradeIndex: null });
+    await seller.next(1, 'cooperative-cancel-initiated-by-you', MSG_MS);
+    await buyer.send(1, { action: 'cancel', id, tradeIndex: null });
+    await buyer.next(1, 'cooperative-cancel-accepted', MSG_MS);
+    await d.waitForStatus(id, 'cooperatively-canceled', MSG_MS);
+  }
+
   it.skipIf(skip)('a sell trade: escrow held, released, settled; the buyer is paid exactly once', async () => {
     const seller = d.trader('seller-1');
     const buyer = d.trader('buyer-1');
@@ -83,11 +92,7 @@ describe.each(LABS)('trades on $name', ({ name, start, skip }) => {
     const buyer = d.trader('buyer-2');
     const before = await lab.balance('seller');
     const { id, payout, escrowHash } = await lockedTrade(seller, buyer);
-    await seller.send(1, { action: 'cancel', id, tradeIndex: null });
-    await seller.next(1, 'cooperative-cancel-initiated-by-you', MSG_MS);
-    await buyer.send(1, { action: 'cancel', id, tradeIndex: null });
-    await buyer.next(1, 'cooperative-cancel-accepted', MSG_MS);
-    await d.waitForStatus(id, 'cooperatively-canceled', MSG_MS);
+    await cooperativeCancel(id, seller, buyer);
     await settled(() => lab.paidBy('seller', escrowHash), 'FAILED');
     await settled(() => lab.balance('seller'), before);
     expect(await lab.payment(payout.hash)).toBeNull();
@@ -148,11 +153,7 @@ describe.each(LABS)('trades on $name', ({ name, start, skip }) => {
     const before = await lab.balance('seller');
     const { id, escrowHash } = await lockedTrade(seller, buyer);
     await lab.restartMostro();
-    await seller.send(1, { action: 'cancel', id, tradeIndex: null });
-    await seller.next(1, 'cooperative-cancel-initiated-by-you', MSG_MS);
-    await buyer.send(1, { action: 'cancel', id, tradeIndex: null });
-    await buyer.next(1, 'cooperative-cancel-accepted', MSG_MS);
-    await d.waitForStatus(id, 'cooperatively-canceled', MSG_MS);
+    await cooperativeCancel(id, seller, buyer);
     await settled(() => lab.paidBy('seller', escrowHash), 'FAILED');
     await settled(() => lab.balance('seller'), before);
   }, 240_000);
