@@ -30,6 +30,8 @@ describe('timers', () => {
       workflowId: uid('race'),
       args: ['1 hour'],
     });
+    // Signal only once the timer is running: a signal that beats the first workflow task means no timer at all.
+    await expect.poll(() => eventTypes(h.env, handle.workflowId), { timeout: 30_000 }).toContain('TIMER_STARTED');
     await handle.signal('unblock', 'first');
     expect(await handle.result()).toBe('signal first');
     expect(await eventTypes(h.env, handle.workflowId)).toContain('TIMER_CANCELED');

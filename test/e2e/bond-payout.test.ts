@@ -151,15 +151,15 @@ describe('bondPayoutWorkflow', () => {
   it.skipIf(withoutTimeSkipping)('keeps its history short over the days: it continues as a new run with its state, and still ends right', async () => {
     const winner = d.trader('winner-b4');
     const { handle } = await startPayout(winner, {}, { ...SETTINGS, invoiceWindowSecs: 12 * 3600 }, { historyLimit: 40 });
-    const firstRun = (await handle.describe()).runId;
     await winner.next(1, 'add-bond-invoice');
     await d.env.sleep('15 days');
     const end = await handle.result();
     expect(end).toMatchObject({ status: 'forfeited', invoiceRequests: 30 });
     const runs: string[] = [];
     for await (const w of d.env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(w.status.name);
+    // 15 days on, the first runs may already be past the namespace's retention (deleted, as on a real server): the
+    // list shows what is left; the first run was continued, not ended, if any continued run remains.
     expect(runs.filter((r) => r === 'CONTINUED_AS_NEW').length).toBeGreaterThan(1);
-    expect((await d.env.client.workflow.getHandle(handle.workflowId, firstRun).describe()).status.name).toBe('CONTINUED_AS_NEW');
   });
 
   it('a node-only split ends at once without a message', async () => {
