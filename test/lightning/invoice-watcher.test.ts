@@ -22,7 +22,12 @@ describe.each(LABS)('invoice watcher on $name', ({ start, skip }) => {
 
   beforeAll(async () => {
     if (skip) return;
-    world = await startLightningWorld({ lab: await start(), taskQueue, workflowsUrl: new URL('./workflows/hold-invoice-owner.ts', import.meta.url).href });
+    const lab = await start();
+    // A world that fails to start must not leave the lab's processes running.
+    world = await startLightningWorld({ lab, taskQueue, workflowsUrl: new URL('./workflows/hold-invoice-owner.ts', import.meta.url).href }).catch(async (err: unknown) => {
+      await lab.close();
+      throw err;
+    });
   }, 300_000);
 
   afterAll(async () => {

@@ -17,8 +17,9 @@ describe.each(LABS)('payInvoice retried after a crash, on $name', ({ start, skip
 
   beforeAll(async () => {
     if (skip) return;
+    const lab = await start();
     world = await startLightningWorld({
-      lab: await start(),
+      lab,
       taskQueue,
       workflowsUrl: new URL('./workflows/payout.ts', import.meta.url).href,
       wrap: (real) => ({
@@ -33,6 +34,10 @@ describe.each(LABS)('payInvoice retried after a crash, on $name', ({ start, skip
           return outcome;
         },
       }),
+    }).catch(async (err: unknown) => {
+      // A world that fails to start must not leave the lab's processes running.
+      await lab.close();
+      throw err;
     });
   }, 300_000);
 
