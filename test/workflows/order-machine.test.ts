@@ -294,6 +294,19 @@ describe('payout', () => {
     expect(d4.trade.order).toMatchObject({ buyerInvoice: 'lnbcrt2', paymentAttempts: 0, failedPayment: false });
   });
 
+  it('with a single payment attempt the buyer is told of the failure and asked for a new invoice at once', () => {
+    const fail = { status: 'failed' as const, hash: 'h'.repeat(64), reason: 'no_route' };
+    const one: Clock = { now: NOW, settings: { ...SETTINGS, paymentAttempts: 1 } };
+    const d = payoutResult(settled(), fail, one, true, true);
+    expect(script(d)).toEqual(['b payment-failed', 'b add-invoice']);
+    expect(sent(d, 0)).toContain('"payment_failed":{"payment_attempts":0,');
+    expect(d.trade.payoutDueAt).toBeNull();
+    const again = addInvoice(d.trade, { sender: BUYER, rid: '13', invoice: 'lnbcrt2' }, REP, { ...one, now: NOW + 5 });
+    expect(script(again)).toEqual(['b invoice-updated']);
+    // Workflows recorded before this rule keep the reference's silence.
+    expect(script(payoutResult(settled(), fail, one, true, false))).toEqual(['b payment-failed']);
+  });
+
   it('a payment still in flight is asked about again soon, without a message', () => {
     const d = payoutResult(settled(), { status: 'in-flight', hash: 'h'.repeat(64) }, C);
     expect(d.effects).toEqual([]);

@@ -852,7 +852,8 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     if (due === 'payout') {
       const o = t.order;
       const outcome = await pay(`payout:${o.id}:${t.payoutSeq}`, o.buyerInvoice!, o.amount - o.fee);
-      await apply(payoutResult(trade!, outcome, clock(), patched(PAYOUT_TRACKER_PATCH)));
+      const noRetry = outcome.status === 'failed' && settings.paymentAttempts <= 1 && patched('single-attempt-asks-invoice');
+      await apply(payoutResult(trade!, outcome, clock(), patched(PAYOUT_TRACKER_PATCH), noRetry));
     } else if (due === 'dev-fee') {
       const o = t.order;
       const outcome = await pay(`dev-fee:${o.id}`, settings.devFeeLightningAddress!, o.devFee, true);

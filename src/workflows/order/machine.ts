@@ -470,7 +470,7 @@ export function inFlightRecheckSecs(inFlightForSecs: number, firstSecs: number):
  * The outcome of one payout attempt (§20.2). `backoff`: rechecks of a payment in flight grow sparser (workflows
  * recorded before that recheck every 30 s).
  */
-export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = false): Decision {
+export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = false, askWhenNoRetry = false): Decision {
   const o = t.order;
   if (o.status !== 'settled-hold-invoice') return { trade: t, effects: [] };
   const first = Math.min(IN_FLIGHT_RECHECK_SECS, c.settings.paymentRetriesInterval);
@@ -514,7 +514,10 @@ export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = fal
         }),
       ),
     );
-  } else if (exhausted) {
+  }
+  // With `payment_attempts = 1` the first failure is also the last: the reference then only says `payment-failed`
+  // (0 retries) and never asks for a new invoice, leaving the buyer without a way forward.
+  if (exhausted && (!firstFailure || askWhenNoRetry)) {
     effects.push(send(orderMessage(o.buyerPubkey!, { rid: t.releaseRid, id: o.id, action: 'add-invoice', payload: { order: payoutInvoiceOrder(order) } })));
   }
   return { trade, effects };
