@@ -11,7 +11,7 @@ import type { Db } from '../db/database.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { OrderEventInput } from '../nostr/events.js';
 import { createDatabaseActivities, type DatabaseActivities } from './database.js';
-import { activitySeed, createNostrActivities, publishReplies, type OrderEventSource, type OutgoingReply } from './nostr.js';
+import { activitySeed, createNostrActivities, publishReplies, type OrderEventSource, type OutgoingReply, type PreimageSource } from './nostr.js';
 
 export type CommitStep =
   | { type: 'publish'; order: OrderEventInput; makerIdentity: string | null; minCreatedAt: number }
@@ -24,7 +24,7 @@ export interface CommitInput {
   steps: CommitStep[];
 }
 
-export function createDecisionActivities(db: Db, egress: NostrEgress, orderEvents?: OrderEventSource) {
+export function createDecisionActivities(db: Db, egress: NostrEgress, orderEvents?: OrderEventSource, preimageOf?: PreimageSource) {
   const database = createDatabaseActivities(db);
   const nostr = createNostrActivities(egress, orderEvents);
   return {
@@ -35,7 +35,7 @@ export function createDecisionActivities(db: Db, egress: NostrEgress, orderEvent
       let published: { eventId: string; createdAt: number } | null = null;
       for (const [k, step] of input.steps.entries()) {
         if (step.type === 'publish') published = await nostr.publishOrderEvent(step);
-        else await publishReplies(egress, step, { ...at, seed: `${at.seed}/${k}` });
+        else await publishReplies(egress, step, { ...at, seed: `${at.seed}/${k}` }, preimageOf);
       }
       return { published };
     },

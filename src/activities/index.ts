@@ -2,9 +2,11 @@
  * All activities of the daemon, grouped by the external system they touch. A worker gets the groups whose systems
  * it was given (a worker without LND credentials, say, runs no Lightning activities).
  */
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Db } from '../db/database.js';
 import { isPermanentDbError, sqlState } from '../db/errors.js';
+import { holdInvoicePreimage } from '../lightning/preimage.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { PriceManager } from '../price/manager.js';
 import type { OrderSettings } from '../workflows/order/machine.js';
@@ -73,12 +75,14 @@ export function rejectingPermanently<T extends Record<string, (...args: never[])
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const secret = deps.lightning?.preimageSecret;
+  const preimageOf = secret ? (key: string) => bytesToHex(holdInvoicePreimage(secret, key)) : undefined;
   return withHeartbeats({
     ...createSystemActivities(deps),
     ...(deps.db ? rejectingPermanently(createDatabaseActivities(deps.db, undefined, deps.adminPubkey)) : {}),
     ...(deps.lightning ? createLightningActivities(deps.lightning) : {}),
-    ...(deps.nostr ? createNostrActivities(deps.nostr.egress, deps.nostr.orderEvents) : {}),
-    ...(deps.db && deps.nostr ? rejectingPermanently(createDecisionActivities(deps.db, deps.nostr.egress, deps.nostr.orderEvents)) : {}),
+    ...(deps.nostr ? createNostrActivities(deps.nostr.egress, deps.nostr.orderEvents, preimageOf) : {}),
+    ...(deps.db && deps.nostr ? rejectingPermanently(createDecisionActivities(deps.db, deps.nostr.egress, deps.nostr.orderEvents, preimageOf)) : {}),
     ...(deps.prices ? createPriceActivities(deps.prices) : {}),
     ...(deps.orderSettings ? createSettingsActivities(deps.orderSettings) : {}),
   });

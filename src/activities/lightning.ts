@@ -9,9 +9,9 @@
  * (after a crash, a timeout, a worker restart) finds the record and reuses its invoice, asks LND whether that hash
  * was already paid or is in flight, and only sends when it was neither. A hash that succeeded is never sent again.
  */
-import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { holdInvoicePreimage } from '../lightning/preimage.js';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import * as ln from 'lightning';
 import type { Db } from '../db/database.js';
@@ -127,7 +127,7 @@ const NETWORKS: Record<string, string> = {
 export function createLightningActivities(deps: LightningDeps) {
   const { lnd, db, settings } = deps;
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
-  const preimageFor = (key: string) => hmac(sha256, deps.preimageSecret, utf8ToBytes(`mostro-hold-invoice:${key}`));
+  const preimageFor = (key: string) => holdInvoicePreimage(deps.preimageSecret, key);
 
   const rules = deps.invoiceRules ?? DEFAULT_INVOICE_RULES;
   let nodeNetwork: string | undefined;

@@ -6,7 +6,7 @@
  * JSON payloads that way.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { parseMessage, type NostrEvent } from '../protocol/index.js';
+import { parseMessage, serializeMessage, type NostrEvent } from '../protocol/index.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import {
   disputeEvent,
@@ -36,6 +36,23 @@ export interface OrderEventSource {
 export interface OutgoingReply {
   to: string;
   messageJson: string;
+  /** A solver's dispute info: the escrow preimage to put in, by its key (derived here, never in workflow history). */
+  escrowPreimageKey?: string;
+}
+
+/** Derives a hold invoice's preimage (hex) from its key; absent on a worker without the daemon's preimage secret. */
+export type PreimageSource = (key: string) => string;
+
+/** The message with the escrow preimage put into its `SolverDisputeInfo` (`payload.dispute[1].preimage`). */
+function withEscrowPreimage(json: string, r: OutgoingReply, preimageOf: PreimageSource | undefined): string {
+  if (r.escrowPreimageKey === undefined) return json;
+  if (!preimageOf) throw ApplicationFailure.nonRetryable('this worker cannot derive escrow preimages', 'NotConfigured');
+  const m = parseOrFail(json);
+  const kind = Object.values(m)[0] as { payload: { dispute?: [string, { preimage: string | null } | null] } | null };
+  const info = kind.payload?.dispute?.[1];
+  if (!info) throw ApplicationFailure.nonRetryable('only a solver dispute info carries an escrow preimage', 'InvalidMessage');
+  info.preimage = preimageOf(r.escrowPreimageKey);
+  return serializeMessage(m);
 }
 
 /** The action of a serialized message (for metrics), without parsing it again. */
@@ -65,8 +82,12 @@ export async function publishReplies(
   egress: NostrEgress,
   input: { replies: OutgoingReply[]; requestReceivedAtMs?: number },
   at: { seed: string; now: number; firstAttempt: boolean },
+  preimageOf?: PreimageSource,
 ): Promise<void> {
-  const events = input.replies.map((r, i) => ({ to: r.to, event: egress.buildReply(r.to, parseOrFail(r.messageJson), at.now, `${at.seed}/${i}`) }));
+  const events = input.replies.map((r, i) => ({
+    to: r.to,
+    event: egress.buildReply(r.to, parseOrFail(withEscrowPreimage(r.messageJson, r, preimageOf)), at.now, `${at.seed}/${i}`),
+  }));
   await Promise.all(events.map((e) => egress.publishTo(e.to, e.event)));
   for (const r of input.replies) metrics.messagesOut.inc({ action: actionOf(r.messageJson) });
   // Request received by the ingress → its first replies published (clocks of two processes: same host or NTP).
@@ -75,7 +96,7 @@ export async function publishReplies(
   }
 }
 
-export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEventSource) {
+export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEventSource, preimageOf?: PreimageSource) {
   const parse = (json: string) => {
     const r = parseMessage(json);
     if (!r.ok) throw ApplicationFailure.nonRetryable(`invalid message: ${r.error}`, 'InvalidMessage');
@@ -94,7 +115,7 @@ export function createNostrActivities(egress: NostrEgress, orderEvents?: OrderEv
      * never sees a reply twice.
      */
     async sendReplies(input: { replies: OutgoingReply[]; requestReceivedAtMs?: number }): Promise<void> {
-      await publishReplies(egress, input, activitySeed());
+      await publishReplies(egress, input, activitySeed(), preimageOf);
     },
 
     /**

@@ -17,6 +17,7 @@ import type { OrderSettings } from '../workflows/order/machine.js';
 import { addBondInvoiceHandler } from './actions/add-bond-invoice.js';
 import { adminAddSolverHandler } from './actions/admin-add-solver.js';
 import { lastTradeIndexHandler } from './actions/last-trade-index.js';
+import { payInvoiceHandler } from './actions/pay-invoice.js';
 import { ordersHandler, restoreSessionHandler } from './actions/session.js';
 import { Intake } from './intake.js';
 import { ParallelIntake } from './parallel-intake.js';
@@ -86,6 +87,7 @@ export async function startIngress(o: IngressOptions): Promise<RunningIngress> {
         o.orderSettings,
       ),
       'last-trade-index': lastTradeIndexHandler(tradeIndex),
+      'pay-invoice': payInvoiceHandler,
       'admin-add-solver': adminAddSolverHandler(o.db, o.mostroPubkey),
       'add-bond-invoice': addBondInvoiceHandler(o.db, async (bondId, message) => {
         try {

@@ -5,7 +5,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { message, serializeMessage, type Action, type CantDoReason } from '../protocol/index.js';
+import { serializeMessage, type Action, type CantDoReason } from '../protocol/index.js';
 import { ORDER_ACTIONS, type InboundMessage } from '../workflows/order/contract.js';
 import { checkNewOrder, type NewOrderLimits } from '../workflows/order/new-order.js';
 import { CantDoError, type AcceptedMessage, type ActionHandler } from './nostr.js';
@@ -89,14 +89,12 @@ export function orderRoutes(
   /** The order settings' limits: `new-order`s they refuse outright are answered without a workflow. */
   newOrderLimits?: NewOrderLimits,
 ): Partial<Record<Action, ActionHandler>> {
-  const startOrder: ActionHandler = async (m, io) => {
+  const startOrder: ActionHandler = async (m) => {
     const orderId = orderIdForEvent(m.event.id);
     const refusal = newOrderLimits ? newOrderRefusal(m, newOrderLimits) : null;
     if (refusal) {
-      // Byte for byte the workflow's answer: the request id and the id the order would have had.
-      const answer = message({ wrapper: 'cant-do', action: 'cant-do', request_id: m.kind.request_id, id: orderId, payload: { cant_do: refusal } });
-      await io.reply(m.unwrapped.sender, answer);
-      return;
+      // Byte for byte the workflow's answer: the request's own request_id and id (a new order has none).
+      throw new CantDoError(refusal);
     }
     await gateway.startOrder(orderId, inboundMessage(m));
   };

@@ -7,7 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { nip19 } from 'nostr-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NostrEvent } from '../../src/protocol/index.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { TestDaemon, fiatSentTrade, type Trader } from '../helpers/daemon.js';
+
+/** A workflow history as text, its payloads (base64 in the history's JSON form) decoded. */
+const historyText = (h: unknown): string =>
+  JSON.stringify(h, (k, v: unknown) => {
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+    if (k === 'data' && typeof v === 'string') return Buffer.from(v, 'base64').toString('utf8');
+    return v;
+  });
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -86,8 +96,11 @@ describe('solvers resolve disputes', () => {
     const { id, invoice, seller, buyer, disputeId } = await disputedTrade('s2', 'buyer', 8_000);
 
     // Not a solver: refused.
-    await stranger.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
-    expect(await stranger.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_pubkey' } });
+    const strangerRid = await stranger.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
+    // The refusal echoes the dispute id the request carried, as the reference's (issue 17).
+    expect((await stranger.next(1, 'cant-do')).json).toBe(
+      `{"cant-do":{"version":2,"request_id":${strangerRid},"trade_index":null,"id":"${disputeId}","action":"cant-do","payload":{"cant_do":"invalid_pubkey"}}}`,
+    );
 
     // The read-only solver takes it: the case goes to its identity key, both parties learn who decides.
     await ro.listen(0);
@@ -101,7 +114,6 @@ describe('solvers resolve disputes', () => {
       id,
       kind: 'sell',
       status: 'dispute',
-      preimage: null,
       order_previous_status: 'fiat-sent',
       initiator_pubkey: buyer.pubkey(1),
       buyer_pubkey: buyer.pubkey(1),
@@ -113,6 +125,13 @@ describe('solvers resolve disputes', () => {
       fiat_amount: 8,
       fee: 24,
     });
+    // The escrow's preimage, as the reference sends it (issue 17); the order's history never holds it.
+    const preimage = String(info.preimage);
+    expect(preimage).toMatch(/^[0-9a-f]{64}$/);
+    expect(bytesToHex(sha256(hexToBytes(preimage)))).toBe(info.hash);
+    const history = historyText(await d.env.client.workflow.getHandle(`order-${id}`).fetchHistory());
+    expect(history).toContain(String(info.hash)); // the payloads were read
+    expect(history).not.toContain(preimage);
     for (const party of [buyer, seller]) {
       const m = await party.next(1, 'admin-took-dispute');
       expect(m.json).toBe(`{"order":{"version":2,"request_id":${rid},"trade_index":null,"id":"${id}","action":"admin-took-dispute","payload":{"peer":{"pubkey":"${ro.identity}","reputation":null}}}}`);
@@ -128,7 +147,7 @@ describe('solvers resolve disputes', () => {
     await rw.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
     await rw.next(0, 'admin-took-dispute');
     await ro.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
-    expect(await ro.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'invalid_pubkey' } });
+    expect(await ro.next(1, 'cant-do')).toMatchObject({ id: disputeId, payload: { cant_do: 'invalid_pubkey' } });
     await ro.send(1, { action: 'admin-settle', id, tradeIndex: null });
     expect(await ro.next(1, 'cant-do')).toMatchObject({ payload: { cant_do: 'is_not_your_dispute' } });
 
@@ -141,7 +160,9 @@ describe('solvers resolve disputes', () => {
     expect((await rw.next(1, 'admin-settled')).json).toBe(`{"order":{"version":2,"request_id":${rid2},"trade_index":7,"id":"${id}","action":"admin-settled","payload":null}}`);
     expect((await seller.next(1, 'admin-settled')).json).toBe(`{"order":{"version":2,"request_id":null,"trade_index":7,"id":"${id}","action":"admin-settled","payload":null}}`);
     await buyer.next(1, 'admin-settled');
-    await buyer.next(1, 'purchase-completed');
+    expect(await buyer.next(1, 'purchase-completed')).toMatchObject({ request_id: null });
+    // The buyer's rate invitation echoes the admin-settle's request id, as after a release it echoes the release's.
+    expect(await buyer.next(1, 'rate')).toMatchObject({ request_id: rid2, id });
     await d.waitForStatus(id, 'success');
     expect(d.net.payments.get(invoice.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, valueSats: 8_000 - 24 });
     expect(await d.db.prisma.dispute.findUniqueOrThrow({ where: { id: disputeId } })).toMatchObject({

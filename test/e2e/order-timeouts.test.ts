@@ -147,7 +147,8 @@ describe('payout failures', () => {
     d.net.failNextPayment();
     await d.env.sleep('1 minute');
     const ask = await buyer.next(1);
-    expect(ask).toMatchObject({ action: 'add-invoice', request_id: rid });
+    // The last attempt was a retry, which the reference runs without the release's request id.
+    expect(ask).toMatchObject({ action: 'add-invoice', request_id: null });
     expect(orderOf(ask)).toMatchObject({ status: 'settled-hold-invoice', amount: 7_976 });
     expect(d.net.payments.get(bad.hash)).toMatchObject({ attempts: 3, status: 'FAILED' });
     // Nothing more is tried with the old invoice, and support staff find the trade as needing attention.

@@ -320,6 +320,9 @@ export class Trader {
     await new Promise((r) => setTimeout(r, 50));
   }
 
+  /** The id of the outer event of the last message sent (a new order's id derives from it). */
+  lastEventId = '';
+
   /** Sends a message from trade key `index` (signed, with the identity proof unless in full privacy). */
   async send(
     index: number,
@@ -334,6 +337,7 @@ export class Trader {
     const ev = await cliWrap({ transport: this.d.transport, msgJson, trade, identity: this.fullPrivacy ? null : (this.identityKey ?? this.key(0)), mostro: this.d.mostroPubkey });
     const r = await this.d.clientPool.publish(ev);
     if (r.accepted.length === 0) throw new Error(`relay refused ${f.action}`);
+    this.lastEventId = ev.id;
     return requestId;
   }
 

@@ -285,6 +285,8 @@ describe('payout', () => {
     const d3 = payoutResult(d2.trade, fail, at(NOW + 120));
     expect(script(d3)).toEqual(['b add-invoice']);
     expect(sent(d3, 0)).toContain('"amount":9970,');
+    // Retries are the scheduler's (the reference passes no request id): only the release's own attempt echoes it.
+    expect(sent(d3, 0)).toContain('"request_id":null,');
     expect(d3.trade.order).toMatchObject({ paymentAttempts: 3, failedPayment: true });
     expect(d3.trade.payoutDueAt).toBeNull();
     expect(dueWork(d3.trade, SETTINGS, NOW + 10_000)).toBeNull();
@@ -292,6 +294,9 @@ describe('payout', () => {
     expect(script(d4)).toEqual(['b invoice-updated']);
     expect(d4.trade).toMatchObject({ payoutSeq: 1, payoutDueAt: NOW + 200 });
     expect(d4.trade.order).toMatchObject({ buyerInvoice: 'lnbcrt2', paymentAttempts: 0, failedPayment: false });
+    const paid = payoutResult(d4.trade, { status: 'succeeded', hash: 'e'.repeat(64), feeSats: 0 }, at(NOW + 201));
+    expect(script(paid)).toEqual(['<publish>', 'b purchase-completed', 'b rate']);
+    expect(sent(paid, 1)).toContain('"request_id":null,');
   });
 
   it('with a single payment attempt the buyer is told of the failure and asked for a new invoice at once', () => {

@@ -224,9 +224,11 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
   /** When the message being handled reached the ingress; its first replies measure the reply latency. */
   let requestReceivedAtMs: number | undefined;
 
+  const outgoing = (m: Outbound): OutgoingReply => ({ to: m.to, messageJson: m.json, ...(m.escrowPreimageKey ? { escrowPreimageKey: m.escrowPreimageKey } : {}) });
+
   async function sendNow(messages: Outbound[]): Promise<void> {
     if (messages.length === 0) return;
-    const replies: OutgoingReply[] = messages.map((m) => ({ to: m.to, messageJson: m.json }));
+    const replies: OutgoingReply[] = messages.map(outgoing);
     const at = requestReceivedAtMs;
     requestReceivedAtMs = undefined;
     await io(() => nostr.sendReplies({ replies, ...(at !== undefined ? { requestReceivedAtMs: at } : {}) }));
@@ -309,7 +311,7 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
       if (batch.length === 0) return;
       const at = requestReceivedAtMs;
       requestReceivedAtMs = undefined;
-      steps.push({ type: 'send', replies: batch.map((m) => ({ to: m.to, messageJson: m.json })), ...(at !== undefined ? { requestReceivedAtMs: at } : {}) });
+      steps.push({ type: 'send', replies: batch.map(outgoing), ...(at !== undefined ? { requestReceivedAtMs: at } : {}) });
       batch = [];
     };
     let bonds = changedBonds();
@@ -459,9 +461,9 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     if (r) published(r);
   }
 
-  const reply = async (to: string, rid: Rid, reason: CantDoReason) => {
-    const id = trade?.order.id ?? input.orderId;
-    await sendNow([cantDoMessage(to, rid, id, reason)]);
+  /** A `cant-do` echoing the request's id: the order's for order actions; a dispute's, or none for a new order. */
+  const reply = async (to: string, rid: Rid, reason: CantDoReason, id: string | null = trade?.order.id ?? input.orderId) => {
+    await sendNow([cantDoMessage(to, rid, id ?? undefined, reason)]);
   };
 
   /**
@@ -497,7 +499,8 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
       step = null;
       if (after) await releaseOrphans(undefined, after);
       log.warn('a new order refused: the database cannot store it', { orderId: input.orderId });
-      await reply(input.message.sender, readInbound(input.message.messageJson).rid, 'invalid_payload');
+      const { kind, rid } = readInbound(input.message.messageJson);
+      await reply(input.message.sender, rid, 'invalid_payload', kind.id ?? null);
       return false;
     } finally {
       step = null;
@@ -510,19 +513,19 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     requestReceivedAtMs = m.receivedAtMs;
     const payload = kind.payload;
     if (!payload || !('order' in payload)) {
-      await reply(m.sender, rid, 'invalid_payload');
+      await reply(m.sender, rid, 'invalid_payload', kind.id ?? null);
       return false;
     }
     // Orders started before this check could not have stored such text either: their first write failed.
     if (unstorableTextAt(payload) !== null && patched('unstorable-text')) {
-      await reply(m.sender, rid, 'invalid_payload');
+      await reply(m.sender, rid, 'invalid_payload', kind.id ?? null);
       return false;
     }
     const small = payload.order;
     if (small.buyer_invoice) {
       const check = await ln.validateInvoice({ request: small.buyer_invoice, amountSats: small.amount ?? 0 });
       if (!check.valid) {
-        await reply(m.sender, rid, 'invalid_invoice');
+        await reply(m.sender, rid, 'invalid_invoice', kind.id ?? null);
         return false;
       }
     }
@@ -531,7 +534,7 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     const check = checkNewOrder(fields, settings, quote);
     if (!check.ok) {
       // No price at all: the reference logs it and sends nothing.
-      if ('reason' in check) await reply(m.sender, rid, check.reason);
+      if ('reason' in check) await reply(m.sender, rid, check.reason, kind.id ?? null);
       else log.warn('new-order without a market price', { fiatCode: small.fiat_code });
       return false;
     }
@@ -545,7 +548,7 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     // §12.1: the order waits, unpublished, for the maker's bond on its notional (a range's maximum at the price).
     const notionalSats = makerBondNotionalSats(created.trade.order, quote?.ok ? quote.price : null);
     if (notionalSats === null) {
-      await reply(m.sender, rid, 'invalid_amount');
+      await reply(m.sender, rid, 'invalid_amount', kind.id ?? null);
       return false;
     }
     const id = uuid4();
@@ -667,7 +670,8 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
       }),
     );
     if (take) {
-      if (!canTakeDispute(t, m.identity, ctx.who)) return reply(m.sender, rid, 'invalid_pubkey');
+      // The request names the dispute; the refusal echoes that id, as the reference's does.
+      if (!canTakeDispute(t, m.identity, ctx.who)) return reply(m.sender, rid, 'invalid_pubkey', kind.id ?? null);
       const info = solverDisputeInfo(o, t.dispute!, ctx);
       return apply(takeDispute(t, { identity: m.identity, rid, who: ctx.who, info }));
     }

@@ -474,6 +474,9 @@ export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = fal
   const o = t.order;
   if (o.status !== 'settled-hold-invoice') return { trade: t, effects: [] };
   const first = Math.min(IN_FLIGHT_RECHECK_SECS, c.settings.paymentRetriesInterval);
+  // Only the attempt the release (or admin-settle) itself started echoes its request id; the reference's retries, and
+  // the payment of a replacement invoice, run from its scheduler without one.
+  const rid = t.payoutSeq === 0 && o.paymentAttempts === 0 ? t.releaseRid : null;
   if (r.status === 'in-flight') {
     if (!backoff) return { trade: { ...t, order: { ...o, payoutPaymentHash: r.hash }, payoutDueAt: c.now + first }, effects: [] };
     const since = o.payoutPaymentHash === r.hash ? (t.payoutInFlightSince ?? c.now) : c.now;
@@ -487,7 +490,7 @@ export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = fal
     if (backoff) d.trade.payoutInFlightSince = null;
     d.effects.push(
       send(orderMessage(o.buyerPubkey!, { id: o.id, action: 'purchase-completed' })),
-      send(orderMessage(o.buyerPubkey!, { rid: t.releaseRid, id: o.id, action: 'rate' })),
+      send(orderMessage(o.buyerPubkey!, { rid, id: o.id, action: 'rate' })),
     );
     return d;
   }
@@ -502,7 +505,7 @@ export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = fal
     effects.push(
       send(
         orderMessage(o.buyerPubkey!, {
-          rid: t.releaseRid,
+          rid,
           id: o.id,
           action: 'payment-failed',
           payload: {
@@ -518,7 +521,7 @@ export function payoutResult(t: Trade, r: PayoutOutcome, c: Clock, backoff = fal
   // With `payment_attempts = 1` the first failure is also the last: the reference then only says `payment-failed`
   // (0 retries) and never asks for a new invoice, leaving the buyer without a way forward.
   if (exhausted && (!firstFailure || askWhenNoRetry)) {
-    effects.push(send(orderMessage(o.buyerPubkey!, { rid: t.releaseRid, id: o.id, action: 'add-invoice', payload: { order: payoutInvoiceOrder(order) } })));
+    effects.push(send(orderMessage(o.buyerPubkey!, { rid, id: o.id, action: 'add-invoice', payload: { order: payoutInvoiceOrder(order) } })));
   }
   return { trade, effects };
 }
@@ -844,7 +847,11 @@ export function takeDispute(t: Trade, i: { identity: string; rid: Rid; who: Disp
     trade: { ...t, dispute },
     effects: [
       { type: 'take-dispute', disputeId: ds.id, solver: i.identity, initiator: ds.initiator, openedAt: ds.openedAt },
-      send(orderMessage(i.identity, { wrapper: 'dispute', rid: i.rid, id: ds.id, action: 'admin-took-dispute', payload: { dispute: [ds.id, i.info] } })),
+      // The solver gets the escrow preimage (as from the reference), put in by the sending activity.
+      send({
+        ...orderMessage(i.identity, { wrapper: 'dispute', rid: i.rid, id: ds.id, action: 'admin-took-dispute', payload: { dispute: [ds.id, i.info] } }),
+        ...(o.hash ? { escrowPreimageKey: `${o.id}:${t.escrowSeq}` } : {}),
+      }),
       send(orderMessage(o.buyerPubkey!, { rid: i.rid, id: o.id, action: 'admin-took-dispute', payload: peer })),
       send(orderMessage(o.sellerPubkey!, { rid: i.rid, id: o.id, action: 'admin-took-dispute', payload: peer })),
     ],
@@ -871,8 +878,9 @@ export function resolvedCooperatively(t: Trade, i: { sender: string; rid: Rid; t
 /** `admin-settle` after the escrow was settled: the buyer is paid as after a release; everyone is told. */
 export function adminSettled(t: Trade, i: { sender: string; rid: Rid; ti: number | null; bondResolution?: BondResolution | null }, c: Clock): Decision {
   const d = moveTo(t, 'settled-hold-invoice', {}, c.now);
-  // The dispute stays on record: a late admin-settle/-cancel by its holder is answered by status (§24.3).
-  d.trade = { ...d.trade, releaseRid: null, payoutDueAt: c.now };
+  // The dispute stays on record: a late admin-settle/-cancel by its holder is answered by status (§24.3). The payout's
+  // messages echo the admin-settle's request id, as a release's echo the release's.
+  d.trade = { ...d.trade, releaseRid: i.rid, payoutDueAt: c.now };
   const o = d.trade.order;
   d.effects.push(
     closeDispute(t.order, 'settled', i.bondResolution),

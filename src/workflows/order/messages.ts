@@ -31,6 +31,11 @@ export interface Outbound {
   /** Trade key the message is sent to. */
   to: string;
   json: string;
+  /**
+   * The preimage key of the escrow whose preimage this message reveals (a solver's `SolverDisputeInfo`): the sending
+   * activity derives it and puts it in, so the preimage never enters the workflow's history.
+   */
+  escrowPreimageKey?: string;
 }
 
 /** An `order` message to `to`; the egress stamps the transport's protocol version. */

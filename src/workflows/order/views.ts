@@ -69,9 +69,8 @@ export function payoutInvoiceOrder(o: OrderState): SmallOrder {
 
 /**
  * What a solver gets when taking a dispute (`SolverDisputeInfo`): the order, both trade keys, and each party's
- * reputation — a party without a users row counts as full privacy (flag true, info null). The escrow's preimage is
- * not included: the workflow never holds it (it is derived inside the Lightning activities) and the solver does not
- * need it to decide.
+ * reputation — a party without a users row counts as full privacy (flag true, info null). `preimage` stays null
+ * here: the workflow never holds it; the activity that sends the message puts the escrow's preimage in.
  */
 export function solverDisputeInfo(
   o: OrderState,
