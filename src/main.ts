@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Runtime } from '@temporalio/worker';
-import { ConfigError, loadSettings, type Settings } from './config/settings.js';
+import { ConfigError, loadSettings, settingsWarnings, type Settings } from './config/settings.js';
 import { DAEMON_INFO_FILE, startDaemon, type DaemonInfo, type RunningDaemon } from './daemon/index.js';
 import { createLogger, temporalLogger, type LogLevelName } from './logging.js';
 import { useFastCrypto } from './nostr/fast-crypto.js';
@@ -138,6 +138,7 @@ async function run(roles: { worker: boolean; ingress: boolean }, argv: string[])
   // the daemon user's alone, whichever library creates it: 0700 directories, 0600 files (src/daemon/data-dir.ts).
   process.umask(0o077);
   const log = createLogger(o.logLevel);
+  for (const w of settingsWarnings(o.settings)) log.warn(w);
   // The SDK's own records (worker, workflow and activity logs) join the daemon's JSON log, ids as fields.
   Runtime.install({ logger: temporalLogger(log.child({ component: 'temporal-sdk' }), o.logLevel === 'debug' ? 'DEBUG' : 'INFO') });
   useFastCrypto(); // libsecp256k1 for signatures: several times faster than the pure-JS path

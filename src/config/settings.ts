@@ -80,10 +80,16 @@ const mostro = z
   })
   .refine((m) => m.min_payment_amount <= m.max_order_amount, { message: 'must not exceed max_order_amount', path: ['min_payment_amount'] });
 
+/** mostrod's SQLite file (`sqlite://mostro.db`, its template's value): this daemon then uses its embedded database. */
+const isSqliteUrl = (u: string): boolean => /^sqlite:/.test(u);
+
 const database = z.strictObject({
   url: z
     .string()
-    .refine((u) => /^postgres(ql)?:\/\//.test(u) && parsesAsUrl(u), 'must be a postgresql:// URL (leave it unset for the embedded PGlite database)')
+    .refine(
+      (u) => isSqliteUrl(u) || (/^postgres(ql)?:\/\//.test(u) && parsesAsUrl(u)),
+      'must be a postgresql:// URL (leave it unset for the embedded PGlite database)',
+    )
     .optional(),
 });
 
@@ -103,6 +109,8 @@ const price = z.strictObject({
   provider_failure_threshold: int(1).default(3),
   provider_failure_cooldown_seconds: int(1).default(120),
   publish_to_nostr: z.boolean().default(true),
+  /** mostrod's multi-source price providers: accepted so its file loads; prices come from bitcoin_price_api_url. */
+  providers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
 
 const antiAbuseBond = z.strictObject({
@@ -143,6 +151,22 @@ const temporal = z.strictObject({
   workflow_thread_pool_size: int(1).max(64).optional(),
 });
 
+/** mostrod's admin gRPC service (`mostro.admin.v1.AdminService`): off by default, loopback when on. */
+const rpc = z.strictObject({
+  enabled: z.boolean().default(false),
+  listen_address: z.string().min(1).default('127.0.0.1'),
+  port: int(0).max(65535).default(50051),
+  /** mostrod's rate limiter of ValidateDbPassword, a call that checks nothing (there is no database password here). */
+  rate_limiter_stale_duration: int(0).optional(),
+});
+
+/** mostrod's Cashu escrow mode: not offered here; a file that enables it is refused rather than run without it. */
+const cashu = z.strictObject({
+  enabled: z.literal(false, 'Cashu escrow is not supported by this daemon (set it to false, or leave [cashu] out)').default(false),
+  mint_url: z.string().optional(),
+  escrow_locktime_days: int(0).optional(),
+});
+
 const metrics = z.strictObject({
   /** host:port of the Prometheus endpoint (`/metrics`, `/healthz`); empty disables it. */
   listen: z
@@ -150,6 +174,8 @@ const metrics = z.strictObject({
     .refine((v) => v === '' || isHostPort(v), 'must be host:port, or "" to switch the endpoint off')
     .default('127.0.0.1:9464'),
 });
+
+const SECTIONS = { lightning, nostr, mostro, database, expiration, price, anti_abuse_bond: antiAbuseBond, temporal, metrics, rpc, cashu };
 
 export const settingsSchema = z.strictObject({
   lightning: lightning.prefault({}),
@@ -161,9 +187,16 @@ export const settingsSchema = z.strictObject({
   anti_abuse_bond: antiAbuseBond.prefault({}),
   temporal: temporal.prefault({}),
   metrics: metrics.prefault({}),
-  // mostrod's admin RPC has no counterpart here (support works through Temporal); accepted so its file loads.
-  rpc: z.record(z.string(), z.unknown()).optional(),
+  rpc: rpc.prefault({}),
+  cashu: cashu.prefault({}),
 });
+
+/** Keys mostrod reads that this daemon accepts without using them (one warning names those a file sets). */
+const MOSTROD_ONLY: Record<string, string[]> = {
+  price: ['providers'],
+  rpc: ['rate_limiter_stale_duration'],
+  cashu: ['enabled', 'mint_url', 'escrow_locktime_days'],
+};
 
 export type Settings = z.output<typeof settingsSchema>;
 
@@ -183,6 +216,46 @@ export class ConfigError extends Error {
 
 /** Which environment variable set which `section.key` of a loaded Settings (for messages naming a setting). */
 const envSources = new WeakMap<object, Record<string, string>>();
+
+/** What the operator should know about a loaded Settings that is not an error (keys only mostrod uses, …). */
+const warnings = new WeakMap<object, string[]>();
+
+/** Warnings about the loaded settings, one line each, for the daemon to log at start. */
+export function settingsWarnings(s: Settings): string[] {
+  return warnings.get(s) ?? [];
+}
+
+/** Levenshtein distance, for "did you mean" on an unknown key. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known name closest to an unknown one, when close enough to be a typo. */
+function nearest(name: string, known: string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = distance(name.toLowerCase(), k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
+}
+
+function unknownKeyProblem(section: string | undefined, key: string): string {
+  if (section === undefined) {
+    const near = nearest(key, Object.keys(SECTIONS));
+    return `unknown section [${key}]${near ? ` (did you mean [${near}]?)` : ''}`;
+  }
+  const shape = (SECTIONS as Record<string, { shape?: Record<string, unknown> }>)[section]?.shape;
+  const near = shape ? nearest(key, Object.keys(shape)) : null;
+  return `[${section}]: unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`;
+}
 
 /**
  * How messages name a setting: `[database] url`, plus the environment variable when the value came from one
@@ -207,17 +280,15 @@ export const ENV_OVERRIDES: Record<string, [section: string, key: string]> = {
   TEMPORAL_API_KEY: ['temporal', 'api_key'],
 };
 
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown, fromEnv: Record<string, string>): string {
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown, fromEnv: Record<string, string>): string[] {
   const [section, ...rest] = issue.path.map(String);
   const env = section !== undefined && rest.length === 1 ? fromEnv[`${section}.${rest[0]}`] : undefined;
   const where = section === undefined ? '(top level)' : rest.length ? `[${section}] ${rest.join('.')}${env ? ` (${env})` : ''}` : `[${section}]`;
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => (section === undefined ? `unknown section [${k}]` : `${where}: unknown key "${k}"`)).join('\n  ');
-  }
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => unknownKeyProblem(section, k));
   let value: unknown = raw;
   for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p] : undefined;
   const got = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
-  return `${where}: ${issue.message}${got}`;
+  return [`${where}: ${issue.message}${got}`];
 }
 
 /** Validates an already parsed TOML document with environment overrides applied over it. */
@@ -238,10 +309,22 @@ export function settingsFrom(doc: Record<string, unknown>, env: Record<string, s
     if (redacted.nostr?.nsec_privkey !== undefined) redacted.nostr.nsec_privkey = '<redacted>';
     if (redacted.temporal?.api_key !== undefined) redacted.temporal.api_key = '<redacted>';
     if (redacted.database?.url !== undefined) redacted.database.url = String(redacted.database.url).replace(/\/\/[^@/]*@/, '//<credentials>@');
-    throw new ConfigError(r.error.issues.map((i) => describeIssue(i, redacted, fromEnv)));
+    throw new ConfigError(r.error.issues.flatMap((i) => describeIssue(i, redacted, fromEnv)));
   }
   const s = r.data;
   envSources.set(s, fromEnv);
+  const notes: string[] = [];
+  const unused = Object.entries(MOSTROD_ONLY).flatMap(([section, keys]) => {
+    const set = merged[section];
+    const present = keys.filter((k) => set && typeof set === 'object' && k in set);
+    return present.length ? [`[${section}] ${present.join(', ')}`] : [];
+  });
+  if (unused.length) notes.push(`settings mostrod uses and this daemon does not (ignored): ${unused.join('; ')}`);
+  if (s.database.url !== undefined && isSqliteUrl(s.database.url)) {
+    notes.push(`[database] url: ${s.database.url} is mostrod's SQLite file; this daemon keeps its data in PostgreSQL and uses its embedded database in the data directory (set a postgresql:// URL for a server)`);
+    delete s.database.url;
+  }
+  warnings.set(s, notes);
   const lnd = [s.lightning.lnd_grpc_host, s.lightning.lnd_cert_file, s.lightning.lnd_macaroon_file];
   if (lnd.some((v) => v !== undefined) && !lnd.every((v) => v !== undefined)) {
     throw new ConfigError(['[lightning]: lnd_grpc_host, lnd_cert_file and lnd_macaroon_file go together (leave all three unset for the simulated network)']);

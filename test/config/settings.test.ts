@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { bondSettingsOf, orderSettingsOf, temporalTargetOf } from '../../src/config/derive.js';
-import { ConfigError, loadSettings, settingsFrom } from '../../src/config/settings.js';
+import { ConfigError, loadSettings, settingsFrom, settingsWarnings } from '../../src/config/settings.js';
 
 const TEMPLATE = path.resolve(import.meta.dirname, '../../settings.tpl.toml');
 
@@ -61,9 +61,10 @@ describe('settings.toml', () => {
   });
 
   it('rejects unknown keys and sections (a typo must not silently keep a default)', () => {
-    const p = problems(() => settingsFrom({ mostro: { expiration_hour: 12 }, lightnin: {} }));
-    expect(p).toContain('[mostro]: unknown key "expiration_hour"');
-    expect(p).toContain('unknown section [lightnin]');
+    const p = problems(() => settingsFrom({ mostro: { expiration_hour: 12, colour: 'red' }, lightnin: {} }));
+    expect(p).toContain('[mostro]: unknown key "expiration_hour" (did you mean "expiration_hours"?)');
+    expect(p).toContain('[mostro]: unknown key "colour"'); // nothing close enough to suggest
+    expect(p).toContain('unknown section [lightnin] (did you mean [lightning]?)');
   });
 
   it('reports TOML syntax errors with the line', () => {
@@ -133,5 +134,39 @@ describe('settings.toml', () => {
     it('still loads a file with the removed slash_on_lost_dispute key', () => {
       expect(settingsFrom({ anti_abuse_bond: { enabled: true, slash_on_lost_dispute: true } }).anti_abuse_bond.enabled).toBe(true);
     });
+  });
+});
+
+describe("mostrod's settings.toml (issue 17)", () => {
+  const MOSTROD_TEMPLATE = path.resolve(import.meta.dirname, '../fixtures/mostrod-settings.tpl.toml');
+  const nsec = nip19.nsecEncode(generateSecretKey());
+  /** The reference's template with its nsec placeholder filled in, as an operator must. */
+  const filled = () => fs.readFileSync(MOSTROD_TEMPLATE, 'utf8').replace("nsec_privkey = 'nsec1...'", `nsec_privkey = '${nsec}'`);
+
+  it('loads unchanged but for the key; its SQLite URL means the embedded database, with a warning', () => {
+    const s = loadSettings(tomlFile(filled()), {});
+    expect(s.lightning).toMatchObject({ lnd_grpc_host: 'https://127.0.0.1:10001', hold_invoice_cltv_delta: 144, escrow_deadline_margin_blocks: 24 });
+    expect(s.nostr.relays).toEqual(['ws://localhost:7000']);
+    expect(s.rpc).toEqual({ enabled: false, listen_address: '127.0.0.1', port: 50051 });
+    expect(s.database.url).toBeUndefined();
+    expect(settingsWarnings(s)).toEqual([expect.stringMatching(/^\[database\] url: sqlite:\/\/mostro\.db is mostrod's SQLite file; .*embedded database/)]);
+  });
+
+  it('its optional blocks uncommented: the keys only mostrod uses are named in one warning line', () => {
+    // Uncomment [price] (with its providers), [anti_abuse_bond] and [cashu], keeping the commented explanations.
+    const text = filled()
+      .split('\n')
+      .map((l) => l.replace(/^# (\[(?:price|anti_abuse_bond|cashu)(?:\.[a-z_.]+)?\]$|[a-z_]+ = |\]$)/, '$1'))
+      .join('\n');
+    const s = loadSettings(tomlFile(text), {});
+    expect(s.anti_abuse_bond).toMatchObject({ enabled: false, apply_to: 'take', payout_claim_window_days: 15 });
+    const w = settingsWarnings(s).filter((l) => !l.startsWith('[database]'));
+    expect(w).toEqual(['settings mostrod uses and this daemon does not (ignored): [price] providers; [rpc] rate_limiter_stale_duration; [cashu] enabled, mint_url, escrow_locktime_days']);
+  });
+
+  it('a file that turns Cashu escrow on is refused, naming the key; a key neither daemon knows still is', () => {
+    expect(problems(() => settingsFrom({ cashu: { enabled: true } }))).toEqual([expect.stringMatching(/^\[cashu\] enabled: Cashu escrow is not supported by this daemon/)]);
+    expect(problems(() => settingsFrom({ rpc: { enabled: true, prot: 50052 } }))).toEqual(['[rpc]: unknown key "prot" (did you mean "port"?)']);
+    expect(problems(() => settingsFrom({ rpc: { port: 70000 } }))[0]).toMatch(/^\[rpc\] port: /);
   });
 });
