@@ -118,6 +118,7 @@ function printInfo(info: DaemonInfo, dataDir: string): void {
   );
   if (info.lightning.lnsimControl) lines.push(`lnsim: ${info.lightning.lnsimControl}`);
   if (info.metrics) lines.push(`metrics: ${info.metrics}/metrics`);
+  if (info.rpc) lines.push(`rpc: ${info.rpc}`);
   if (info.lightning.mode === 'simulated') {
     lines.push(
       '',

@@ -17,6 +17,7 @@ import { bondPolicyOf, invoiceRulesOf, lightningSettingsOf, orderSettingsOf, pri
 import { ConfigError, type Settings } from '../config/settings.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { startDevServer } from '../devserver/index.js';
+import { startAdminRpc } from '../rpc/admin-service.js';
 import { startIngress } from '../ingress/index.js';
 import { startLnsim, type Lnsim } from '../lnsim/embedded.js';
 import type { DaemonLogger } from '../logging.js';
@@ -62,6 +63,8 @@ export interface DaemonInfo {
   database: 'postgresql' | 'pglite';
   lightning: { mode: 'lnd' | 'simulated'; network: string; nodePubkey: string; lnsimControl?: string; devFeeAddress: string | null };
   metrics?: string;
+  /** `host:port` of mostrod's admin gRPC service, when `[rpc] enabled`. */
+  rpc?: string;
 }
 
 export interface RunningDaemon {
@@ -260,6 +263,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
     log.info('worker started', { component: 'worker', taskQueue: target.taskQueue, identity: worker.options.identity });
   }
 
+  let rpcAddress: string | undefined;
   if (o.roles.ingress) {
     const ingress = await startIngress({
       pool,
@@ -279,6 +283,15 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       orderSettings,
     });
     parts.add('ingress', () => ingress.stop());
+    if (s.rpc.enabled) {
+      const port = o.ports === 'ephemeral' ? 0 : s.rpc.port;
+      const label = setting(s, 'rpc', 'port', `${s.rpc.listen_address}:${port}`);
+      const rpc = await step(label, () =>
+        startAdminRpc({ host: s.rpc.listen_address, port, ingress: ingress.nostr, client, db: db.prisma, version: o.version ?? '0.0.0', log: log.child({ component: 'rpc' }) }),
+      );
+      parts.add('admin rpc', () => rpc.close());
+      rpcAddress = `${s.rpc.listen_address}:${rpc.port}`;
+    }
     gaugeFrom('mostro_ingress_dropped', 'Events dropped by the intake pipeline since start, by reason', 'reason', () => ingress.nostr.stats().drops);
 
     // The info event (kind 38385) tells clients the transport, PoW and limits; republished periodically.
@@ -336,6 +349,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       database: db.kind,
       lightning: { mode: lnsim ? 'simulated' : 'lnd', network: node.network, nodePubkey: node.pubkey, lnsimControl: lnsim?.controlUrl, devFeeAddress: orderSettings.devFeeLightningAddress },
       metrics: metricsUrl,
+      ...(rpcAddress ? { rpc: rpcAddress } : {}),
     },
     client,
     done,

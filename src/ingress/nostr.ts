@@ -15,6 +15,7 @@
  * from the saved cursor minus a margin, and the journal's event rows make each re-delivered event count once.
  */
 import {
+  serializeMessage,
   transportEventKind,
   type Action,
   type CantDoReason,
@@ -493,6 +494,36 @@ export class NostrIngress {
         metrics.messagesOut.inc({ action: unwrapKind(msg).kind.action });
       },
     };
+  }
+
+  /**
+   * Handles a message the daemon's own key sends without Nostr (the admin RPC), with the handler a Nostr message would
+   * get: replies go out as usual; a refusal is returned instead of sent (as the reference's RPC reports it).
+   */
+  async inject(message: Message, eventId: string): Promise<CantDoReason | null> {
+    const kind = unwrapKind(message).kind;
+    const handler = this.o.handlers[kind.action];
+    if (!handler) return 'invalid_action';
+    const now = Math.floor(Date.now() / 1000);
+    const from = this.o.mostroPubkey;
+    const event: NostrEvent = { id: eventId, pubkey: from, kind: 14, created_at: now, tags: [], content: '', sig: '' };
+    const unwrapped: UnwrappedMessage = {
+      message,
+      messageJson: serializeMessage(message),
+      signature: null,
+      signatureOver: null,
+      sender: from,
+      identity: from,
+      createdAt: now,
+      transport: this.o.transport,
+    };
+    try {
+      await handler({ event, unwrapped, kind, receivedAtMs: Date.now() }, this.io(eventId, now));
+      return null;
+    } catch (err) {
+      if (err instanceof CantDoError) return err.reason;
+      throw err;
+    }
   }
 
   /** Processes one event now (tests and tools; the subscription path goes through {@link enqueue}). */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NostrEvent } from '../../src/protocol/index.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { TestDaemon, fiatSentTrade, type Trader } from '../helpers/daemon.js';
+import { TestDaemon, disputedTrade, type Trader } from '../helpers/daemon.js';
 
 /** A workflow history as text, its payloads (base64 in the history's JSON form) decoded. */
 const historyText = (h: unknown): string =>
@@ -73,17 +73,6 @@ async function disputeStatus(disputeId: string): Promise<string[]> {
   return got.map((e) => e.tags.find((t) => t[0] === 's')![1]!);
 }
 
-/** A sell trade with the escrow locked, fiat sent, and a dispute opened by `by`. */
-async function disputedTrade(name: string, by: 'buyer' | 'seller', sats: number) {
-  const seller = d.trader(`seller-${name}`);
-  const buyer = d.trader(`buyer-${name}`);
-  const trade = await fiatSentTrade(d, seller, buyer, sats);
-  const opener = by === 'buyer' ? buyer : seller;
-  await opener.send(1, { action: 'dispute', id: trade.id, tradeIndex: null });
-  const disputeId = ((await opener.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
-  await (by === 'buyer' ? seller : buyer).next(1, 'dispute-initiated-by-peer');
-  return { ...trade, seller, buyer, disputeId };
-}
 
 describe('solvers resolve disputes', () => {
   it('a read-only solver takes a dispute, a read-write one takes over and settles it: the buyer is paid', async () => {
@@ -93,7 +82,7 @@ describe('solvers resolve disputes', () => {
     const stranger = d.trader('stranger-s2');
     await addSolver(admin, ro, ':read');
     await addSolver(admin, rw);
-    const { id, invoice, seller, buyer, disputeId } = await disputedTrade('s2', 'buyer', 8_000);
+    const { id, invoice, seller, buyer, disputeId } = await disputedTrade(d, 's2', 'buyer', 8_000);
 
     // Not a solver: refused.
     const strangerRid = await stranger.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
@@ -176,7 +165,7 @@ describe('solvers resolve disputes', () => {
     const admin = d.admin('admin-s3');
     const rw = d.trader('solver-rw-s3');
     await addSolver(admin, rw);
-    const { id, holdRequest, seller, buyer, disputeId } = await disputedTrade('s3', 'seller', 5_000);
+    const { id, holdRequest, seller, buyer, disputeId } = await disputedTrade(d, 's3', 'seller', 5_000);
     await rw.listen(0);
     await rw.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
     await rw.next(0, 'admin-took-dispute');
@@ -208,7 +197,7 @@ describe('solvers resolve disputes', () => {
     const admin = d.admin('admin-s5');
     const rw = d.trader('solver-rw-s5');
     await addSolver(admin, rw);
-    const { id, seller, buyer, disputeId } = await disputedTrade('s5', 'buyer', 4_000);
+    const { id, seller, buyer, disputeId } = await disputedTrade(d, 's5', 'buyer', 4_000);
     await rw.listen(0);
     await rw.send(1, { action: 'admin-take-dispute', id: disputeId, tradeIndex: null });
     await rw.next(0, 'admin-took-dispute');

@@ -31,6 +31,13 @@ const sellOrder = (sats: number) =>
     order: { kind: 'sell', status: 'pending', amount: sats, fiat_code: 'USD', min_amount: null, max_amount: null, fiat_amount: 5, payment_method: 'cash', premium: 0, created_at: 0, expires_at: null },
   }) as Payload;
 
+/**
+ * Start-up bundles the workflow code (webpack) before the self-check workflow runs: ~10 s on an idle machine, over a
+ * minute when the cores are shared with a second suite and a compiler. What this file asserts is what the daemon
+ * does once ready, not how fast it gets there.
+ */
+const READY_WITHIN_MS = 180_000;
+
 describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-start-'));
   const running: Spawned[] = [];
@@ -42,7 +49,7 @@ describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
     // ---- first start: everything embedded, a key generated ----
     const first = startDaemon(dataDir);
     running.push(first);
-    await first.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 90_000);
+    await first.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, READY_WITHIN_MS);
     const pubkey = await first.line('pubkey');
     expect(pubkey).toMatch(/^[0-9a-f]{64}$/);
     expect(await first.line('npub')).toMatch(/^npub1[02-9ac-hj-np-z]{58}$/);
@@ -88,7 +95,7 @@ describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
 
     const second = startDaemon(dataDir);
     running.push(second);
-    await second.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 90_000);
+    await second.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, READY_WITHIN_MS);
     expect(await second.line('pubkey')).toBe(pubkey);
     expect(second.output()).toMatch(/key from .*mostro-start-/);
     const relay2 = await second.line('relay');
@@ -111,7 +118,7 @@ describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
       pool.close();
     }
     await stopDaemon(second);
-  }, 240_000);
+  }, 480_000);
 
   it('with [anti_abuse_bond] switched on in settings.toml: the info event says so and the demo trade locks both bonds', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-start-bonds-'));
@@ -119,7 +126,7 @@ describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
     fs.writeFileSync(config, '[anti_abuse_bond]\nenabled = true\napply_to = "both"\nslash_node_share_pct = 0.4\n');
     const daemon = startDaemon(dir, config);
     running.push(daemon);
-    await daemon.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 90_000);
+    await daemon.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, READY_WITHIN_MS);
     const relay = await daemon.line('relay');
     const pool = new RelayPool([relay], { backoffMinMs: 50, backoffMaxMs: 200 });
     try {
@@ -140,5 +147,5 @@ describe.skipIf(realServerAddress)('npm start (the embedded default)', () => {
     }
     await stopDaemon(daemon);
     fs.rmSync(dir, { recursive: true, force: true });
-  }, 180_000);
+  }, 300_000);
 });

@@ -442,6 +442,18 @@ export async function fiatSentTrade(d: TestDaemon, seller: Trader, buyer: Trader
   return trade;
 }
 
+/** A sell trade with the escrow locked, fiat sent, and a dispute opened by `by`. */
+export async function disputedTrade(d: TestDaemon, name: string, by: 'buyer' | 'seller', sats: number) {
+  const seller = d.trader(`seller-${name}`);
+  const buyer = d.trader(`buyer-${name}`);
+  const trade = await fiatSentTrade(d, seller, buyer, sats);
+  const opener = by === 'buyer' ? buyer : seller;
+  await opener.send(1, { action: 'dispute', id: trade.id, tradeIndex: null });
+  const disputeId = ((await opener.next(1, 'dispute-initiated-by-you')).payload as { dispute: [string, null] }).dispute[0];
+  await (by === 'buyer' ? seller : buyer).next(1, 'dispute-initiated-by-peer');
+  return { ...trade, seller, buyer, disputeId };
+}
+
 /** Polls until `ok` holds (a state the daemon reaches asynchronously: an invoice settled, a row written). */
 export async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

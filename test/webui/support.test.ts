@@ -135,9 +135,13 @@ describe.skipIf(skip)(`support staff repair a failed payout in the Temporal Web 
     await page.goto(`${uiUrl}/namespaces/${ns()}/workflows/${workflowId}/${desc.runId}/history`);
     // Newest first: the support signal, opened to show who asked and why.
     const signal = page.getByText('support', { exact: true }).locator('visible=true').first();
-    await signal.click();
     const reason = page.getByText(/webui-test/).locator('visible=true').first();
-    await reason.waitFor();
+    // On a busy machine a click can land while the page is still wiring its handlers: click again only while the
+    // event is still closed (a second click on an open one would close it).
+    await expectEventually(async () => {
+      if (!(await reason.isVisible())) await signal.click();
+      await reason.waitFor({ timeout: 10_000 });
+    }, 60_000);
     await reason.scrollIntoViewIfNeeded();
     await shot('06-after-repair');
     expect(desc.searchAttributes.MostroNeedsAttention).toEqual([false]);

@@ -3,7 +3,7 @@
  * order action (so a trade's history in the Temporal Web UI reads `take-sell`, `fiat-sent`, `release`…). Imported by
  * workflow code and by the ingress alike, so it holds no I/O.
  */
-import { defineSignal, type SignalDefinition } from '@temporalio/workflow';
+import { defineQuery, defineSignal, type SignalDefinition } from '@temporalio/workflow';
 import type { Action } from '../../protocol/schema.js';
 import type { OrderSettings, SupportRequest } from './machine.js';
 
@@ -74,3 +74,6 @@ export interface NewOrderInput {
 
 /** Support staff's repair requests (see `supportRequest` in machine.ts); sent by `mostro admin signal`. */
 export const supportSignal = defineSignal<[SupportRequest]>('support');
+
+/** What a message the order's workflow received came to: 'ok', a cant-do reason, or null (not handled yet). */
+export const messageOutcomeQuery = defineQuery<string | null, [string]>('messageOutcome');

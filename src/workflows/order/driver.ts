@@ -224,7 +224,16 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
   /** When the message being handled reached the ingress; its first replies measure the reply latency. */
   let requestReceivedAtMs: number | undefined;
 
-  const outgoing = (m: Outbound): OutgoingReply => ({ to: m.to, messageJson: m.json, ...(m.escrowPreimageKey ? { escrowPreimageKey: m.escrowPreimageKey } : {}) });
+  /**
+   * What each recent message came to — 'ok', or the reason of the cant-do it was answered with — for callers that
+   * wait on a message they injected (the admin RPC). Rebuilt on replay like everything in memory; bounded.
+   */
+  const outcomes = new Map<string, string>();
+  let refusal: string | null = null;
+  const outgoing = (m: Outbound): OutgoingReply => {
+    if (step?.message && m.to === step.message.sender) refusal = /^\{"cant-do":.*"cant_do":"([a-z_]+)"/.exec(m.json)?.[1] ?? refusal;
+    return { to: m.to, messageJson: m.json, ...(m.escrowPreimageKey ? { escrowPreimageKey: m.escrowPreimageKey } : {}) };
+  };
 
   async function sendNow(messages: Outbound[]): Promise<void> {
     if (messages.length === 0) return;
@@ -886,6 +895,7 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
   async function run(i: OrderInput): Promise<void> {
     const before = trade!;
     step = { before, irreversible: false, message: i.type === 'message' ? i.message : null, interruptible: false };
+    refusal = null;
     try {
       await guarded(() => handle(i));
     } catch (err) {
@@ -901,11 +911,16 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
         const { rid } = readInbound(i.message.messageJson);
         log.warn('a message refused: the database cannot store its decision', { orderId: before.order.id, action: i.message.action });
         await reply(i.message.sender, rid, 'invalid_payload');
+        refusal = 'invalid_payload';
       } else {
         log.warn('a step interrupted by a support repair was undone', { orderId: before.order.id, input: i.type });
       }
     } finally {
       step = null;
+      if (i.type === 'message') {
+        outcomes.set(i.message.eventId, refusal ?? 'ok');
+        if (outcomes.size > 64) outcomes.delete(outcomes.keys().next().value!);
+      }
     }
   }
 
@@ -936,5 +951,7 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     start,
     run,
     interruptFor,
+    /** 'ok', a cant-do reason, or null when that message was not handled (yet, or too long ago). */
+    messageOutcome: (eventId: string): string | null => outcomes.get(eventId) ?? null,
   };
 }

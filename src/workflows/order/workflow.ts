@@ -31,7 +31,7 @@ import type { SettingsActivities } from '../../activities/settings.js';
 import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflow.js';
 import { holdInvoiceExpiringSignal, holdInvoiceSignals, type HoldInvoiceExpiring, type HoldInvoiceUpdate } from '../hold-invoice.js';
 import { workflowNow } from '../time.js';
-import { ORDER_ACTIONS, orderSignals, orderWorkflowId, supportSignal, type InboundMessage } from './contract.js';
+import { ORDER_ACTIONS, messageOutcomeQuery, orderSignals, orderWorkflowId, supportSignal, type InboundMessage } from './contract.js';
 import { PAYOUT_TRACKER_PATCH, clockWork, orderDriver, payoutInFlight, type OrderPorts, type OrderWorkflowInput } from './driver.js';
 import type { SupportRequest } from './machine.js';
 import type { OrderState } from './state.js';
@@ -156,6 +156,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   });
   setHandler(getOrderQuery, () => driver.trade?.order ?? null);
   setHandler(getBondsQuery, () => (driver.trade ? bondViews(driver.trade, settings) : []));
+  setHandler(messageOutcomeQuery, (eventId) => driver.messageOutcome(eventId));
 
   if (!(await driver.start())) return { orderId: input.orderId, status: null };
 
