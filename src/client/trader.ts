@@ -28,7 +28,7 @@ export interface Reply {
 }
 
 export class MostroTrader {
-  readonly identityKey = generateSecretKey();
+  readonly identityKey: Uint8Array;
   private readonly tradeKeys = new Map<number, Uint8Array>();
   private readonly inbox = new Map<number, Reply[]>();
   private readonly wake = new Map<number, () => void>();
@@ -43,7 +43,11 @@ export class MostroTrader {
     private pool: RelayPool,
     readonly mostroPubkey: string,
     readonly transport: Transport = 'nip44',
-  ) {}
+    /** The identity to sign as (the admin's is the daemon's own key); a new one by default. */
+    identityKey?: Uint8Array,
+  ) {
+    this.identityKey = identityKey ?? generateSecretKey();
+  }
 
   get identity(): string {
     return publicKeyOf(this.identityKey);

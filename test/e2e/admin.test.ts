@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nip19 } from 'nostr-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAdmin } from '../../src/admin/cli.js';
 import { findStuckTrades, type StuckTrade } from '../../src/admin/support.js';
@@ -117,5 +118,23 @@ describe('mostro admin', () => {
     await expect(admin('show')).rejects.toThrow('show needs an order id');
     await expect(admin('stuck', '--dispute-hours', 'soon')).rejects.toThrow('--dispute-hours must be a non-negative number, got "soon"');
     await expect(admin('show', '00000000-0000-4000-8000-000000000000')).rejects.toThrow(/not found/i);
+  });
+
+  it('add-solver appoints a solver through the admin\'s Nostr message; a bad key is a usage error', async () => {
+    const withKey = path.join(path.dirname(config), 'admin-key.toml');
+    fs.writeFileSync(withKey, `${fs.readFileSync(config, 'utf8')}[nostr]\nnsec_privkey = "${d.workerConfig.mostroSecretHex}"\nrelays = ["${d.relay.url}"]\n[mostro]\ntransport = "${d.transport}"\n`);
+    const solver = d.trader('cli-solver');
+    const npub = nip19.npubEncode(solver.identity);
+    const lines: string[] = [];
+    expect(await runAdmin(['add-solver', `${npub}:read`, '--config', withKey], (l) => lines.push(l))).toBe(0);
+    expect(lines).toEqual([`solver ${npub}:read appointed`]);
+    expect(await d.db.prisma.user.findUniqueOrThrow({ where: { pubkey: solver.identity } })).toMatchObject({ isSolver: true, category: 1 });
+    expect(await runAdmin(['add-solver', npub, '--config', withKey], () => {})).toBe(0);
+    expect((await d.db.prisma.user.findUniqueOrThrow({ where: { pubkey: solver.identity } })).category).toBe(2);
+    await expect(runAdmin(['add-solver', 'npub1notakey', '--config', withKey], () => {})).rejects.toThrow(/not a solver key/);
+    // Without the daemon's key there is nothing to sign with (and none is created).
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-admin-nokey-'));
+    await expect(runAdmin(['add-solver', npub, '--config', config, '--data-dir', empty], () => {})).rejects.toThrow(/no daemon key/);
+    expect(fs.readdirSync(empty)).toEqual([]);
   });
 });
