@@ -249,6 +249,9 @@ describe('fiat-sent and release', () => {
     expect(childOrder({ ...base, fiatAmount: 95 }, next, 'c1')).toBeNull();
     expect(childOrder({ ...base, fiatAmount: 30 }, null, 'c1')).toBeNull();
     expect(childOrder({ ...base, fiatAmount: 30, masterSellerPubkey: SELLER }, next, 'c1')!.masterSellerPubkey).toBe(next.pubkey);
+    // A buyer's fiat-sent may have put a next trade key on a sell range; the seller's child does not inherit it
+    // (the reference's #891).
+    expect(childOrder({ ...base, fiatAmount: 30, nextTradePubkey: 'b'.repeat(64), nextTradeIndex: 4 }, next, 'c1')).toMatchObject({ nextTradePubkey: null, nextTradeIndex: 0 });
     const buy = buyTaken({ status: 'active', minAmount: 10, maxAmount: 100, fiatAmount: 30 });
     const afterFiat = fiatSent(buy, { rid: null, nextTrade: next }, C).trade;
     expect(afterFiat.order).toMatchObject({ nextTradePubkey: next.pubkey, nextTradeIndex: 9 });
