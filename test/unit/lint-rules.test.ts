@@ -3,7 +3,9 @@ import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/process.js';
 
-describe('workflow determinism lint rules', () => {
+// Type-aware linting builds the project's whole TypeScript program first: seconds on an idle machine, more than a
+// minute when the cores are shared with a second suite.
+describe('workflow determinism lint rules', { timeout: 180_000 }, () => {
   it('rejects Node APIs, wall-clock time, randomness and timers in src/workflows', async () => {
     const eslint = new ESLint({ cwd: repoRoot });
     const code = [
