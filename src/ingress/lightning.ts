@@ -88,6 +88,11 @@ export interface InvoiceWatcherOptions {
 
 export class InvoiceWatcher {
   private readonly watched = new Map<string, Watched>();
+  /**
+   * Invoices this watcher saw to their end, and when: a scan that read a row before that end was recorded must not
+   * follow it again (its new stream's first message would deliver the end a second time).
+   */
+  private readonly finished = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private stopped = true;
@@ -137,9 +142,11 @@ export class InvoiceWatcher {
           where: { notifiedState: { in: ['open', 'accepted'] }, ...(full ? {} : { createdAt: { gte: recent } }) },
           select: { paymentHash: true, workflowId: true, notifiedState: true, version: true },
         });
+        const forgetBefore = Date.now() - 600_000;
+        for (const [hash, at] of this.finished) if (at < forgetBefore) this.finished.delete(hash);
         for (const row of rows) {
           if (this.stopped) break;
-          if (!this.watched.has(row.paymentHash)) this.follow(row.paymentHash, row.workflowId, row.notifiedState, row.version);
+          if (!this.watched.has(row.paymentHash) && !this.finished.has(row.paymentHash)) this.follow(row.paymentHash, row.workflowId, row.notifiedState, row.version);
         }
       } catch (err) {
         this.opts.log.warn('invoice watcher: scan failed', { error: (err as Error).message });
@@ -206,9 +213,20 @@ export class InvoiceWatcher {
   private async deliver(w: Watched, state: string, amountSats: number): Promise<void> {
     if (this.stopped || RANK[state]! <= RANK[w.notified]!) return;
     const update: HoldInvoiceUpdate = { hash: w.hash, state: state as HoldInvoiceState, amountSats };
-    // The owner can change while the invoice is followed (a range maker's bond moves to the remainder order).
-    const owner = await this.opts.db.holdInvoice.findUnique({ where: { paymentHash: w.hash }, select: { workflowId: true } }).catch(() => null);
-    if (owner) w.workflowId = owner.workflowId;
+    // The owner can change while the invoice is followed (a range maker's bond moves to the remainder order); and
+    // another watcher (or this one, on an older stream) may have delivered this state already: then adopt its record.
+    const owner = await this.opts.db.holdInvoice
+      .findUnique({ where: { paymentHash: w.hash }, select: { workflowId: true, notifiedState: true, version: true } })
+      .catch(() => null);
+    if (owner) {
+      w.workflowId = owner.workflowId;
+      if (RANK[owner.notifiedState]! >= RANK[state]!) {
+        w.notified = owner.notifiedState;
+        w.version = owner.version;
+        if (isFinal(w.notified)) this.unfollow(w);
+        return;
+      }
+    }
     let exists = true;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -240,9 +258,12 @@ export class InvoiceWatcher {
         w.version = row.version;
       }
     }
-    if (isFinal(w.notified)) {
-      w.sub.removeAllListeners();
-      this.watched.delete(w.hash);
-    }
+    if (isFinal(w.notified)) this.unfollow(w);
+  }
+
+  private unfollow(w: Watched): void {
+    w.sub.removeAllListeners();
+    if (this.watched.get(w.hash) === w) this.watched.delete(w.hash);
+    this.finished.set(w.hash, Date.now());
   }
 }

@@ -800,7 +800,21 @@ export function supportRequest(t: Trade, r: SupportRequest, c: Clock): Decision 
     case 'republish':
       return { trade: t, effects: [{ type: 'publish' }] };
     case 'resend-add-invoice':
-      return { trade: t, effects: [send(orderMessage(t.order.buyerPubkey!, { rid: t.releaseRid, id: t.order.id, action: 'add-invoice', payload: { order: payoutInvoiceOrder(t.order) } }))] };
+      // The same message as the add-invoice it repeats: the release's request id only if that one came from the
+      // release's own attempt (a single allowed attempt), none after retries.
+      return {
+        trade: t,
+        effects: [
+          send(
+            orderMessage(t.order.buyerPubkey!, {
+              rid: t.payoutSeq === 0 && c.settings.paymentAttempts <= 1 ? t.releaseRid : null,
+              id: t.order.id,
+              action: 'add-invoice',
+              payload: { order: payoutInvoiceOrder(t.order) },
+            }),
+          ),
+        ],
+      };
     case 'cancel-with-refund': {
       const o = t.order;
       const d = moveTo(t, 'canceled-by-admin', {}, c.now);
