@@ -475,14 +475,16 @@ class Regtest implements RegtestNetwork {
     });
   }
 
-  /** Until every node's graph has every channel with both directions' policies (so multi-hop routes are found). */
+  /** Until every node's graph has every channel with both directions' policies (so multi-hop routes are found) and every node. */
   private async waitGraphs(timeoutMs = 60_000): Promise<void> {
     await Promise.all(
       NODE_NAMES.map((n) =>
         this.waitFor(`${n}'s graph`, [this.lndProcs.get(n)!], timeoutMs, async () => {
           const g = await ln.getNetworkGraph({ lnd: this.nodes[n].lnd });
           const complete = g.channels.filter((c) => c.policies.length === 2 && c.policies.every((p) => p.cltv_delta !== undefined));
-          return complete.length >= CHANNELS.length;
+          // The node announcements travel apart from the channels' (under load, seconds later): wait for every alias too.
+          const aliases = new Set(g.nodes.map((node) => node.alias));
+          return complete.length >= CHANNELS.length && NODE_NAMES.every((name) => aliases.has(name));
         }),
       ),
     );
