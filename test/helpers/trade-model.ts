@@ -76,6 +76,8 @@ export class World {
   /** LND's reports not yet delivered to the workflow (the invoice watcher is asynchronous). */
   readonly reports: HoldInvoiceUpdate[] = [];
   readonly sent: SentMessage[] = [];
+  /** Per debt (`payout:<order>`, …): how many messages had been sent when a payment of it last failed. */
+  readonly failedAt = new Map<string, number>();
   readonly bondPayouts: BondPayout[] = [];
   readonly children: ChildOrderInput[] = [];
   readonly violations: string[] = [];
@@ -286,6 +288,7 @@ export class World {
     if (p?.status === 'IN_FLIGHT') return { status: 'in-flight', hash };
     if (p?.status === 'FAILED' && !p.failureReported) {
       p.failureReported = true;
+      this.failedAt.set(obligation, this.sent.length);
       return { status: 'failed', hash, reason: 'no_route' };
     }
     // A dispatch. Another payment of the same debt that may still succeed makes this one a possible second payout.
@@ -300,6 +303,7 @@ export class World {
     if (outcome === 'fail') {
       this.finish(payment, 'FAILED');
       payment.failureReported = true;
+      this.failedAt.set(obligation, this.sent.length);
       return { status: 'failed', hash, reason: 'no_route' };
     }
     this.finish(payment, 'SUCCEEDED');

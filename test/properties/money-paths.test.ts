@@ -25,7 +25,7 @@ import { isFinal, type OrderSettings, type SupportAction } from '../../src/workf
 import type { OrderStatus } from '../../src/protocol/schema.js';
 import { TEST_ORDER_SETTINGS } from '../helpers/orders.js';
 import { testBondSettings } from '../helpers/bonds.js';
-import { World, type PayOutcome } from '../helpers/trade-model.js';
+import { World, type PayOutcome, type SentMessage } from '../helpers/trade-model.js';
 
 const key = (c: string, n: number) => `${c}${n}`.padEnd(64, c);
 const PARTIES = {
@@ -60,6 +60,8 @@ interface Scenario {
   bonds: 'off' | 'take' | 'make' | 'both';
   slashOnTimeout: boolean;
   devFee: boolean;
+  /** `payment_attempts`: 1 makes the first failed payout also the last (the buyer must be asked for a new invoice). */
+  paymentAttempts: 1 | 3;
 }
 
 type Cmd =
@@ -103,11 +105,12 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   bonds: fc.constantFrom<Scenario['bonds']>('off', 'off', 'off', 'take', 'take', 'make', 'both'),
   slashOnTimeout: fc.boolean(),
   devFee: fc.boolean(),
+  paymentAttempts: fc.constantFrom<1 | 3>(3, 3, 1),
 });
 
 function settingsFor(s: Scenario): OrderSettings {
   const bond: BondSettings | undefined = s.bonds === 'off' ? undefined : testBondSettings({ applyTo: s.bonds, slashOnWaitingTimeout: s.slashOnTimeout });
-  return { ...TEST_ORDER_SETTINGS, ...(bond ? { bond } : {}), devFeeLightningAddress: s.devFee ? 'dev@model.example' : null };
+  return { ...TEST_ORDER_SETTINGS, ...(bond ? { bond } : {}), devFeeLightningAddress: s.devFee ? 'dev@model.example' : null, paymentAttempts: s.paymentAttempts };
 }
 
 /** One run: the trade, the model, and what happened, for the report of a failing case. */
@@ -257,7 +260,9 @@ class Run {
       case 'active':
         return v % 5 === 0 ? [{ t: 'msg', who: v % 2 ? 'buyer' : 'seller', action: 'dispute', v }] : [{ t: 'msg', who: 'buyer', action: 'fiat-sent', v: 0 }];
       case 'fiat-sent':
-        return v % 6 === 0 ? [{ t: 'msg', who: 'seller', action: 'dispute', v }] : [{ t: 'msg', who: 'seller', action: 'release', v: v % 2 }];
+        if (v % 6 === 0) return [{ t: 'msg', who: 'seller', action: 'dispute', v }];
+        // Sometimes the buyer's node cannot be reached when the release pays it.
+        return [...(v % 4 === 3 ? [{ t: 'next-payment', outcome: 'fail' } as const] : []), { t: 'msg', who: 'seller', action: 'release', v: v % 2 }];
       case 'dispute': {
         const solver: Party = v % 3 === 0 ? 'solver-rw' : 'admin';
         return t.dispute?.solver ? [{ t: 'msg', who: solver, action: v % 2 ? 'admin-settle' : 'admin-cancel', v }] : [{ t: 'msg', who: solver, action: 'admin-take-dispute', v }];
@@ -299,12 +304,37 @@ class Run {
   }
 
   async step(input: Parameters<OrderDriver['run']>[0]): Promise<void> {
+    const before = this.driver.trade!;
+    const sentBefore = this.world.sent.length;
     try {
       await this.driver.run(input);
     } catch (err) {
       this.world.violation(`a step failed (the trade would be stuck): ${String((err as Error).message ?? err)}`);
     }
+    this.checkRequestIds(input, before, this.world.sent.slice(sentBefore));
     this.observe();
+  }
+
+  /**
+   * The request ids the messages of one step echo, by the reference's rules: an answer to a message echoes that
+   * message's id or none; the release's own payout attempt echoes the release's id, while retries and the payment of
+   * a replacement invoice (run by the reference's scheduler) echo none.
+   */
+  checkRequestIds(input: Parameters<OrderDriver['run']>[0], before: NonNullable<OrderDriver['trade']>, sent: readonly SentMessage[]): void {
+    // Request ids compare as text: the trade keeps them so (a u64 may exceed a JS number).
+    const ridOf = (json: string): string | null => {
+      const outer = JSON.parse(json) as Record<string, { request_id?: number | null }>;
+      const rid = outer[Object.keys(outer)[0]!]!.request_id;
+      return rid === undefined || rid === null ? null : String(rid);
+    };
+    let allowed: string | null;
+    if (input.type === 'message') allowed = ridOf(input.message.messageJson);
+    else if (input.type === 'due' && input.due === 'payout') allowed = before.payoutSeq === 0 && before.order.paymentAttempts === 0 ? before.releaseRid : null;
+    else return;
+    for (const m of sent) {
+      const rid = ridOf(m.json);
+      if (rid !== null && rid !== allowed) this.world.violation(`${m.action} echoes request id ${rid} in a step that may echo only ${allowed}`);
+    }
   }
 
   private observe(): void {
@@ -365,6 +395,21 @@ class Run {
       await this.advance(round < 10 ? 3_600 : 86_400);
     }
     this.checkEnd();
+    this.checkAsked();
+  }
+
+  /**
+   * A trade left waiting for its payout is waiting for the buyer, who was told: a payout that failed for the last
+   * time is followed by an `add-invoice` to the buyer (with `payment_attempts = 1` too — the first failure is the last).
+   */
+  checkAsked(): void {
+    const t = this.driver.trade!;
+    const o = t.order;
+    if (o.status !== 'settled-hold-invoice' || t.payoutDueAt !== null) return;
+    const failedAt = this.world.failedAt.get(`payout:${ORDER_ID}`);
+    if (failedAt === undefined) return;
+    const asked = this.world.sent.slice(failedAt).some((m) => m.to === o.buyerPubkey && m.action === 'add-invoice');
+    if (!asked) this.world.violation(`the payout failed for the last time (${o.paymentAttempts} of ${this.settings.paymentAttempts}) and the buyer was not asked for a new invoice`);
   }
 
   statusPath(): string {
@@ -392,13 +437,19 @@ const REGRESSIONS: [Scenario, Cmd[]][] = [
   // LND gave the escrow back (CLTV) before its report reached the workflow; the seller's release then found nothing to
   // settle and the step failed for good: a trade stuck forever. Now the release ends the trade as LND did.
   [
-    { kind: 'sell', pricing: 'fixed', makerInvoice: false, bonds: 'off', slashOnTimeout: false, devFee: false },
+    { kind: 'sell', pricing: 'fixed', makerInvoice: false, bonds: 'off', slashOnTimeout: false, devFee: false, paymentAttempts: 3 },
     [{ t: 'progress', v: 10 }, { t: 'progress', v: 0 }, { t: 'lnd-cancel', what: 'escrow', which: 0 }, { t: 'progress', v: 1 }, { t: 'progress', v: 1 }],
   ],
   // Issue 14.1: a new invoice accepted while the payout to the first was in flight; both were paid.
   [
-    { kind: 'sell', pricing: 'fixed', makerInvoice: false, bonds: 'off', slashOnTimeout: false, devFee: false },
+    { kind: 'sell', pricing: 'fixed', makerInvoice: false, bonds: 'off', slashOnTimeout: false, devFee: false, paymentAttempts: 3 },
     [{ t: 'progress', v: 1 }, { t: 'progress', v: 0 }, { t: 'progress', v: 1 }, { t: 'next-payment', outcome: 'hold' }, { t: 'progress', v: 1 }, { t: 'msg', who: 'buyer', action: 'add-invoice', v: 0 }],
+  ],
+  // payment_attempts = 1: the payout failed once, for the last time, and the buyer was told only `payment-failed`
+  // (as the reference does): nobody asked them for a new invoice, and the trade waited forever.
+  [
+    { kind: 'sell', pricing: 'fixed', makerInvoice: false, bonds: 'off', slashOnTimeout: false, devFee: false, paymentAttempts: 1 },
+    [{ t: 'progress', v: 1 }, { t: 'progress', v: 0 }, { t: 'progress', v: 1 }, { t: 'next-payment', outcome: 'fail' }, { t: 'progress', v: 1 }],
   ],
 ];
 
