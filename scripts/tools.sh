@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The real counterparts (Temporal CLI + server, Temporal Web UI server, btcd, LND, ...), built from pinned Go modules
-# into a cache outside the repository and reused by later runs.
+# The real counterparts (Temporal CLI + server, Temporal Web UI server, btcd, LND, mostro-cli, mostrod), built from
+# pinned Go modules and crates into a cache outside the repository and reused by later runs.
 #
 #   scripts/tools.sh install [name...]  build what is missing (all by default); prints what it did
 #   scripts/tools.sh path <name>        the binary's path (exit 1 when not installed)
@@ -26,12 +26,12 @@ owner_of() { # name -> the tool whose build makes its binary (itself, or <tool> 
   local l; l="$(line_of "$1")"
   case "$l" in from:*) echo "${l#from:}" ;; *) echo "$1" ;; esac
 }
-spec_of() { local l; l="$(line_of "$(owner_of "$1")")"; echo "${l%% *}"; }        # go-package@version
-method_of() { local l; l="$(line_of "$1")"; set -- $l; echo "${2:-install}"; }    # install | build
+spec_of() { local l; l="$(line_of "$(owner_of "$1")")"; echo "${l%% *}"; }        # go-package@version | crate@version
+method_of() { local l; l="$(line_of "$1")"; set -- $l; echo "${2:-install}"; }    # install | build | cargo
 dir_of() { local o spec; o="$(owner_of "$1")"; spec="$(spec_of "$o")"; echo "$cache/$o-${spec##*@}"; }
 bin_of() {
   local spec pkg
-  if [ "$(owner_of "$1")" != "$1" ] || [ "$(method_of "$1")" = build ]; then echo "$(dir_of "$1")/bin/$1"; return; fi
+  if [ "$(owner_of "$1")" != "$1" ] || [ "$(method_of "$1")" != install ]; then echo "$(dir_of "$1")/bin/$1"; return; fi
   spec="$(spec_of "$1")"; pkg="${spec%@*}"; echo "$(dir_of "$1")/bin/${pkg##*/}"
 }
 # Called first in the main shell: an unknown name fails once, clearly (a `die` inside "$(...)" only ends the subshell).
@@ -56,6 +56,18 @@ build_module() { # name spec out-dir
   rm -rf "$src"
 }
 
+# `cargo install --locked` of a crate from crates.io: the crate's own Cargo.lock governs, as in its releases. A debug
+# build without debug info: several times faster to compile than a release build, and fast enough for tests.
+cargo_install() { # name spec out-dir
+  local name="$1" spec="$2" out="$3"
+  ( export CARGO_TARGET_DIR="$cache/.cargo-target" CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=0
+    # The crates pin a rust-toolchain of their own; the installed stable one builds them.
+    export RUSTUP_TOOLCHAIN="${RUSTUP_TOOLCHAIN:-stable}"
+    cargo install --quiet --locked --debug --root "$out" "${spec%@*}@${spec##*@}" ) || return 1
+  [ -x "$out/bin/$name" ] || mv "$out/bin/"* "$out/bin/$name" 2>/dev/null
+  rm -f "$out/.crates.toml" "$out/.crates2.json"
+}
+
 install_one() {
   local name start tmp spec dir bin
   name="$(owner_of "$1")"
@@ -63,6 +75,22 @@ install_one() {
   spec="$(spec_of "$name")"; dir="$(dir_of "$name")"; bin="$(bin_of "$name")"
   if installed "$name"; then
     echo "$name: $spec already built at $(dirname "$bin")"
+    return
+  fi
+  if [ "$(method_of "$name")" = cargo ]; then
+    command -v cargo >/dev/null 2>&1 || die "$name needs Rust's cargo on PATH to build $spec from crates.io; install Rust (rustup), or skip the suites that need it"
+    # mostrod's build script compiles its admin gRPC proto and asks git for a commit.
+    if [ "$name" = mostrod ]; then
+      command -v protoc >/dev/null 2>&1 || die "$name needs protoc to build (Debian: apt-get install protobuf-compiler)"
+      command -v git >/dev/null 2>&1 || die "$name needs git to build (Debian: apt-get install git)"
+    fi
+    echo "$name: building $spec with cargo (once; several minutes)"
+    start=$(date +%s)
+    tmp="$(mktemp -d "$cache/.build-$name.XXXXXX")"
+    cargo_install "$name" "$spec" "$tmp" || { rm -rf "$tmp"; die "building $spec failed"; }
+    [ -x "$tmp/bin/$name" ] || { rm -rf "$tmp"; die "building $spec made no $name"; }
+    rm -rf "$dir"; mv "$tmp" "$dir"; echo "$spec" > "$dir/.complete"
+    echo "$name: built $name in $dir/bin in $(( $(date +%s) - start )) s"
     return
   fi
   command -v go >/dev/null 2>&1 || die "$name needs the Go toolchain (go 1.26+) on PATH to build $spec; install Go, or skip the real-counterpart suites"
@@ -96,7 +124,9 @@ case "$cmd" in
       o="$(owner_of "$n")"
       case "$done_owners" in *" $o "*) continue ;; esac  # lncli after lnd: one build
       install_one "$n"; done_owners="$done_owners$o "
-    done ;;
+    done
+    # The cargo builds' intermediate files (gigabytes) are not needed once their binaries are in the cache.
+    rm -rf "$cache/.cargo-target" ;;
   path)
     [ $# -eq 1 ] || die "usage: tools.sh path <name>"
     check_name "$1"

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const versionsFile = fileURLToPath(new URL('../scripts/tools.versions', import.meta.url));
 
-export type ToolName = 'temporal' | 'temporal-ui-server' | 'btcd' | 'btcctl' | 'lnd' | 'lncli';
+export type ToolName = 'temporal' | 'temporal-ui-server' | 'btcd' | 'btcctl' | 'lnd' | 'lncli' | 'mostro-cli' | 'mostrod';
 
 export interface Tool {
   name: ToolName;
-  /** The pinned Go package (or, for a module build, the module), e.g. `github.com/temporalio/cli/cmd/temporal`. */
+  /** The pinned Go package (or, for a module build, the module; for a cargo build, the crate), e.g. `github.com/temporalio/cli/cmd/temporal`. */
   goPackage: string;
   version: string;
   /** Where `scripts/tools.sh install` puts (or put) the binary. */
@@ -51,9 +51,9 @@ export function tool(name: ToolName, env: NodeJS.ProcessEnv = process.env): Tool
   const goPackage = spec.slice(0, at);
   const version = spec.slice(at + 1);
   const dir = path.join(toolsCache(env), `${builtBy}-${version}`);
-  // `go install` names the binary after the package; a module build (`build` method) and its further binaries
-  // are named after their pins.
-  const moduleBuild = builtBy !== name || words[1] === 'build';
+  // `go install` names the binary after the package; a module build (`build` method), a cargo build and their
+  // further binaries are named after their pins.
+  const moduleBuild = builtBy !== name || words[1] === 'build' || words[1] === 'cargo';
   const binary = path.join(dir, 'bin', moduleBuild ? name : goPackage.slice(goPackage.lastIndexOf('/') + 1));
   const installed = fs.existsSync(path.join(dir, '.complete')) && isExecutable(binary);
   return { name, goPackage, version, binary, installed, builtBy };
@@ -61,7 +61,8 @@ export function tool(name: ToolName, env: NodeJS.ProcessEnv = process.env): Tool
 
 /** What to tell a person whose machine lacks the tool. */
 export function installHint(t: Tool): string {
-  return `${t.name} ${t.version} is not installed (looked for ${t.binary}); build it once with: scripts/tools.sh install ${t.builtBy} (needs Go 1.26+ and the Go module proxy)`;
+  const needs = t.name === 'mostro-cli' || t.name === 'mostrod' ? 'Rust cargo and crates.io' : 'Go 1.26+ and the Go module proxy';
+  return `${t.name} ${t.version} is not installed (looked for ${t.binary}); build it once with: scripts/tools.sh install ${t.builtBy} (needs ${needs})`;
 }
 
 function isExecutable(p: string): boolean {
