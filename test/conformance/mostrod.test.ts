@@ -1,0 +1,115 @@
+/**
+ * Conformance against the reference, side by side (issue 17): the scenarios of ./scenarios.ts run once against
+ * mostrod (crates.io `mostro` 0.18.8, the newest release on mostro-core 0.14) and once against this daemon, on the
+ * same relay, Lightning network and settings. Every message each party receives is recorded and the two transcripts
+ * are compared message by message: action, request id, trade index, id and every payload field, in order. A
+ * difference fails the suite unless docs/conformance.md allows it, with its reason.
+ *
+ * Skipped (with the reason) when mostrod is not built (scripts/tools.sh install mostrod); under CI=true that is a
+ * failure instead. `CONFORMANCE_REPORT=<file>` writes both transcripts and the differences there.
+ */
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installHint, tool } from '../../src/tools.js';
+import { startMostrod, startThisDaemon, startWorld, Transcript, type DaemonUnderTest, type Entry, type World } from '../helpers/conformance.js';
+import { SCENARIOS } from './scenarios.js';
+
+const mostrod = tool('mostrod');
+if (!mostrod.installed && process.env.CI === 'true') throw new Error(`CI: the conformance suite needs mostrod. ${installHint(mostrod)}`);
+
+/** The allowed differences: the `conformance-allow` block of docs/conformance.md, `scenario party action path — reason`. */
+function allowList(): { pattern: RegExp; reason: string; line: string }[] {
+  const doc = fs.readFileSync(new URL('../../docs/conformance.md', import.meta.url), 'utf8');
+  const block = /```conformance-allow\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+  return block
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((line) => {
+      const [spec, reason] = line.split(/\s+—\s+/);
+      if (!spec || !reason) throw new Error(`docs/conformance.md: an allowed difference needs a reason after " — ": ${line}`);
+      const glob = spec.trim().split(/\s+/).map((w) => w.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')).join(' ');
+      return { pattern: new RegExp(`^${glob}$`), reason, line };
+    });
+}
+
+/** Every leaf of a value, as `path → value` (paths like `payload.order.amount`). */
+function leaves(v: unknown, at: string, out: Map<string, unknown>): Map<string, unknown> {
+  if (v && typeof v === 'object') {
+    const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
+    if (entries.length === 0) out.set(at, Array.isArray(v) ? '[]' : '{}');
+    for (const [k, x] of entries) leaves(x, at ? `${at}.${k}` : k, out);
+  } else out.set(at, v);
+  return out;
+}
+
+/** The differences between two transcripts, one line each: `scenario party action path: mostrod … | this daemon …`. */
+export function compare(scenario: string, ref: Entry[], ours: Entry[]): string[] {
+  const diffs: string[] = [];
+  const streams = [...new Set([...ref, ...ours].map((e) => e.to))];
+  const key = (s: string) => s.replaceAll(' ', '-');
+  for (const to of streams) {
+    const a = ref.filter((e) => e.to === to);
+    const b = ours.filter((e) => e.to === to);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const x = a[i];
+      const y = b[i];
+      if (!x || !y || x.action !== y.action) {
+        diffs.push(`${key(scenario)} ${to} ${x?.action ?? y?.action} #${i}: mostrod ${x?.action ?? '(nothing)'} | this daemon ${y?.action ?? '(nothing)'}`);
+        continue;
+      }
+      const la = leaves({ request_id: x.request_id, trade_index: x.trade_index, id: x.id, payload: x.payload }, '', new Map());
+      const lb = leaves({ request_id: y.request_id, trade_index: y.trade_index, id: y.id, payload: y.payload }, '', new Map());
+      for (const p of new Set([...la.keys(), ...lb.keys()])) {
+        const va = la.has(p) ? JSON.stringify(la.get(p)) : '(absent)';
+        const vb = lb.has(p) ? JSON.stringify(lb.get(p)) : '(absent)';
+        if (va !== vb) diffs.push(`${key(scenario)} ${to} ${x.action} ${p}: mostrod ${va} | this daemon ${vb}`);
+      }
+    }
+  }
+  return diffs;
+}
+
+describe.skipIf(!mostrod.installed)(`conformance with mostrod ${mostrod.version}${mostrod.installed ? '' : ` (skipped: ${installHint(mostrod)})`}`, () => {
+  let world: World;
+  let ref: DaemonUnderTest;
+  let ours: DaemonUnderTest;
+  const report: string[] = [];
+
+  beforeAll(async () => {
+    world = await startWorld();
+    [ref, ours] = await Promise.all([startMostrod(world), startThisDaemon(world)]);
+  }, 300_000);
+  afterAll(async () => {
+    await ref?.stop();
+    await ours?.stop();
+    await world?.close();
+    if (process.env.CONFORMANCE_REPORT) fs.writeFileSync(process.env.CONFORMANCE_REPORT, report.join('\n'));
+  }, 60_000);
+
+  async function transcriptOf(daemon: DaemonUnderTest, run: (t: Transcript, w: World) => Promise<void>): Promise<Entry[]> {
+    const t = new Transcript(world, daemon);
+    try {
+      await run(t, world);
+      // Anything still on its way (a rating invitation after the last reply, …).
+      await new Promise((r) => setTimeout(r, 1500));
+      return t.entries();
+    } catch (err) {
+      throw new Error(`${daemon.name}: ${(err as Error).message}\nreceived so far:\n${t.entries().map((e) => JSON.stringify(e)).join('\n')}\n--- ${daemon.name} output ---\n${daemon.output().slice(-6000)}`);
+    } finally {
+      t.close();
+    }
+  }
+
+  it.each(SCENARIOS.map((s) => [s.name, s] as const))('%s: the same messages from both daemons', async (_name, s) => {
+    const a = await transcriptOf(ref, s.run);
+    const b = await transcriptOf(ours, s.run);
+    const allowed = allowList();
+    const diffs = compare(s.name, a, b);
+    const unexplained = diffs.filter((d) => !allowed.some((x) => x.pattern.test(d.split(':')[0]!)));
+    report.push(`## ${s.name}`, '### mostrod', ...a.map((e) => JSON.stringify(e)), '### this daemon', ...b.map((e) => JSON.stringify(e)), '### differences', ...diffs, '');
+    expect(unexplained, `differences not in docs/conformance.md:\n${unexplained.join('\n')}`).toEqual([]);
+    // Each party heard something in every scenario (a transcript of silence would compare equal).
+    expect(a.length).toBeGreaterThan(0);
+  }, 240_000);
+});

@@ -1,0 +1,99 @@
+/**
+ * The conformance scenarios: scripted traders (this project's client), the same script against each daemon. Every
+ * step waits for the reply it needs, so that both transcripts are made in the same order; what a party received
+ * beyond what the script waited for is in the transcript too (collected at the end).
+ */
+import type { Payload } from '../../src/protocol/index.js';
+import { holdInvoiceIn, type Transcript, type World } from '../helpers/conformance.js';
+
+export interface Scenario {
+  name: string;
+  run(t: Transcript, w: World): Promise<void>;
+}
+
+const SATS = 20_000;
+const sellOrder = (o: Partial<Record<string, unknown>> = {}) => ({
+  order: { kind: 'sell', status: 'pending', amount: SATS, fiat_code: 'USD', fiat_amount: 10, payment_method: 'bank transfer', premium: 0, created_at: 0, ...o },
+});
+const buyOrder = (o: Partial<Record<string, unknown>> = {}) => sellOrder({ kind: 'buy', ...o });
+
+function invoice(w: World, sats: number): string {
+  return w.net.createInvoice({ node: 'buyer', valueSats: sats, memo: 'conformance payout', expirySecs: 7200 }).request;
+}
+
+/** The maker's new order; its id. */
+async function make(t: Transcript, role: string, payload: unknown): Promise<string> {
+  await t.send(role, 1, { action: 'new-order', payload: payload as Payload });
+  const r = await t.next(role, 1, 'new-order');
+  return r.id!;
+}
+
+/** The seller's escrow, paid from its wallet once the daemon asks for it; both told the trade is active. */
+async function payEscrow(t: Transcript, w: World, seller: { role: string; index: number }, buyer: { role: string; index: number }): Promise<void> {
+  for (;;) {
+    const m = await t.next(seller.role, seller.index, 'pay-invoice');
+    if (m.payload && 'payment_request' in m.payload) {
+      w.net.pay('seller', holdInvoiceIn(m));
+      break;
+    }
+  }
+  await t.next(buyer.role, buyer.index, 'hold-invoice-payment-accepted');
+  await t.next(seller.role, seller.index, 'buyer-took-order');
+}
+
+/** Fiat sent, release, payout, ratings. */
+async function finish(t: Transcript, seller: { role: string; index: number }, buyer: { role: string; index: number }, id: string): Promise<void> {
+  await t.send(buyer.role, buyer.index, { action: 'fiat-sent', id });
+  await t.next(buyer.role, buyer.index, 'fiat-sent-ok');
+  await t.next(seller.role, seller.index, 'fiat-sent-ok');
+  await t.send(seller.role, seller.index, { action: 'release', id });
+  await t.next(seller.role, seller.index, 'hold-invoice-payment-settled');
+  await t.next(buyer.role, buyer.index, 'purchase-completed');
+  await t.send(buyer.role, buyer.index, { action: 'rate-user', id, payload: { rating_user: 5 } as Payload });
+  await t.next(buyer.role, buyer.index, 'rate-received');
+  await t.send(seller.role, seller.index, { action: 'rate-user', id, payload: { rating_user: 4 } as Payload });
+  await t.next(seller.role, seller.index, 'rate-received');
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'sell',
+    async run(t, w) {
+      const id = await make(t, 'seller', sellOrder());
+      await t.send('buyer', 1, { action: 'take-sell', id });
+      await t.next('buyer', 1, 'add-invoice');
+      await t.send('buyer', 1, { action: 'add-invoice', id, payload: { payment_request: [null, invoice(w, SATS), null] } as Payload });
+      await payEscrow(t, w, { role: 'seller', index: 1 }, { role: 'buyer', index: 1 });
+      await finish(t, { role: 'seller', index: 1 }, { role: 'buyer', index: 1 }, id);
+    },
+  },
+  {
+    name: 'buy',
+    async run(t, w) {
+      const id = await make(t, 'buyer', buyOrder({ buyer_invoice: invoice(w, SATS) }));
+      await t.send('seller', 1, { action: 'take-buy', id });
+      await payEscrow(t, w, { role: 'seller', index: 1 }, { role: 'buyer', index: 1 });
+      await finish(t, { role: 'seller', index: 1 }, { role: 'buyer', index: 1 }, id);
+    },
+  },
+  {
+    name: 'cancel pending by the maker',
+    async run(t) {
+      const id = await make(t, 'seller', sellOrder());
+      await t.send('seller', 1, { action: 'cancel', id });
+      await t.next('seller', 1, 'canceled');
+    },
+  },
+  {
+    name: 'bad input',
+    async run(t) {
+      // A take of an order that does not exist; a new order below the minimum; a release of nothing.
+      await t.send('buyer', 1, { action: 'take-sell', id: '2b4e8c7a-9f0d-4e3b-8a1c-5d6e7f809a1b' });
+      await t.next('buyer', 1, 'cant-do');
+      await t.send('seller', 1, { action: 'new-order', payload: sellOrder({ amount: 10 }) as unknown as Payload });
+      await t.next('seller', 1, 'cant-do');
+      await t.send('seller', 2, { action: 'new-order', payload: sellOrder({ fiat_code: 'XXX', amount: 0 }) as unknown as Payload });
+      await t.next('seller', 2, 'cant-do');
+    },
+  },
+];
