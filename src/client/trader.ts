@@ -45,6 +45,8 @@ export class MostroTrader {
     readonly transport: Transport = 'nip44',
     /** The identity to sign as (the admin's is the daemon's own key); a new one by default. */
     identityKey?: Uint8Array,
+    /** Every message from the identity key itself, no trade keys (mostro-cli's admin commands work so). */
+    private readonly identityOnly = false,
   ) {
     this.identityKey = identityKey ?? generateSecretKey();
   }
@@ -56,7 +58,7 @@ export class MostroTrader {
   tradeKey(index: number): Uint8Array {
     let k = this.tradeKeys.get(index);
     if (!k) {
-      k = generateSecretKey();
+      k = this.identityOnly ? this.identityKey : generateSecretKey();
       this.tradeKeys.set(index, k);
     }
     return k;
@@ -127,6 +129,8 @@ export class MostroTrader {
     const requestId = this.nextRequestId++;
     const msg = message({ action: f.action, id: f.id, payload: f.payload ?? null, request_id: requestId, trade_index: index });
     const ev = wrapMessage({ transport: this.transport, message: msg, tradeKey: this.tradeKey(index), identityKey: this.identityKey, receiver: this.mostroPubkey });
+    // A client whose key is the daemon's (the admin) sees its own messages on its subscription: not replies.
+    this.seen.add(ev.id);
     const r = await this.pool.publish(ev);
     if (r.accepted.length === 0) throw new Error(`${this.name}: no relay accepted ${f.action}`);
     return { requestId, message: msg };

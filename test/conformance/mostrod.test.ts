@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installHint, tool } from '../../src/tools.js';
-import { startMostrod, startThisDaemon, startWorld, Transcript, type DaemonUnderTest, type Entry, type World } from '../helpers/conformance.js';
+import { compare, startMostrod, startThisDaemon, startWorld, Transcript, type DaemonUnderTest, type Entry, type World } from '../helpers/conformance.js';
 import { SCENARIOS } from './scenarios.js';
 
 const mostrod = tool('mostrod');
@@ -33,42 +33,16 @@ function allowList(): { pattern: RegExp; reason: string; line: string }[] {
     });
 }
 
-/** Every leaf of a value, as `path → value` (paths like `payload.order.amount`). */
-function leaves(v: unknown, at: string, out: Map<string, unknown>): Map<string, unknown> {
-  if (v && typeof v === 'object') {
-    const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
-    if (entries.length === 0) out.set(at, Array.isArray(v) ? '[]' : '{}');
-    for (const [k, x] of entries) leaves(x, at ? `${at}.${k}` : k, out);
-  } else out.set(at, v);
-  return out;
-}
-
-/** The differences between two transcripts, one line each: `scenario party action path: mostrod … | this daemon …`. */
-export function compare(scenario: string, ref: Entry[], ours: Entry[]): string[] {
-  const diffs: string[] = [];
-  const streams = [...new Set([...ref, ...ours].map((e) => e.to))];
-  const key = (s: string) => s.replaceAll(' ', '-');
-  for (const to of streams) {
-    const a = ref.filter((e) => e.to === to);
-    const b = ours.filter((e) => e.to === to);
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      const x = a[i];
-      const y = b[i];
-      if (!x || !y || x.action !== y.action) {
-        diffs.push(`${key(scenario)} ${to} ${x?.action ?? y?.action} #${i}: mostrod ${x?.action ?? '(nothing)'} | this daemon ${y?.action ?? '(nothing)'}`);
-        continue;
-      }
-      const la = leaves({ request_id: x.request_id, trade_index: x.trade_index, id: x.id, payload: x.payload }, '', new Map());
-      const lb = leaves({ request_id: y.request_id, trade_index: y.trade_index, id: y.id, payload: y.payload }, '', new Map());
-      for (const p of new Set([...la.keys(), ...lb.keys()])) {
-        const va = la.has(p) ? JSON.stringify(la.get(p)) : '(absent)';
-        const vb = lb.has(p) ? JSON.stringify(lb.get(p)) : '(absent)';
-        if (va !== vb) diffs.push(`${key(scenario)} ${to} ${x.action} ${p}: mostrod ${va} | this daemon ${vb}`);
-      }
-    }
-  }
-  return diffs;
-}
+describe('the transcript comparison', () => {
+  const e = (to: string, action: string, payload: unknown = null): Entry => ({ to, action, request_id: '1', trade_index: null, id: '<id1>', payload });
+  it('notices a changed field, a missing message and another order of messages', () => {
+    const ref = [e('seller#1', 'new-order', { order: { amount: 1 } }), e('seller#1', 'rate'), e('buyer#1', 'released'), e('buyer#1', 'purchase-completed')];
+    expect(compare('s', ref, ref)).toEqual([]);
+    expect(compare('s', ref, [e('seller#1', 'new-order', { order: { amount: 2 } }), ...ref.slice(1)])).toEqual(['s seller#1 new-order payload.order.amount: mostrod 1 | this daemon 2']);
+    expect(compare('s', ref, ref.slice(0, 3))).toEqual(['s buyer#1 purchase-completed #1: mostrod purchase-completed | this daemon (nothing)']);
+    expect(compare('s', ref, [...ref.slice(0, 2), ref[3]!, ref[2]!])).toHaveLength(2);
+  });
+});
 
 describe.skipIf(!mostrod.installed)(`conformance with mostrod ${mostrod.version}${mostrod.installed ? '' : ` (skipped: ${installHint(mostrod)})`}`, () => {
   let world: World;

@@ -42,17 +42,48 @@ async function payEscrow(t: Transcript, w: World, seller: { role: string; index:
 }
 
 /** Fiat sent, release, payout, ratings. */
-async function finish(t: Transcript, seller: { role: string; index: number }, buyer: { role: string; index: number }, id: string): Promise<void> {
+async function finish(t: Transcript, seller: { role: string; index: number }, buyer: { role: string; index: number }, id: string, releasePayload?: Payload): Promise<void> {
   await t.send(buyer.role, buyer.index, { action: 'fiat-sent', id });
   await t.next(buyer.role, buyer.index, 'fiat-sent-ok');
   await t.next(seller.role, seller.index, 'fiat-sent-ok');
-  await t.send(seller.role, seller.index, { action: 'release', id });
+  await t.send(seller.role, seller.index, { action: 'release', id, payload: releasePayload ?? null });
   await t.next(seller.role, seller.index, 'hold-invoice-payment-settled');
   await t.next(buyer.role, buyer.index, 'purchase-completed');
   await t.send(buyer.role, buyer.index, { action: 'rate-user', id, payload: { rating_user: 5 } as Payload });
   await t.next(buyer.role, buyer.index, 'rate-received');
   await t.send(seller.role, seller.index, { action: 'rate-user', id, payload: { rating_user: 4 } as Payload });
   await t.next(seller.role, seller.index, 'rate-received');
+}
+
+type Side = { role: string; index: number };
+const SELLER: Side = { role: 'seller', index: 1 };
+const BUYER: Side = { role: 'buyer', index: 1 };
+
+/** A sell order taken by the buyer with its invoice given when asked, the escrow paid: an active trade. */
+async function activeSell(t: Transcript, w: World): Promise<string> {
+  const id = await make(t, 'seller', sellOrder());
+  await t.send('buyer', 1, { action: 'take-sell', id });
+  await t.next('buyer', 1, 'add-invoice');
+  await t.send('buyer', 1, { action: 'add-invoice', id, payload: { payment_request: [null, invoice(w, SATS), null] } as Payload });
+  await payEscrow(t, w, SELLER, BUYER);
+  return id;
+}
+
+/** The buyer disputes an active trade after fiat-sent; the admin (the daemon's key) takes it. */
+async function disputeTaken(t: Transcript, w: World): Promise<string> {
+  const id = await activeSell(t, w);
+  await t.send('buyer', 1, { action: 'fiat-sent', id });
+  await t.next('buyer', 1, 'fiat-sent-ok');
+  await t.next('seller', 1, 'fiat-sent-ok');
+  await t.send('buyer', 1, { action: 'dispute', id });
+  const opened = await t.next('buyer', 1, 'dispute-initiated-by-you');
+  await t.next('seller', 1, 'dispute-initiated-by-peer');
+  const disputeId = (opened.payload as { dispute: [string, unknown] }).dispute[0];
+  await t.send('admin', 1, { action: 'admin-take-dispute', id: disputeId });
+  await t.next('admin', 1, 'admin-took-dispute');
+  await t.next('buyer', 1, 'admin-took-dispute');
+  await t.next('seller', 1, 'admin-took-dispute');
+  return id;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -82,6 +113,75 @@ export const SCENARIOS: Scenario[] = [
       const id = await make(t, 'seller', sellOrder());
       await t.send('seller', 1, { action: 'cancel', id });
       await t.next('seller', 1, 'canceled');
+    },
+  },
+  {
+    name: 'market price with a premium',
+    async run(t, w) {
+      const id = await make(t, 'seller', sellOrder({ amount: 0, premium: 2 }));
+      await t.send('buyer', 1, { action: 'take-sell', id });
+      const ask = await t.next('buyer', 1, 'add-invoice');
+      const sats = (ask.payload as { order: { amount: number } }).order.amount;
+      await t.send('buyer', 1, { action: 'add-invoice', id, payload: { payment_request: [null, invoice(w, sats), null] } as Payload });
+      await payEscrow(t, w, SELLER, BUYER);
+      await finish(t, SELLER, BUYER, id);
+    },
+  },
+  {
+    name: 'range order with a child order',
+    async run(t, w) {
+      const id = await make(t, 'seller', sellOrder({ amount: 0, fiat_amount: 0, min_amount: 10, max_amount: 30 }));
+      await t.send('buyer', 1, { action: 'take-sell', id, payload: { amount: 12 } as Payload });
+      const ask = await t.next('buyer', 1, 'add-invoice');
+      const sats = (ask.payload as { order: { amount: number } }).order.amount;
+      await t.send('buyer', 1, { action: 'add-invoice', id, payload: { payment_request: [null, invoice(w, sats), null] } as Payload });
+      await payEscrow(t, w, SELLER, BUYER);
+      // The seller names its next trade key for the remainder, as clients do when releasing a range order (and
+      // listens on it before, as the child order's message may come at once).
+      t.party('seller').listen(2);
+      await finish(t, SELLER, BUYER, id, { next_trade: [t.party('seller').tradePubkey(2), 2] } as Payload);
+      // The remainder (30 − 12 = 18 left: a 10–18 order) goes on as a new order on that key.
+      await t.next('seller', 2, 'new-order');
+    },
+  },
+  {
+    name: 'the taker cancels before paying',
+    async run(t) {
+      const id = await make(t, 'seller', sellOrder());
+      await t.send('buyer', 1, { action: 'take-sell', id });
+      await t.next('buyer', 1, 'add-invoice');
+      await t.send('buyer', 1, { action: 'cancel', id });
+      await t.next('buyer', 1, 'canceled');
+    },
+  },
+  {
+    name: 'cooperative cancel of an active trade',
+    async run(t, w) {
+      const id = await activeSell(t, w);
+      await t.send('seller', 1, { action: 'cancel', id });
+      await t.next('seller', 1, 'cooperative-cancel-initiated-by-you');
+      await t.next('buyer', 1, 'cooperative-cancel-initiated-by-peer');
+      await t.send('buyer', 1, { action: 'cancel', id });
+      await t.next('buyer', 1, 'cooperative-cancel-accepted');
+      await t.next('seller', 1, 'cooperative-cancel-accepted');
+    },
+  },
+  {
+    name: 'dispute settled by the admin',
+    async run(t, w) {
+      const id = await disputeTaken(t, w);
+      await t.send('admin', 1, { action: 'admin-settle', id });
+      await t.next('admin', 1, 'admin-settled');
+      await t.next('buyer', 1, 'purchase-completed');
+    },
+  },
+  {
+    name: 'dispute canceled by the admin',
+    async run(t, w) {
+      const id = await disputeTaken(t, w);
+      await t.send('admin', 1, { action: 'admin-cancel', id });
+      await t.next('admin', 1, 'admin-canceled');
+      await t.next('seller', 1, 'admin-canceled');
     },
   },
   {

@@ -63,6 +63,8 @@ export async function startWorld(): Promise<World> {
 export interface DaemonUnderTest {
   name: DaemonName;
   pubkey: string;
+  /** The daemon's key: the admin's identity (mostrod's admin is the daemon's own key). */
+  secretKey: Uint8Array;
   /** The simulated node the daemon's LND is. */
   node: string;
   output(): string;
@@ -121,7 +123,7 @@ port = 50051
 }
 
 /** A node of its own on the world's network behind LND's gRPC API, and the settings file naming it. */
-async function prepare(world: World, name: string): Promise<{ dir: string; settings: string; nsec: string; pubkey: string; lnd: SimLndServer }> {
+async function prepare(world: World, name: string): Promise<{ dir: string; settings: string; nsec: string; pubkey: string; secretKey: Uint8Array; lnd: SimLndServer }> {
   const dir = path.join(world.dir, name);
   fs.mkdirSync(dir, { recursive: true });
   world.net.addNode(name);
@@ -139,7 +141,7 @@ async function prepare(world: World, name: string): Promise<{ dir: string; setti
     db: path.join(dir, 'mostro.db'),
   });
   fs.writeFileSync(path.join(dir, 'settings.toml'), settings);
-  return { dir, settings: path.join(dir, 'settings.toml'), nsec, pubkey: getPublicKey(key), lnd };
+  return { dir, settings: path.join(dir, 'settings.toml'), nsec, pubkey: getPublicKey(key), secretKey: key, lnd };
 }
 
 /** Until `f` is true. */
@@ -182,6 +184,7 @@ export async function startMostrod(world: World): Promise<DaemonUnderTest> {
   return {
     name: 'mostrod',
     pubkey: p.pubkey,
+    secretKey: p.secretKey,
     node: 'mostrod',
     output,
     stop: async () => {
@@ -204,6 +207,7 @@ export async function startThisDaemon(world: World): Promise<DaemonUnderTest> {
   return {
     name: 'this daemon',
     pubkey,
+    secretKey: p.secretKey,
     node: 'this-daemon',
     output: daemon.output,
     stop: async () => {
@@ -253,11 +257,12 @@ export class Transcript {
     this.pool = new RelayPool([world.relay.url], { backoffMinMs: 20, backoffMaxMs: 100 });
   }
 
-  /** A trader for `role` (a new identity per run). */
+  /** A trader for `role` (a new identity per run; the role `admin` signs as the daemon's own key). */
   party(role: string): MostroTrader {
     let t = this.parties.get(role);
     if (!t) {
-      t = new MostroTrader(role, this.pool, this.daemon.pubkey);
+      // The admin as mostro-cli runs it (ADMIN_NSEC): the daemon's key as identity and trade key.
+      t = role === 'admin' ? new MostroTrader(role, this.pool, this.daemon.pubkey, 'nip44', this.daemon.secretKey, true) : new MostroTrader(role, this.pool, this.daemon.pubkey);
       this.parties.set(role, t);
     }
     return t;
@@ -324,6 +329,43 @@ export class Transcript {
     for (const t of this.parties.values()) t.close();
     this.pool.close();
   }
+}
+
+/** Every leaf of a value, as `path → value` (paths like `payload.order.amount`). */
+function leaves(v: unknown, at: string, out: Map<string, unknown>): Map<string, unknown> {
+  if (v && typeof v === 'object') {
+    const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
+    if (entries.length === 0) out.set(at, Array.isArray(v) ? '[]' : '{}');
+    for (const [k, x] of entries) leaves(x, at ? `${at}.${k}` : k, out);
+  } else out.set(at, v);
+  return out;
+}
+
+/** The differences between two transcripts, one line each: `scenario party action path: mostrod … | this daemon …`. */
+export function compare(scenario: string, ref: Entry[], ours: Entry[]): string[] {
+  const diffs: string[] = [];
+  const streams = [...new Set([...ref, ...ours].map((e) => e.to))];
+  const key = (s: string) => s.replaceAll(' ', '-');
+  for (const to of streams) {
+    const a = ref.filter((e) => e.to === to);
+    const b = ours.filter((e) => e.to === to);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const x = a[i];
+      const y = b[i];
+      if (!x || !y || x.action !== y.action) {
+        diffs.push(`${key(scenario)} ${to} ${x?.action ?? y?.action} #${i}: mostrod ${x?.action ?? '(nothing)'} | this daemon ${y?.action ?? '(nothing)'}`);
+        continue;
+      }
+      const la = leaves({ request_id: x.request_id, trade_index: x.trade_index, id: x.id, payload: x.payload }, '', new Map());
+      const lb = leaves({ request_id: y.request_id, trade_index: y.trade_index, id: y.id, payload: y.payload }, '', new Map());
+      for (const p of new Set([...la.keys(), ...lb.keys()])) {
+        const va = la.has(p) ? JSON.stringify(la.get(p)) : '(absent)';
+        const vb = lb.has(p) ? JSON.stringify(lb.get(p)) : '(absent)';
+        if (va !== vb) diffs.push(`${key(scenario)} ${to} ${x.action} ${p}: mostrod ${va} | this daemon ${vb}`);
+      }
+    }
+  }
+  return diffs;
 }
 
 /** The hold invoice in a `pay-invoice` message. */

@@ -207,6 +207,10 @@ describe('cancels while bonds exist (§11)', () => {
       [key(1), 'canceled'],
       [MAKER, 'new-order'],
     ]);
+    // As the reference's `SmallOrder::from(order)`: the maker's own trade key, no taker's.
+    const order = JSON.parse(sends(d.effects)[1]![1]!).order.payload.order;
+    expect(order.seller_trade_pubkey).toBe(MAKER);
+    expect(order.buyer_trade_pubkey).toBeUndefined();
   });
 
   it('a third party is refused; without bonds the ordinary cancel applies', () => {

@@ -370,6 +370,10 @@ describe('cancel', () => {
     expect(d.trade.order).toMatchObject({ status: 'pending', hash: null, buyerInvoice: null, buyerPubkey: null, masterBuyerPubkey: null, tradeIndexBuyer: null, amount: 0, fee: 0, devFee: 0, takenAt: 0 });
     expect(script(d)).toEqual(['<cancel-hold>', 'b canceled', '<publish>', 'c new-order']);
     expect(sent(d, 1)).toContain('"request_id":5');
+    // The order as stored (the reference's `SmallOrder::from`): the maker's trade key stays, the taker's is gone.
+    const republished = JSON.parse(sent(d, 1)).order.payload.order;
+    expect(republished.seller_trade_pubkey).toBe(SELLER);
+    expect(republished).not.toHaveProperty('buyer_trade_pubkey');
     expect(sent(cancel(t, { sender: STRANGER, rid: '5' }, C), 0)).toContain('"cant_do":"invalid_pubkey"');
   });
 
@@ -408,6 +412,7 @@ describe('timeouts', () => {
     const d = timeout(t, at(NOW + 900));
     expect(d.trade.order).toMatchObject({ status: 'pending', buyerPubkey: null, amount: 0 });
     expect(script(d)).toEqual(['<publish>', 'c new-order', 'b canceled']);
+    expect(JSON.parse(sent(d, 0)).order.payload.order).toMatchObject({ seller_trade_pubkey: SELLER, status: 'pending' });
   });
 
   it('maker at fault (sell order, seller never paid): escrow canceled, order canceled, both told', () => {

@@ -33,7 +33,7 @@ import {
 import { escrowGuardSecs, isFinal, moveTo, refuse, send, take, type Clock, type Decision, type Effect, type OrderSettings, type Trade } from './machine.js';
 import { orderMessage, type Outbound, type Rid } from './messages.js';
 import type { OrderState } from './state.js';
-import { bondOrder, publicOrder } from './views.js';
+import { bondOrder, publicOrder, storedOrder } from './views.js';
 
 export const bondsOf = (t: Trade): readonly TakerBond[] => t.bonds ?? [];
 const withBonds = (t: Trade, bonds: TakerBond[]): Trade => ({ ...t, bonds });
@@ -144,7 +144,7 @@ export function cancelUnderBonds(t: Trade, i: { sender: string; rid: Rid }, c: C
   const d = moveTo(next, 'pending', {}, c.now);
   return {
     trade: d.trade,
-    effects: [...effects, ...d.effects, send(orderMessage(o.creatorPubkey, { rid: i.rid, id: o.id, action: 'new-order', payload: { order: publicOrder(d.trade.order) } }))],
+    effects: [...effects, ...d.effects, send(orderMessage(o.creatorPubkey, { rid: i.rid, id: o.id, action: 'new-order', payload: { order: storedOrder(d.trade.order) } }))],
   };
 }
 

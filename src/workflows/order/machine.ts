@@ -13,7 +13,7 @@ import { orderExpiresAt, perPartyFee } from './amounts.js';
 import { rangeRemainder } from './take.js';
 import { cantDoMessage, orderMessage, type Outbound, type Rid } from './messages.js';
 import { UNTOUCHED_ORDER_FIELDS, type OrderState } from './state.js';
-import { addInvoiceOrder, escrowLockedOrder, payInvoiceOrder, payoutInvoiceOrder, publicOrder } from './views.js';
+import { addInvoiceOrder, escrowLockedOrder, payInvoiceOrder, payoutInvoiceOrder, publicOrder, storedOrder } from './views.js';
 
 export interface OrderSettings {
   /** `[mostro] fee` (fraction shared by both parties). */
@@ -559,7 +559,7 @@ export function cancel(t: Trade, i: { sender: string; rid: Rid }, c: Clock): Dec
       const d = moveTo(t, 'pending', resetToPending(o), c.now);
       d.trade = { ...d.trade, triggerRid: null };
       d.effects.unshift(...hold, send(orderMessage(taker, { rid: i.rid, id: o.id, action: 'canceled' })));
-      d.effects.push(send(orderMessage(maker, { rid: i.rid, id: o.id, action: 'new-order', payload: { order: publicOrder(d.trade.order) } })));
+      d.effects.push(send(orderMessage(maker, { rid: i.rid, id: o.id, action: 'new-order', payload: { order: storedOrder(d.trade.order) } })));
       return d;
     }
     case 'active':
@@ -697,7 +697,7 @@ export function timeout(t: Trade, c: Clock, newId = ''): Decision {
         const d = moveTo(t, 'pending', resetToPending(o), c.now);
         d.trade = { ...d.trade, triggerRid: null };
         d.effects.unshift(...hold);
-        d.effects.push(send(orderMessage(o.creatorPubkey, { id: o.id, action: 'new-order', payload: { order: publicOrder(d.trade.order) } })));
+        d.effects.push(send(orderMessage(o.creatorPubkey, { id: o.id, action: 'new-order', payload: { order: storedOrder(d.trade.order) } })));
         if (taker) d.effects.push(send(orderMessage(taker, { id: o.id, action: 'canceled' })));
         return d;
       }

@@ -35,6 +35,20 @@ export function publicOrder(o: OrderState): SmallOrder {
   return { ...base(o), ...(o.buyerInvoice ? { buyer_invoice: o.buyerInvoice } : {}) };
 }
 
+/**
+ * `SmallOrder::from(order)`: the order as stored, with whichever trade keys and invoice it holds. The reference sends
+ * it to the maker when a taker leaves (cancel or waiting timeout) and the order is pending again: the maker's own
+ * trade key stays, the taker's is gone.
+ */
+export function storedOrder(o: OrderState): SmallOrder {
+  return {
+    ...base(o),
+    ...(o.buyerPubkey ? { buyer_trade_pubkey: o.buyerPubkey } : {}),
+    ...(o.sellerPubkey ? { seller_trade_pubkey: o.sellerPubkey } : {}),
+    ...(o.buyerInvoice ? { buyer_invoice: o.buyerInvoice } : {}),
+  };
+}
+
 /** `pay-invoice` to the seller: what the seller locks (amount + fee); the buyer's invoice is not shown. */
 export function payInvoiceOrder(o: OrderState): SmallOrder {
   return { ...base(o), amount: o.amount + o.fee };
