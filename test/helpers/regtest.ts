@@ -691,11 +691,33 @@ export async function stopRegtest(dir: string, opts: { keep?: boolean } = {}): P
 // -----------------------------------------------------------------------------------------------------------------
 // Helpers
 
-/** A JSON-RPC call to btcd (HTTPS with its self-signed certificate, pinned). */
-export function btcdRpc<T>(
+/**
+ * A JSON-RPC call to btcd (HTTPS with its self-signed certificate, pinned). A connection btcd drops before the TLS
+ * handshake completes (seen with both cores busy) never carried the request, so it is tried again — even `generate`
+ * and `sendrawtransaction` cannot run twice that way.
+ */
+export async function btcdRpc<T>(
   c: { rpcHost: string; rpcCertPath: string; rpcUser: string; rpcPass: string },
   method: string,
   params: unknown[] = [],
+  agent?: https.Agent,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await btcdRpcOnce<T>(c, method, params, agent);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const notSent = /before secure TLS connection was established/.test(e.message) || e.code === 'ECONNREFUSED';
+      if (!notSent || attempt >= 5) throw err;
+      await sleep(200 * attempt);
+    }
+  }
+}
+
+function btcdRpcOnce<T>(
+  c: { rpcHost: string; rpcCertPath: string; rpcUser: string; rpcPass: string },
+  method: string,
+  params: unknown[],
   agent?: https.Agent,
 ): Promise<T> {
   const body = JSON.stringify({ jsonrpc: '1.0', id: 1, method, params });
