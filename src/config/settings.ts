@@ -38,6 +38,11 @@ const lightning = z.strictObject({
   payment_retries_interval: int(1).default(60),
   max_final_cltv_expiry_delta: int(1).default(432),
   escrow_deadline_margin_blocks: int(0).default(24),
+  // mostrod 0.18.8's payout gates and node-identity guard: accepted, named in the start-up warning, not used.
+  max_inflight_payouts: int(0).optional(),
+  max_inflight_payouts_per_destination: int(0).optional(),
+  payment_cltv_limit: int(0).optional(),
+  allow_node_change: z.boolean().optional(),
 });
 
 const secretKey = z.string().refine((s) => decodeSecretKey(s) !== null, 'must be an nsec1… key or 64 hex characters');
@@ -158,6 +163,8 @@ const rpc = z.strictObject({
   port: int(0).max(65535).default(50051),
   /** mostrod's rate limiter of ValidateDbPassword, a call that checks nothing (there is no database password here). */
   rate_limiter_stale_duration: int(0).optional(),
+  /** When set, every mutating call must carry `authorization: Bearer <token>` (as mostrod 0.18.8). */
+  auth_token: z.string().min(1, 'must not be empty (leave it out for no token)').optional(),
 });
 
 /** mostrod's Cashu escrow mode: not offered here; a file that enables it is refused rather than run without it. */
@@ -193,6 +200,7 @@ export const settingsSchema = z.strictObject({
 
 /** Keys mostrod reads that this daemon accepts without using them (one warning names those a file sets). */
 const MOSTROD_ONLY: Record<string, string[]> = {
+  lightning: ['max_inflight_payouts', 'max_inflight_payouts_per_destination', 'payment_cltv_limit', 'allow_node_change'],
   price: ['providers'],
   rpc: ['rate_limiter_stale_duration'],
   cashu: ['enabled', 'mint_url', 'escrow_locktime_days'],
@@ -308,6 +316,7 @@ export function settingsFrom(doc: Record<string, unknown>, env: Record<string, s
     const redacted = structuredClone(merged);
     if (redacted.nostr?.nsec_privkey !== undefined) redacted.nostr.nsec_privkey = '<redacted>';
     if (redacted.temporal?.api_key !== undefined) redacted.temporal.api_key = '<redacted>';
+    if (redacted.rpc?.auth_token !== undefined) redacted.rpc.auth_token = '<redacted>';
     if (redacted.database?.url !== undefined) redacted.database.url = String(redacted.database.url).replace(/\/\/[^@/]*@/, '//<credentials>@');
     throw new ConfigError(r.error.issues.flatMap((i) => describeIssue(i, redacted, fromEnv)));
   }

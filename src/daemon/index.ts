@@ -287,7 +287,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       const port = o.ports === 'ephemeral' ? 0 : s.rpc.port;
       const label = setting(s, 'rpc', 'port', `${s.rpc.listen_address}:${port}`);
       const rpc = await step(label, () =>
-        startAdminRpc({ host: s.rpc.listen_address, port, ingress: ingress.nostr, client, db: db.prisma, version: o.version ?? '0.0.0', log: log.child({ component: 'rpc' }) }),
+        startAdminRpc({ host: s.rpc.listen_address, port, ingress: ingress.nostr, client, db: db.prisma, version: o.version ?? '0.0.0', log: log.child({ component: 'rpc' }), authToken: s.rpc.auth_token }),
       );
       parts.add('admin rpc', () => rpc.close());
       rpcAddress = `${s.rpc.listen_address}:${rpc.port}`;

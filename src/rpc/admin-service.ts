@@ -5,7 +5,7 @@
  * `success` or `error_message` (the refusal's reason), never a gRPC error; there is no authentication, so it listens on
  * loopback unless `[rpc] listen_address` says otherwise.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -28,6 +28,8 @@ export interface AdminRpcOptions {
   log: Pick<Logger, 'info' | 'warn'>;
   /** How long to wait for an order's workflow to handle the action (default 60 s). */
   outcomeTimeoutMs?: number;
+  /** `[rpc] auth_token`: the bearer token every mutating call must carry. */
+  authToken?: string;
 }
 
 export interface RunningAdminRpc {
@@ -91,9 +93,24 @@ export async function startAdminRpc(o: AdminRpcOptions): Promise<RunningAdminRpc
     message({ action, id: f.id, request_id: f.rid, trade_index: null, payload: f.payload ?? null });
 
   type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
+  /** mostrod's check of a mutating call when `[rpc] auth_token` is set: `authorization: Bearer <token>`, compared in constant time. */
+  const authorized = (call: Call<unknown>): boolean => {
+    if (o.authToken === undefined) return true;
+    const header = call.metadata.get('authorization')[0];
+    const presented = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null;
+    if (presented === null) return false;
+    const a = createHash('sha256').update(presented).digest();
+    const b = createHash('sha256').update(o.authToken).digest();
+    return timingSafeEqual(a, b);
+  };
   const unary =
-    <Req>(name: string, fn: (req: Req) => Promise<object>) =>
+    <Req>(name: string, fn: (req: Req) => Promise<object>, mutating = true) =>
     (call: Call<Req>, done: grpc.sendUnaryData<unknown>) => {
+      if (mutating && !authorized(call)) {
+        o.log.warn(`${name} refused: missing or invalid bearer token`, { method: name });
+        done({ code: grpc.status.PERMISSION_DENIED, details: 'missing or invalid authorization bearer token' });
+        return;
+      }
       fn(call.request).then(
         (res) => {
           o.log.info('admin rpc', { method: name, success: (res as Outcome).success ?? true });
@@ -126,8 +143,8 @@ export async function startAdminRpc(o: AdminRpcOptions): Promise<RunningAdminRpc
       return act('Admin take dispute', adminMessage('admin-take-dispute', { id, rid: requestIdOf(req.request_id, null) }), dispute?.orderId ?? null);
     }),
     // There is no database password here (nor, since mostrod 0.16, there): always accepted, as there.
-    ValidateDbPassword: unary('ValidateDbPassword', async () => ({ success: true })),
-    GetVersion: unary('GetVersion', async () => ({ version: o.version })),
+    ValidateDbPassword: unary('ValidateDbPassword', async () => ({ success: true }), false),
+    GetVersion: unary('GetVersion', async () => ({ version: o.version }), false),
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

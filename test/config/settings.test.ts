@@ -164,6 +164,22 @@ describe("mostrod's settings.toml (issue 17)", () => {
     expect(w).toEqual(['settings mostrod uses and this daemon does not (ignored): [price] providers; [rpc] rate_limiter_stale_duration; [cashu] enabled, mint_url, escrow_locktime_days']);
   });
 
+  it("mostrod 0.18.8's template (the release the conformance suite runs) loads too: its payout gates and node guard are named in the warning", () => {
+    const text = fs
+      .readFileSync(path.resolve(import.meta.dirname, '../fixtures/mostrod-0.18.8-settings.tpl.toml'), 'utf8')
+      .replace("nsec_privkey = 'nsec1...'", `nsec_privkey = '${nsec}'`);
+    const s = loadSettings(tomlFile(text), {});
+    expect(s.lightning).toMatchObject({ max_final_cltv_expiry_delta: 144, payment_attempts: 3 });
+    expect(settingsWarnings(s)).toEqual([
+      'settings mostrod uses and this daemon does not (ignored): [lightning] max_inflight_payouts, max_inflight_payouts_per_destination, payment_cltv_limit, allow_node_change',
+      expect.stringMatching(/^\[database\] url: sqlite:\/\/mostro\.db/),
+    ]);
+    // Its commented `auth_token` set: the admin RPC then asks for it (test/e2e/admin-rpc.test.ts); never echoed back.
+    const withToken = loadSettings(tomlFile(text.replace('# auth_token = ""', 'auth_token = "t0ken"')), {});
+    expect(withToken.rpc.auth_token).toBe('t0ken');
+    expect(problems(() => loadSettings(tomlFile(text.replace('# auth_token = ""', 'auth_token = ""')), {}))).toEqual(['[rpc] auth_token: must not be empty (leave it out for no token) (got "<redacted>")']);
+  });
+
   it('a file that turns Cashu escrow on is refused, naming the key; a key neither daemon knows still is', () => {
     expect(problems(() => settingsFrom({ cashu: { enabled: true } }))).toEqual([expect.stringMatching(/^\[cashu\] enabled: Cashu escrow is not supported by this daemon/)]);
     expect(problems(() => settingsFrom({ rpc: { enabled: true, prot: 50052 } }))).toEqual(['[rpc]: unknown key "prot" (did you mean "port"?)']);

@@ -90,4 +90,30 @@ describe('mostro.admin.v1.AdminService', () => {
     expect(await call('TakeDispute', { dispute_id: '00000000-0000-4000-8000-000000000000' })).toMatchObject({ success: false });
     expect(await call('SettleOrder', { order_id: 'nope' })).toEqual({ success: false, error_message: 'Admin settle failed: order_id is not a UUID' });
   });
+
+  it('with [rpc] auth_token: a mutating call without the bearer token is denied, with it allowed; GetVersion needs none', async () => {
+    const guarded = await startAdminRpc({ host: '127.0.0.1', port: 0, ingress: d.ingress.nostr, client: d.env.client, db: d.db.prisma, version: '9.8.7', log: { info: () => {}, warn: () => {} }, authToken: 's3cret-token' });
+    const Service = client.constructor as unknown as new (address: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, (req: object, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void>;
+    const c = new Service(`127.0.0.1:${guarded.port}`, grpc.credentials.createInsecure());
+    const withToken = (token: string | null) => {
+      const md = new grpc.Metadata();
+      if (token !== null) md.set('authorization', `Bearer ${token}`);
+      return md;
+    };
+    const callWith = (method: string, req: object, md: grpc.Metadata) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => c[method]!.call(c, req, md, (err, res) => (err ? reject(err) : resolve(res))));
+    try {
+      const solver = d.trader('rpc-token-solver');
+      const req = { solver_pubkey: nip19.npubEncode(solver.identity) };
+      for (const md of [withToken(null), withToken('wrong')]) {
+        await expect(callWith('AddSolver', req, md)).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: 'missing or invalid authorization bearer token' });
+      }
+      expect(await d.db.prisma.user.findUnique({ where: { pubkey: solver.identity } })).toBeNull();
+      expect(await callWith('AddSolver', req, withToken('s3cret-token'))).toMatchObject({ success: true });
+      expect(await callWith('GetVersion', {}, withToken(null))).toEqual({ version: '9.8.7' });
+    } finally {
+      c.close();
+      await guarded.close();
+    }
+  });
 });
