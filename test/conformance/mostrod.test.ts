@@ -6,10 +6,11 @@
  * difference fails the suite unless docs/conformance.md allows it, with its reason.
  *
  * Skipped (with the reason) when mostrod is not built (scripts/tools.sh install mostrod); under CI=true that is a
- * failure instead. `CONFORMANCE_REPORT=<file>` writes both transcripts and the differences there.
+ * failure instead. `CONFORMANCE_REPORT=<file>` writes both transcripts and the differences to `<file>.<transport>`.
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Transport } from '../../src/protocol/index.js';
 import { installHint, tool } from '../../src/tools.js';
 import { compare, startMostrod, startThisDaemon, startWorld, Transcript, type DaemonUnderTest, type Entry, type World } from '../helpers/conformance.js';
 import { SCENARIOS } from './scenarios.js';
@@ -44,7 +45,16 @@ describe('the transcript comparison', () => {
   });
 });
 
-describe.skipIf(!mostrod.installed)(`conformance with mostrod ${mostrod.version}${mostrod.installed ? '' : ` (skipped: ${installHint(mostrod)})`}`, () => {
+/**
+ * Protocol v2 (`nip44`, both daemons' default) with every scenario; protocol v1 (`gift-wrap`, opt-in in mostrod 0.18
+ * and removed in 0.19) with the ones whose messages differ most between the transports' clients.
+ */
+const RUNS: { transport: Transport; scenarios: typeof SCENARIOS }[] = [
+  { transport: 'nip44', scenarios: SCENARIOS },
+  { transport: 'gift-wrap', scenarios: SCENARIOS.filter((s) => ['sell', 'dispute settled by the admin', 'bad input'].includes(s.name)) },
+];
+
+describe.skipIf(!mostrod.installed).each(RUNS)(`conformance with mostrod ${mostrod.version} on $transport${mostrod.installed ? '' : ` (skipped: ${installHint(mostrod)})`}`, ({ transport, scenarios }) => {
   let world: World;
   let ref: DaemonUnderTest;
   let ours: DaemonUnderTest;
@@ -52,13 +62,13 @@ describe.skipIf(!mostrod.installed)(`conformance with mostrod ${mostrod.version}
 
   beforeAll(async () => {
     world = await startWorld();
-    [ref, ours] = await Promise.all([startMostrod(world), startThisDaemon(world)]);
+    [ref, ours] = await Promise.all([startMostrod(world, transport), startThisDaemon(world, transport)]);
   }, 300_000);
   afterAll(async () => {
     await ref?.stop();
     await ours?.stop();
     await world?.close();
-    if (process.env.CONFORMANCE_REPORT) fs.writeFileSync(process.env.CONFORMANCE_REPORT, report.join('\n'));
+    if (process.env.CONFORMANCE_REPORT) fs.writeFileSync(`${process.env.CONFORMANCE_REPORT}.${transport}`, report.join('\n'));
   }, 60_000);
 
   async function transcriptOf(daemon: DaemonUnderTest, run: (t: Transcript, w: World) => Promise<void>): Promise<Entry[]> {
@@ -75,11 +85,11 @@ describe.skipIf(!mostrod.installed)(`conformance with mostrod ${mostrod.version}
     }
   }
 
-  it.each(SCENARIOS.map((s) => [s.name, s] as const))('%s: the same messages from both daemons', async (_name, s) => {
+  it.each(scenarios.map((s) => [s.name, s] as const))('%s: the same messages from both daemons', async (_name, s) => {
     const a = await transcriptOf(ref, s.run);
     const b = await transcriptOf(ours, s.run);
     const allowed = allowList();
-    const diffs = compare(s.name, a, b);
+    const diffs = compare(transport === 'nip44' ? s.name : `${s.name} (gift-wrap)`, a, b);
     const unexplained = diffs.filter((d) => !allowed.some((x) => x.pattern.test(d.split(':')[0]!)));
     report.push(`## ${s.name}`, '### mostrod', ...a.map((e) => JSON.stringify(e)), '### this daemon', ...b.map((e) => JSON.stringify(e)), '### differences', ...diffs, '');
     expect(unexplained, `differences not in docs/conformance.md:\n${unexplained.join('\n')}`).toEqual([]);

@@ -16,6 +16,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { MostroTrader, type Reply } from '../../src/client/trader.js';
+import type { Transport } from '../../src/protocol/index.js';
 import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
@@ -62,6 +63,7 @@ export async function startWorld(): Promise<World> {
 
 export interface DaemonUnderTest {
   name: DaemonName;
+  transport: Transport;
   pubkey: string;
   /** The daemon's key: the admin's identity (mostrod's admin is the daemon's own key). */
   secretKey: Uint8Array;
@@ -72,7 +74,7 @@ export interface DaemonUnderTest {
 }
 
 /** The settings both daemons read: mostrod's format (this daemon reads it too, warning about mostrod-only keys). */
-function settingsToml(o: { nsec: string; relay: string; cert: string; macaroon: string; grpc: string; priceUrl: string; db: string }): string {
+function settingsToml(o: { nsec: string; relay: string; cert: string; macaroon: string; grpc: string; priceUrl: string; db: string; transport: Transport }): string {
   return `[lightning]
 lnd_cert_file = '${o.cert}'
 lnd_macaroon_file = '${o.macaroon}'
@@ -98,7 +100,7 @@ expiration_seconds = 900
 user_rates_sent_interval_seconds = 3600
 publish_relays_interval = 60
 pow = 0
-transport = "nip44"
+transport = "${o.transport}"
 publish_mostro_info_interval = 300
 bitcoin_price_api_url = "${o.priceUrl}"
 fiat_currencies_accepted = ['USD', 'EUR', 'VES']
@@ -123,7 +125,7 @@ port = 50051
 }
 
 /** A node of its own on the world's network behind LND's gRPC API, and the settings file naming it. */
-async function prepare(world: World, name: string): Promise<{ dir: string; settings: string; nsec: string; pubkey: string; secretKey: Uint8Array; lnd: SimLndServer }> {
+async function prepare(world: World, name: string, transport: Transport): Promise<{ dir: string; settings: string; nsec: string; pubkey: string; secretKey: Uint8Array; lnd: SimLndServer }> {
   const dir = path.join(world.dir, name);
   fs.mkdirSync(dir, { recursive: true });
   world.net.addNode(name);
@@ -139,6 +141,7 @@ async function prepare(world: World, name: string): Promise<{ dir: string; setti
     grpc: `127.0.0.1:${lnd.port}`,
     priceUrl: world.priceUrl,
     db: path.join(dir, 'mostro.db'),
+    transport,
   });
   fs.writeFileSync(path.join(dir, 'settings.toml'), settings);
   return { dir, settings: path.join(dir, 'settings.toml'), nsec, pubkey: getPublicKey(key), secretKey: key, lnd };
@@ -167,8 +170,8 @@ async function infoEventPublished(world: World, pubkey: string): Promise<boolean
   }
 }
 
-export async function startMostrod(world: World): Promise<DaemonUnderTest> {
-  const p = await prepare(world, 'mostrod');
+export async function startMostrod(world: World, transport: Transport = 'nip44'): Promise<DaemonUnderTest> {
+  const p = await prepare(world, `mostrod-${transport}`, transport);
   const bin = tool('mostrod').binary;
   // mostrod clears the screen on start (a terminal is assumed); TERM names one.
   const child: ChildProcess = spawn(bin, ['-d', p.dir], { cwd: p.dir, env: { PATH: process.env.PATH, HOME: p.dir, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -183,9 +186,10 @@ export async function startMostrod(world: World): Promise<DaemonUnderTest> {
   }, 120_000, output);
   return {
     name: 'mostrod',
+    transport,
     pubkey: p.pubkey,
     secretKey: p.secretKey,
-    node: 'mostrod',
+    node: `mostrod-${transport}`,
     output,
     stop: async () => {
       child.kill('SIGTERM');
@@ -197,8 +201,8 @@ export async function startMostrod(world: World): Promise<DaemonUnderTest> {
   };
 }
 
-export async function startThisDaemon(world: World): Promise<DaemonUnderTest> {
-  const p = await prepare(world, 'this-daemon');
+export async function startThisDaemon(world: World, transport: Transport = 'nip44'): Promise<DaemonUnderTest> {
+  const p = await prepare(world, `this-daemon-${transport}`, transport);
   const daemon: Spawned = spawnTs('src/main.ts', ['start', '--config', p.settings, '--data-dir', path.join(p.dir, 'data'), '--ephemeral-ports', '--log-level', 'warn'], {}, [], { detached: true });
   await daemon.waitFor(/^Ready\. Press Ctrl\+C to stop\.$/m, 180_000);
   const pubkey = await daemon.line('pubkey');
@@ -206,9 +210,10 @@ export async function startThisDaemon(world: World): Promise<DaemonUnderTest> {
   await until('this daemon serving (its info event on the relay)', () => infoEventPublished(world, p.pubkey), 60_000, daemon.output);
   return {
     name: 'this daemon',
+    transport,
     pubkey,
     secretKey: p.secretKey,
-    node: 'this-daemon',
+    node: `this-daemon-${transport}`,
     output: daemon.output,
     stop: async () => {
       try {
@@ -262,7 +267,8 @@ export class Transcript {
     let t = this.parties.get(role);
     if (!t) {
       // The admin as mostro-cli runs it (ADMIN_NSEC): the daemon's key as identity and trade key.
-      t = role === 'admin' ? new MostroTrader(role, this.pool, this.daemon.pubkey, 'nip44', this.daemon.secretKey, true) : new MostroTrader(role, this.pool, this.daemon.pubkey);
+      const transport = this.daemon.transport;
+      t = role === 'admin' ? new MostroTrader(role, this.pool, this.daemon.pubkey, transport, this.daemon.secretKey, true) : new MostroTrader(role, this.pool, this.daemon.pubkey, transport);
       this.parties.set(role, t);
     }
     return t;
