@@ -155,6 +155,17 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'the maker cancels after the take',
+    async run(t) {
+      const id = await make(t, 'seller', sellOrder());
+      await t.send('buyer', 1, { action: 'take-sell', id });
+      await t.next('buyer', 1, 'add-invoice');
+      await t.send('seller', 1, { action: 'cancel', id });
+      await t.next('seller', 1, 'canceled');
+      await t.next('buyer', 1, 'canceled');
+    },
+  },
+  {
     name: 'cooperative cancel of an active trade',
     async run(t, w) {
       const id = await activeSell(t, w);

@@ -142,6 +142,8 @@ describe.skipIf(!avail.ok)(`mostro-cli drives npm start${avail.ok ? '' : ` (skip
       await until('the buyer told the purchase completed', async () => (await buyer.dmActions()).includes('PurchaseCompleted'));
       expect(await payment(payout.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, value_sats: AMOUNT, from: 'mostro' });
       expect(await lnsim(at.lnsim, `/invoices/${escrowHash}`)).toMatchObject({ state: 'SETTLED' });
+      expect(await buyer.ok(['rate', '-o', id, '-r', '5'])).toContain('Rating processed successfully');
+      expect(await seller.ok(['rate', '-o', id, '-r', '5'])).toContain('Rating processed successfully');
     }), 300_000);
 
   it('a cancel: the maker cancels its pending order and it leaves the order book', () =>
