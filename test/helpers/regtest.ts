@@ -439,15 +439,28 @@ class Regtest implements RegtestNetwork {
       CHANNELS.map(async ([from, to]) => {
         const a = this.nodes[from];
         const b = this.nodes[to];
-        await ln.addPeer({ lnd: a.lnd, public_key: b.pubkey, socket: b.p2pSocket, timeout: 10_000 });
-        await ln.openChannel({
-          lnd: a.lnd,
-          partner_public_key: b.pubkey,
-          local_tokens: CHANNEL_CAPACITY,
-          give_tokens: CHANNEL_PUSH,
-          chain_fee_tokens_per_vbyte: 2,
-          description: `regtest ${from}→${to}`,
-        });
+        // With both cores busy a peer connection can drop in the middle of the funding negotiation
+        // (RemotePeerDisconnected): reconnect and open again — unless the open got as far as a pending channel.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await ln.addPeer({ lnd: a.lnd, public_key: b.pubkey, socket: b.p2pSocket, timeout: 10_000 });
+            await ln.openChannel({
+              lnd: a.lnd,
+              partner_public_key: b.pubkey,
+              local_tokens: CHANNEL_CAPACITY,
+              give_tokens: CHANNEL_PUSH,
+              chain_fee_tokens_per_vbyte: 2,
+              description: `regtest ${from}→${to}`,
+            });
+            return;
+          } catch (err) {
+            const pending = await ln.getPendingChannels({ lnd: a.lnd }).catch(() => ({ pending_channels: [] as { partner_public_key: string }[] }));
+            if (pending.pending_channels.some((c) => c.partner_public_key === b.pubkey)) return;
+            if (attempt >= 5) throw new Error(`opening the channel ${from}→${to} failed ${attempt} times: ${JSON.stringify(err)}`);
+            this.log(`opening ${from}→${to} failed (${JSON.stringify(err)}); again`);
+            await sleep(1000 * attempt);
+          }
+        }
       }),
     );
     // The funding transactions are in btcd's mempool; six confirmations make the channels announceable.
