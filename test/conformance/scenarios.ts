@@ -86,6 +86,19 @@ async function disputeTaken(t: Transcript, w: World): Promise<string> {
   return id;
 }
 
+/** A taken dispute resolved by the admin with `action`: its answer, and what the party it favours hears. */
+function disputeResolved(name: string, action: 'admin-settle' | 'admin-cancel', answer: string, told: { role: string; action: string }): Scenario {
+  return {
+    name,
+    async run(t, w) {
+      const id = await disputeTaken(t, w);
+      await t.send('admin', 1, { action, id });
+      await t.next('admin', 1, answer);
+      await t.next(told.role, 1, told.action);
+    },
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'sell',
@@ -177,24 +190,8 @@ export const SCENARIOS: Scenario[] = [
       await t.next('seller', 1, 'cooperative-cancel-accepted');
     },
   },
-  {
-    name: 'dispute settled by the admin',
-    async run(t, w) {
-      const id = await disputeTaken(t, w);
-      await t.send('admin', 1, { action: 'admin-settle', id });
-      await t.next('admin', 1, 'admin-settled');
-      await t.next('buyer', 1, 'purchase-completed');
-    },
-  },
-  {
-    name: 'dispute canceled by the admin',
-    async run(t, w) {
-      const id = await disputeTaken(t, w);
-      await t.send('admin', 1, { action: 'admin-cancel', id });
-      await t.next('admin', 1, 'admin-canceled');
-      await t.next('seller', 1, 'admin-canceled');
-    },
-  },
+  disputeResolved('dispute settled by the admin', 'admin-settle', 'admin-settled', { role: 'buyer', action: 'purchase-completed' }),
+  disputeResolved('dispute canceled by the admin', 'admin-cancel', 'admin-canceled', { role: 'seller', action: 'admin-canceled' }),
   {
     name: 'bad input',
     async run(t) {

@@ -22,6 +22,7 @@ import { SimNetwork } from '../../src/lnsim/network.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import { tool } from '../../src/tools.js';
+import { storedEvents } from './relay-query.js';
 import { spawnTs, type Spawned } from './process.js';
 
 export type DaemonName = 'mostrod' | 'this daemon';
@@ -158,16 +159,7 @@ async function until(what: string, f: () => boolean | Promise<boolean>, timeoutM
 
 /** Until the daemon's kind-38385 info event is on the relay (both publish it once they serve). */
 async function infoEventPublished(world: World, pubkey: string): Promise<boolean> {
-  const pool = new RelayPool([world.relay.url], { backoffMinMs: 20, backoffMaxMs: 100 });
-  try {
-    let found = false;
-    const sub = pool.subscribe({ filters: () => [{ kinds: [38385], authors: [pubkey] }], onEvent: () => void (found = true) });
-    await new Promise((r) => setTimeout(r, 500));
-    sub.close();
-    return found;
-  } finally {
-    pool.close();
-  }
+  return (await storedEvents(world.relay.url, { kinds: [38385], authors: [pubkey] })).length > 0;
 }
 
 export async function startMostrod(world: World, transport: Transport = 'nip44'): Promise<DaemonUnderTest> {

@@ -34,6 +34,7 @@ import type { LightningLab } from './lightning-lab.js';
 import * as rn from '@rust-nostr/nostr-sdk';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
 import { TEST_ORDER_SETTINGS } from './orders.js';
+import { storedEvents } from './relay-query.js';
 import { ORDER_WORKFLOWS_PATH, orderWorkerActivities, type OrderWorkerConfig } from './order-worker.js';
 import { createTemporalTestEnv, uid, workflowBundle, type TemporalTestEnv } from './temporal.js';
 
@@ -221,10 +222,7 @@ export class TestDaemon {
 
   /** The newest kind-38383 event of an order on the relay (what an order book shows), as tag name → values. */
   async orderEvent(orderId: string): Promise<Record<string, string[]> | undefined> {
-    const got: NostrEvent[] = [];
-    const sub = this.clientPool.subscribe({ filters: () => [{ kinds: [38383], '#d': [orderId] }], onEvent: (ev) => void got.push(ev as NostrEvent) });
-    await new Promise((r) => setTimeout(r, 300));
-    sub.close();
+    const got = await storedEvents(this.relay.url, { kinds: [38383], '#d': [orderId] });
     const newest = got.sort((a, b) => b.created_at - a.created_at)[0];
     return newest ? Object.fromEntries(newest.tags.map(([k, ...v]) => [k!, v])) : undefined;
   }

@@ -94,7 +94,9 @@ describe.skipIf(!avail.ok)(`mostro-cli drives npm start${avail.ok ? '' : ` (skip
 
   /** A sell order taken by the buyer, the invoice given when asked, the escrow paid: the trade is active. */
   async function activeSellTrade(seller: RealMostroCli, buyer: RealMostroCli) {
-    const id = orderIdIn(await seller.ok(['neworder', '-k', 'sell', '-a', String(AMOUNT), '-c', 'USD', '-f', '10', '-m', 'bank transfer']));
+    const made = await seller.ok(['neworder', '-k', 'sell', '-a', String(AMOUNT), '-c', 'USD', '-f', '10', '-m', 'bank transfer']);
+    expect(made).toMatch(/Status: Pending/);
+    const id = orderIdIn(made);
     const took = await buyer.ok(['takesell', '-o', id]);
     expect(took).toContain(`Required Amount: ${AMOUNT} sats`);
     const payout = await invoice(AMOUNT);
@@ -103,28 +105,26 @@ describe.skipIf(!avail.ok)(`mostro-cli drives npm start${avail.ok ? '' : ` (skip
     return { id, payout, escrowHash };
   }
 
+  /** From an active trade: fiat sent, release, the buyer paid exactly once from the settled escrow, both rate. */
+  async function completeTrade(seller: RealMostroCli, buyer: RealMostroCli, t: { id: string; payout: { hash: string }; escrowHash: string }) {
+    expect(await buyer.ok(['fiatsent', '-o', t.id])).toContain('Fiat payment confirmation received');
+    expect(await seller.ok(['release', '-o', t.id])).toContain('Hold invoice payment settled successfully');
+    await until('the buyer told the purchase completed', async () => (await buyer.dmActions()).includes('PurchaseCompleted'));
+    expect(await payment(t.payout.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, value_sats: AMOUNT, from: 'mostro' });
+    expect(await lnsim(at.lnsim, `/invoices/${t.escrowHash}`)).toMatchObject({ state: 'SETTLED' });
+    expect(await buyer.ok(['rate', '-o', t.id, '-r', '5'])).toContain('Rating processed successfully');
+    expect(await seller.ok(['rate', '-o', t.id, '-r', '4'])).toContain('Rating processed successfully');
+  }
+
   it('a sell trade end to end: order, take, invoice, escrow, fiat sent, release, ratings; the buyer paid once', () =>
     withTranscripts(async () => {
       const seller = cli('sell-seller');
       const buyer = cli('sell-buyer');
-      const made = await seller.ok(['neworder', '-k', 'sell', '-a', String(AMOUNT), '-c', 'USD', '-f', '10', '-m', 'bank transfer']);
-      expect(made).toMatch(/Status: Pending/);
-      const id = orderIdIn(made);
-      const took = await buyer.ok(['takesell', '-o', id]);
-      expect(took).toContain(`Required Amount: ${AMOUNT} sats`);
-      const payout = await invoice(AMOUNT);
-      expect(await buyer.ok(['addinvoice', '-o', id, '-i', payout.request])).toContain('Waiting for Seller Payment');
-      const escrowHash = await payEscrow(seller, buyer);
-      expect(await buyer.ok(['fiatsent', '-o', id])).toContain('Fiat payment confirmation received');
-      expect(await seller.ok(['release', '-o', id])).toContain('Hold invoice payment settled successfully');
-      await until('the buyer told the purchase completed', async () => (await buyer.dmActions()).includes('PurchaseCompleted'));
-      expect(await payment(payout.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, value_sats: AMOUNT, from: 'mostro' });
-      expect(await lnsim(at.lnsim, `/invoices/${escrowHash}`)).toMatchObject({ state: 'SETTLED' });
+      const trade = await activeSellTrade(seller, buyer);
+      await completeTrade(seller, buyer, trade);
       // The buyer heard every step, once each (getdm sorts by the second an event was made, so messages of one second
       // may show in any order).
       expect((await buyer.dmActions()).sort()).toEqual(['AddInvoice', 'FiatSentOk', 'HoldInvoicePaymentAccepted', 'PurchaseCompleted', 'Rate', 'Released', 'WaitingSellerToPay']);
-      expect(await buyer.ok(['rate', '-o', id, '-r', '5'])).toContain('Rating processed successfully');
-      expect(await seller.ok(['rate', '-o', id, '-r', '4'])).toContain('Rating processed successfully');
     }), 300_000);
 
   it('a buy trade end to end: the buyer makes the order with its invoice, the seller takes and pays; the buyer paid once', () =>
@@ -137,13 +137,7 @@ describe.skipIf(!avail.ok)(`mostro-cli drives npm start${avail.ok ? '' : ` (skip
       const id = orderIdIn(made);
       await seller.ok(['takebuy', '-o', id]);
       const escrowHash = await payEscrow(seller, buyer);
-      expect(await buyer.ok(['fiatsent', '-o', id])).toContain('Fiat payment confirmation received');
-      expect(await seller.ok(['release', '-o', id])).toContain('Hold invoice payment settled successfully');
-      await until('the buyer told the purchase completed', async () => (await buyer.dmActions()).includes('PurchaseCompleted'));
-      expect(await payment(payout.hash)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, value_sats: AMOUNT, from: 'mostro' });
-      expect(await lnsim(at.lnsim, `/invoices/${escrowHash}`)).toMatchObject({ state: 'SETTLED' });
-      expect(await buyer.ok(['rate', '-o', id, '-r', '5'])).toContain('Rating processed successfully');
-      expect(await seller.ok(['rate', '-o', id, '-r', '5'])).toContain('Rating processed successfully');
+      await completeTrade(seller, buyer, { id, payout, escrowHash });
     }), 300_000);
 
   it('a cancel: the maker cancels its pending order and it leaves the order book', () =>
