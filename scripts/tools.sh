@@ -57,14 +57,14 @@ build_module() { # name spec out-dir
 }
 
 # `cargo install --locked` of a crate from crates.io: the crate's own Cargo.lock governs, as in its releases. A debug
-# build without debug info: several times faster to compile than a release build, and fast enough for tests.
+# build without debug info: faster to compile than a release build, and fast enough for tests. The pin's name is the
+# binary the crate installs (mostro-cli, mostrod).
 cargo_install() { # name spec out-dir
   local name="$1" spec="$2" out="$3"
   ( export CARGO_TARGET_DIR="$cache/.cargo-target" CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=0
     # The crates pin a rust-toolchain of their own; the installed stable one builds them.
     export RUSTUP_TOOLCHAIN="${RUSTUP_TOOLCHAIN:-stable}"
     cargo install --quiet --locked --debug --root "$out" "${spec%@*}@${spec##*@}" ) || return 1
-  [ -x "$out/bin/$name" ] || mv "$out/bin/"* "$out/bin/$name" 2>/dev/null
   rm -f "$out/.crates.toml" "$out/.crates2.json"
 }
 
