@@ -24,8 +24,8 @@ export default tseslint.config(
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox and is replayed: no Node APIs, no I/O, no wall clock
-    // or randomness except through the workflow API.
-    files: ['src/workflows/**/*.ts', 'test/**/workflows/**/*.ts'],
+    // or randomness except through the workflow API. The domain layer is bundled with it.
+    files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts', 'test/**/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -5,12 +5,12 @@
 import type { Db } from '../db/database.js';
 import { projectBondPayout } from '../db/bond-projection.js';
 import { projectOrder } from '../db/order-projection.js';
-import type { BondPayout } from '../workflows/bond/payout-machine.js';
+import type { BondPayout } from '../domain/bond.js';
+import type { DisputeRole, OpenedDispute } from '../domain/dispute.js';
 import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { Reputation } from '../nostr/events.js';
 import type { UserInfo } from '../protocol/schema.js';
-import type { DisputeRole, OpenedDispute } from '../workflows/order/machine.js';
-import type { OrderState } from '../workflows/order/state.js';
+import type { OrderState } from '../domain/order.js';
 import type { RatingEventInput } from '../nostr/events.js';
 
 const DAY = 86_400;

@@ -9,7 +9,7 @@ import { isPermanentDbError, sqlState } from '../db/errors.js';
 import { holdInvoicePreimage } from '../lightning/preimage.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { PriceManager } from '../price/manager.js';
-import type { OrderSettings } from '../workflows/order/machine.js';
+import type { OrderSettings } from '../domain/order-settings.js';
 import { createDatabaseActivities } from './database.js';
 import { createDecisionActivities } from './decision.js';
 import { createLightningActivities, type LightningDeps } from './lightning.js';

@@ -17,7 +17,7 @@ import { temporalTargetOf } from '../config/derive.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { connectClient } from '../temporal/connect.js';
 import { EMBEDDED_PORTS } from '../daemon/ports.js';
-import type { SupportAction } from '../workflows/order/machine.js';
+import type { SupportAction } from '../domain/support.js';
 import { findStuckTrades, sendSupportRequest, showTrade, SUPPORT_ACTIONS } from './support.js';
 import { MostroTrader } from '../client/trader.js';
 import { DAEMON_INFO_FILE } from '../daemon/index.js';

@@ -4,13 +4,14 @@
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, supportSignal } from '../workflows/order/contract.js';
-import { supportApplies, type SupportAction, type SupportRequest, type Trade } from '../workflows/order/machine.js';
-import type { OrderState } from '../workflows/order/state.js';
+import { supportApplies, type Trade } from '../workflows/order/machine.js';
+import type { OrderState } from '../domain/order.js';
 import type { BondView } from '../workflows/order/bonds.js';
-import { SA } from '../workflows/order/search-attributes.js';
+import { SA } from '../workflows/shared/search-attributes.js';
 import { BOND_PAYOUT_WORKFLOW_TYPE } from '../workflows/bond/contract.js';
 import { counterpartyShare } from '../workflows/bond/payout-machine.js';
 import type { bondPayoutWorkflow } from '../workflows/bond/payout-workflow.js';
+import { type SupportAction, type SupportRequest } from '../domain/support.js';
 
 export type Problem = 'payout-failed' | 'payout-pending' | 'dispute-open' | 'activity-retrying' | 'workflow-task-failing' | 'bond-payout-failed';
 

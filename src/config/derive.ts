@@ -3,8 +3,8 @@ import type { LightningSettings } from '../activities/lightning.js';
 import type { InvoiceRuleSettings } from '../lightning/invoice-validation.js';
 import type { PriceSettings } from '../price/manager.js';
 import type { BondPolicy } from '../nostr/events.js';
-import type { BondSettings } from '../workflows/bond/policy.js';
-import type { OrderSettings } from '../workflows/order/machine.js';
+import type { BondSettings } from '../domain/bond-policy.js';
+import type { OrderSettings } from '../domain/order-settings.js';
 import type { TemporalTarget } from '../temporal/connect.js';
 import type { Settings } from './settings.js';
 

@@ -31,7 +31,7 @@ import { yadioProvider } from '../price/yadio.js';
 import { transportProtocolVersion } from '../protocol/index.js';
 import { connectClient, registerSearchAttributes } from '../temporal/connect.js';
 import { createWorker } from '../workers/worker.js';
-import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/order/search-attributes.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/shared/search-attributes.js';
 import { lockDirectory, DirInUseError } from '../dir-lock.js';
 import { CANNOT_START, embedded, preflight, setting, step } from './checks.js';
 import { prepareDataDir } from './data-dir.js';

@@ -4,8 +4,7 @@
  * lands only if it is newer than what the row holds (`UPDATE … WHERE id = ? AND version < ?`), so a retried or
  * delayed activity never rolls a row back and a repeated write is a no-op.
  */
-import type { BondPayout } from '../workflows/bond/payout-machine.js';
-import type { BondRowView } from '../workflows/order/bonds.js';
+import type { BondPayout, BondRowView } from '../domain/bond.js';
 import type { Db } from './database.js';
 
 export type BondRow = BondRowView;

@@ -5,8 +5,22 @@
  * of statements a second. Calls made in the same event-loop turn therefore share one statement per kind (a lookup of
  * many ids, one multi-row insert), each caller still resolving only once its own row is read or written.
  */
-import type { IngressEventState, IngressJournal } from '../ingress/journal.js';
 import type { Db } from './database.js';
+
+export type IngressEventState = 'admitting' | 'done';
+
+export interface IngressJournal {
+  /** The saved cursor (unix s), or null before the first run. */
+  loadCursor(): Promise<number | null>;
+  saveCursor(position: number): Promise<void>;
+  state(eventId: string): Promise<IngressEventState | null>;
+  /** Admission of a trade action began: its trade-index side effects may follow (before any of them). */
+  begin(eventId: string, createdAt: number): Promise<void>;
+  /** The event was handed to its workflow, answered, or refused after admission began: a re-delivery is a replay. */
+  finish(eventId: string, createdAt: number): Promise<void>;
+  /** Forgets events whose outer `created_at` is before `createdBefore` (no catch-up reaches them any more). */
+  prune(createdBefore: number): Promise<number>;
+}
 
 /** Calls collected during one event-loop turn and run as one statement. */
 class Batcher<In, Out> {

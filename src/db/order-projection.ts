@@ -4,7 +4,7 @@
  * (`UPDATE … WHERE id = ? AND version < ?`), so a retried or delayed activity can never roll the row back, and
  * writing the same state twice is a no-op.
  */
-import type { OrderState } from '../workflows/order/state.js';
+import type { OrderState } from '../domain/order.js';
 import type { Db } from './database.js';
 
 const big = (n: number) => BigInt(n);

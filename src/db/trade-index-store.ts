@@ -3,8 +3,15 @@
  * atomic), and a handler that accepted a trade advances the index with a compare-and-set — a concurrent message with
  * the same or a lower index loses, as it must.
  */
-import type { TradeIndexStore } from '../ingress/intake.js';
 import type { Db } from './database.js';
+
+/** Users' trade indexes, by identity pubkey. Implementations must make `createUser` insert-if-absent atomic. */
+export interface TradeIndexStore {
+  /** The identity's `last_trade_index`, or null when it has no user row. */
+  lastTradeIndex(identity: string): Promise<number | null>;
+  /** First contact in reputation mode: create the user with this index. False when it could not be created. */
+  createUser(identity: string, lastTradeIndex: number): Promise<boolean>;
+}
 
 export class DbTradeIndexStore implements TradeIndexStore {
   constructor(

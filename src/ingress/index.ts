@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { RelayPool } from '../nostr/relay-pool.js';
 import type { Transport } from '../protocol/index.js';
-import type { OrderSettings } from '../workflows/order/machine.js';
+import type { OrderSettings } from '../domain/order-settings.js';
 import { addBondInvoiceHandler } from './actions/add-bond-invoice.js';
 import { adminAddSolverHandler } from './actions/admin-add-solver.js';
 import { lastTradeIndexHandler } from './actions/last-trade-index.js';

@@ -25,6 +25,7 @@ import {
   type Transport,
   type UnwrappedMessage,
 } from '../protocol/index.js';
+import type { TradeIndexStore } from '../db/trade-index-store.js';
 
 export const DROP_REASONS = [
   'malformed-event',
@@ -46,14 +47,6 @@ export const DROP_REASONS = [
   'overloaded',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
-
-/** Users' trade indexes, by identity pubkey. Implementations must make `createUser` insert-if-absent atomic. */
-export interface TradeIndexStore {
-  /** The identity's `last_trade_index`, or null when it has no user row. */
-  lastTradeIndex(identity: string): Promise<number | null>;
-  /** First contact in reputation mode: create the user with this index. False when it could not be created. */
-  createUser(identity: string, lastTradeIndex: number): Promise<boolean>;
-}
 
 /** Pubkeys in an active trade (the spam gate's fast lane). */
 export type KnownPubkeys = ReadonlySet<string>;

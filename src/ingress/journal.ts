@@ -4,20 +4,6 @@
  * the relays accepted while the daemon was down or busy are processed; the event rows make sure that each of them,
  * re-delivered by that catch-up, is handled once.
  */
-export type IngressEventState = 'admitting' | 'done';
-
-export interface IngressJournal {
-  /** The saved cursor (unix s), or null before the first run. */
-  loadCursor(): Promise<number | null>;
-  saveCursor(position: number): Promise<void>;
-  state(eventId: string): Promise<IngressEventState | null>;
-  /** Admission of a trade action began: its trade-index side effects may follow (before any of them). */
-  begin(eventId: string, createdAt: number): Promise<void>;
-  /** The event was handed to its workflow, answered, or refused after admission began: a re-delivery is a replay. */
-  finish(eventId: string, createdAt: number): Promise<void>;
-  /** Forgets events whose outer `created_at` is before `createdBefore` (no catch-up reaches them any more). */
-  prune(createdBefore: number): Promise<number>;
-}
 
 /** Clients' clocks, relays' delivery delays and the cursor's save interval: a catch-up starts this long before it. */
 export const CATCH_UP_MARGIN_SECS = 60;

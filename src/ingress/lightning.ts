@@ -19,7 +19,7 @@ import {
   type HoldInvoiceExpiring,
   type HoldInvoiceState,
   type HoldInvoiceUpdate,
-} from '../workflows/hold-invoice.js';
+} from '../workflows/shared/hold-invoice.js';
 
 /** How the watcher reaches workflows: `false` when the workflow no longer exists or has closed. */
 export interface HoldInvoiceSignalGateway {

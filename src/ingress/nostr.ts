@@ -30,11 +30,12 @@ import type { Logger } from '../log.js';
 import type { Delivery, Filter, RelayPool } from '../nostr/relay-pool.js';
 import { FairQueue, TokenBuckets } from './fair-queue.js';
 import { isTradeAction, type DropReason, type GateResult, type Intake, type IntakeResult } from './intake.js';
-import { CATCH_UP_MARGIN_SECS, GIFT_WRAP_SKEW_SECS, JOURNAL_RETENTION_SLACK_SECS, type IngressEventState, type IngressJournal } from './journal.js';
+import { CATCH_UP_MARGIN_SECS, GIFT_WRAP_SKEW_SECS, JOURNAL_RETENTION_SLACK_SECS } from './journal.js';
 import { metrics } from '../metrics.js';
 import { unwrapKind } from '../protocol/kind.js';
 import { unstorableTextAt } from '../protocol/text.js';
 import { isOrderAction } from '../workflows/order/contract.js';
+import { type IngressEventState, type IngressJournal } from '../db/ingress-journal.js';
 
 export class CantDoError extends Error {
   constructor(readonly reason: CantDoReason) {

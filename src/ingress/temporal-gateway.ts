@@ -1,14 +1,8 @@
 /** The OrderGateway on Temporal: one workflow per order, started with reject-duplicate, signalled by id. */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import {
-  ORDER_WORKFLOW_TYPE,
-  isOrderAction,
-  orderSignals,
-  orderWorkflowId,
-  type InboundMessage,
-  type NewOrderInput,
-} from '../workflows/order/contract.js';
-import type { OrderSettings } from '../workflows/order/machine.js';
+import { ORDER_WORKFLOW_TYPE, isOrderAction, orderSignals, orderWorkflowId, type NewOrderInput } from '../workflows/order/contract.js';
+import { type InboundMessage } from '../domain/messages.js';
+import type { OrderSettings } from '../domain/order-settings.js';
 import type { OrderGateway } from './router.js';
 
 export class TemporalOrderGateway implements OrderGateway {

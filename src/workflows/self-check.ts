@@ -1,5 +1,5 @@
 import { proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
-import { workflowNow } from './time.js';
+import { workflowNow } from './shared/time.js';
 import type { createSystemActivities } from '../activities/system.js';
 
 const { describeWorker } = proxyActivities<ReturnType<typeof createSystemActivities>>({

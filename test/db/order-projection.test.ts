@@ -4,7 +4,7 @@
  */
 import { expect, it } from 'vitest';
 import { projectOrder } from '../../src/db/order-projection.js';
-import type { OrderState } from '../../src/workflows/order/state.js';
+import type { OrderState } from '../../src/domain/order.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { orderState } from '../helpers/orders.js';
 

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeMessage, message } from '../../src/protocol/index.js';
-import type { BondPayout } from '../../src/workflows/bond/payout-machine.js';
+import type { BondPayout } from '../../src/domain/bond.js';
+import type { InboundMessage } from '../../src/domain/messages.js';
 import { addBondInvoiceSignal, bondPayoutWorkflowId } from '../../src/workflows/bond/contract.js';
-import type { InboundMessage } from '../../src/workflows/order/contract.js';
 import { bondPayout } from '../helpers/bonds.js';
 import { findStuckTrades } from '../../src/admin/support.js';
 import { TestDaemon, type Trader } from '../helpers/daemon.js';

@@ -11,7 +11,7 @@ import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type NewOrderInput } from '../../
 import { ORDER_WORKFLOWS_PATH } from '../helpers/order-worker.js';
 import { TEST_ORDER_SETTINGS } from '../helpers/orders.js';
 import { createTemporalTestEnv, uid, type TemporalTestEnv } from '../helpers/temporal.js';
-import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 
 let env: TemporalTestEnv;
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 /** Bond fixtures for tests. */
-import { newPayout, type BondPayout } from '../../src/workflows/bond/payout-machine.js';
-import type { BondSettings } from '../../src/workflows/bond/policy.js';
+import { newPayout } from '../../src/workflows/bond/payout-machine.js';
+import type { BondSettings } from '../../src/domain/bond-policy.js';
+import { type BondPayout } from '../../src/domain/bond.js';
 
 /** A fresh payout of a slashed 1,000-sat bond split half/half on a 50 USD sell order; override what the test is about. */
 export function bondPayout(o: Partial<BondPayout> & Pick<BondPayout, 'orderId' | 'recipient' | 'slashedAt'>): BondPayout {

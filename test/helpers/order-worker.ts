@@ -14,7 +14,7 @@ import { RelayPool } from '../../src/nostr/relay-pool.js';
 import { PriceManager } from '../../src/price/manager.js';
 import { yadioProvider } from '../../src/price/yadio.js';
 import type { Transport } from '../../src/protocol/index.js';
-import type { OrderSettings } from '../../src/workflows/order/machine.js';
+import type { OrderSettings } from '../../src/domain/order-settings.js';
 import { getPublicKey } from 'nostr-tools/pure';
 import { TEST_LIGHTNING_SETTINGS } from './lightning.js';
 import { pathOf } from './temporal.js';

@@ -1,6 +1,6 @@
 /** Order fixtures for tests. */
-import type { OrderSettings } from '../../src/workflows/order/machine.js';
-import { UNTOUCHED_ORDER_FIELDS, type OrderState } from '../../src/workflows/order/state.js';
+import type { OrderSettings } from '../../src/domain/order-settings.js';
+import { UNTOUCHED_ORDER_FIELDS, type OrderState } from '../../src/domain/order.js';
 
 /** Order settings for tests: the reference's defaults with a 0.6 % fee, and short heartbeats so a killed worker is noticed fast. */
 export const TEST_ORDER_SETTINGS: OrderSettings = {

@@ -14,9 +14,10 @@ import { NostrEgress } from '../../src/nostr/egress.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import { parseArrayElements, type NostrEvent } from '../../src/protocol/index.js';
-import { orderWorkflowId, type InboundMessage, type NewOrderInput } from '../../src/workflows/order/contract.js';
+import { orderWorkflowId, type NewOrderInput } from '../../src/workflows/order/contract.js';
 import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from '../helpers/temporal.js';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from '../helpers/mostro-cli.js';
+import { type InboundMessage } from '../../src/domain/messages.js';
 
 let env: TemporalTestEnv;
 let worker: Worker;

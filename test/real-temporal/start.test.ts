@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MostroTrader } from '../../src/client/trader.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import type { Payload } from '../../src/protocol/index.js';
-import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 import { escrowRequest, killDaemon, lnsim, startDaemon, whereIs } from '../helpers/npm-start.js';
 import type { Spawned } from '../helpers/process.js';
 import { startRealTemporal, type RealTemporal } from '../helpers/real-temporal.js';

@@ -18,7 +18,7 @@ import { InvoiceWatcher, type HoldInvoiceSignalGateway } from '../../src/ingress
 import { LND_RPC_URIS } from '../../src/lightning/permissions.js';
 import type { Logger } from '../../src/log.js';
 import { tool } from '../../src/tools.js';
-import type { HoldInvoiceUpdate } from '../../src/workflows/hold-invoice.js';
+import type { HoldInvoiceUpdate } from '../../src/workflows/shared/hold-invoice.js';
 import { LABS } from '../helpers/lightning-lab.js';
 import type { RegtestNetwork } from '../helpers/regtest.js';
 import { startRegtestLab } from '../helpers/lightning-lab.js';

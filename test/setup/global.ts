@@ -7,7 +7,7 @@
 import type { TestProject } from 'vitest/node';
 import { haveServerBinaries, startThrowawayPostgres } from '../helpers/postgres.js';
 import { startRealTemporal, type RealTemporal } from '../helpers/real-temporal.js';
-import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/order/search-attributes.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

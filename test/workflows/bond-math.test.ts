@@ -1,6 +1,6 @@
 /** Bond amounts and shares: the checklist of bonds.md §18.2, and the range-slice and maker-notional rules of §8. */
 import { describe, expect, it } from 'vitest';
-import { computeBondAmount, computeNodeShare, makerBondNotionalSats, rangeSliceSlash } from '../../src/workflows/bond/math.js';
+import { computeBondAmount, computeNodeShare, makerBondNotionalSats, rangeSliceSlash } from '../../src/domain/bond-math.js';
 
 const cfg = { amountPct: 0.01, baseAmountSats: 1000 };
 

@@ -1,7 +1,8 @@
 /** The slashed-bond payout state machine (bonds.md §6, §15): requests, forfeit, acceptance, retries, resurrection. */
 import { describe, expect, it } from 'vitest';
 import { bondPayout } from '../helpers/bonds.js';
-import { invoiceSubmitted, payoutNextWake, payoutResult, payoutTick, type BondPayout, type PayoutDecision } from '../../src/workflows/bond/payout-machine.js';
+import { invoiceSubmitted, payoutNextWake, payoutResult, payoutTick, type PayoutDecision } from '../../src/workflows/bond/payout-machine.js';
+import { type BondPayout } from '../../src/domain/bond.js';
 
 const S = { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 3 };
 const T0 = 1_800_000_000;

@@ -1,7 +1,7 @@
 /** Party-action guards: the right party in the right status passes; otherwise the reference's reason, in its order. */
 import { describe, expect, it } from 'vitest';
 import { canAddInvoice, canRelease, canSendFiatSent } from '../../src/workflows/order/guards.js';
-import type { OrderState } from '../../src/workflows/order/state.js';
+import type { OrderState } from '../../src/domain/order.js';
 import { orderState } from '../helpers/orders.js';
 
 const BUYER = 'b'.repeat(64);

@@ -3,32 +3,14 @@
  * which messages (byte for byte) and Lightning effects it asks for.
  */
 import { describe, expect, it } from 'vitest';
-import type { BondSettings } from '../../src/workflows/bond/policy.js';
+import type { BondSettings } from '../../src/domain/bond-policy.js';
 import { testBondSettings } from '../helpers/bonds.js';
-import {
-  bondGuard,
-  bondGuardAt,
-  bondRows,
-  bondsOf,
-  cancelUnderBonds,
-  disputeSlashTargets,
-  makerBondLocked,
-  makerBondRequested,
-  projectedBondState,
-  releaseOnExit,
-  resendBondInvoice,
-  settlesNow,
-  slash,
-  takeUnderBonds,
-  takerBondAmount,
-  takerBondCanceled,
-  takerBondLocked,
-  takerBondRequested,
-  timeoutSlashTarget,
-} from '../../src/workflows/order/bonds.js';
-import { escrowGuardSecs, newTrade, timeout, type Clock, type Decision, type Effect, type OrderSettings, type Trade } from '../../src/workflows/order/machine.js';
-import type { TakeSnapshot } from '../../src/workflows/bond/taker-bonds.js';
-import type { OrderState } from '../../src/workflows/order/state.js';
+import { bondGuard, bondGuardAt, bondRows, bondsOf, cancelUnderBonds, disputeSlashTargets, makerBondLocked, makerBondRequested, releaseOnExit, resendBondInvoice, settlesNow, slash, takeUnderBonds, takerBondAmount, takerBondCanceled, takerBondLocked, takerBondRequested, timeoutSlashTarget } from '../../src/workflows/order/bonds.js';
+import { escrowGuardSecs, newTrade, timeout, type Clock, type Decision, type Effect, type Trade } from '../../src/workflows/order/machine.js';
+import { projectedBondState } from '../../src/domain/bond.js';
+import { type OrderSettings } from '../../src/domain/order-settings.js';
+import type { TakeSnapshot } from '../../src/domain/bond.js';
+import type { OrderState } from '../../src/domain/order.js';
 import { TEST_ORDER_SETTINGS, orderState } from '../helpers/orders.js';
 
 const BOND = testBondSettings({ payout: { claimWindowSecs: 15 * 86_400, invoiceWindowSecs: 300, maxRetries: 5 } });

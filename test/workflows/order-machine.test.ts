@@ -3,35 +3,11 @@
  * in order, to whom) and side effects it asks for — protocol.md §18–§22.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  addInvoice,
-  cancel,
-  childOrder,
-  createOrder,
-  devFeeResult,
-  dueWork,
-  fiatSent,
-  holdInvoiceAccepted,
-  holdInvoiceCanceled,
-  holdInvoiceIssued,
-  newTrade,
-  payoutResult,
-  canResolveDispute,
-  canTakeDispute,
-  openDispute,
-  released,
-  supportRequest,
-  take,
-  timeout,
-  type Clock,
-  type Decision,
-  type Effect,
-  type OrderSettings,
-  type Trade,
-} from '../../src/workflows/order/machine.js';
+import { addInvoice, cancel, childOrder, createOrder, devFeeResult, dueWork, fiatSent, holdInvoiceAccepted, holdInvoiceCanceled, holdInvoiceIssued, newTrade, payoutResult, canResolveDispute, canTakeDispute, openDispute, released, supportRequest, take, timeout, type Clock, type Decision, type Effect, type Trade } from '../../src/workflows/order/machine.js';
 import { canDispute } from '../../src/workflows/order/guards.js';
-import type { OrderState } from '../../src/workflows/order/state.js';
+import type { OrderState } from '../../src/domain/order.js';
 import { TEST_ORDER_SETTINGS, orderState } from '../helpers/orders.js';
+import { type OrderSettings } from '../../src/domain/order-settings.js';
 
 const SETTINGS: OrderSettings = { ...TEST_ORDER_SETTINGS, devFeeLightningAddress: 'dev@127.0.0.1' };
 const NOW = 1_700_000_000;

@@ -1,6 +1,7 @@
 /** Taker bonds of one order (bonds.md §10–11): coexisting requests, idempotent re-take, first lock wins, scoped cancel. */
 import { describe, expect, it } from 'vitest';
-import { bondAccepted, bondCanceled, bondRequested, takeWithBonds, takerCanceled, type TakeSnapshot, type TakerBond } from '../../src/workflows/bond/taker-bonds.js';
+import { bondAccepted, bondCanceled, bondRequested, takeWithBonds, takerCanceled } from '../../src/workflows/bond/taker-bonds.js';
+import { type TakeSnapshot, type TakerBond } from '../../src/domain/bond.js';
 
 const snap = (n: number): TakeSnapshot => ({ taker: `t${n}`, identity: `i${n}`, tradeIndex: n, fiatAmount: 10 * n, amount: 1000 * n, fee: n, devFee: 0, buyerInvoice: null, rid: null });
 const inv = (n: number) => ({ id: `b${n}`, hash: `h${n}`, request: `lnbc-bond-${n}`, amountSats: 1000 });

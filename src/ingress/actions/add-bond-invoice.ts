@@ -6,7 +6,7 @@
  */
 import invoices from 'invoices';
 import type { Db } from '../../db/database.js';
-import type { InboundMessage } from '../../workflows/order/contract.js';
+import type { InboundMessage } from '../../domain/messages.js';
 import { CantDoError, type ActionHandler } from '../nostr.js';
 import { inboundMessage } from '../router.js';
 

@@ -3,7 +3,7 @@
  * trade index the daemon knows for its identity. The answer travels in the MessageKind's `trade_index`.
  */
 import { message } from '../../protocol/index.js';
-import type { TradeIndexStore } from '../intake.js';
+import type { TradeIndexStore } from '../../db/trade-index-store.js';
 import { CantDoError, type ActionHandler } from '../nostr.js';
 
 export function lastTradeIndexHandler(store: TradeIndexStore): ActionHandler {

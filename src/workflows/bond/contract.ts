@@ -3,9 +3,8 @@
  * Imported by workflow code and the ingress alike, so it holds no I/O.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { InboundMessage } from '../order/contract.js';
-import type { BondPayout } from './payout-machine.js';
-
+import type { InboundMessage } from '../../domain/messages.js';
+import type { BondPayout } from '../../domain/bond.js';
 export const BOND_PAYOUT_WORKFLOW_TYPE = 'bondPayoutWorkflow';
 export const bondPayoutWorkflowId = (bondId: string): string => `bond-payout-${bondId}`;
 

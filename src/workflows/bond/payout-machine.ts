@@ -6,43 +6,9 @@
  * Differences from the reference, on purpose (bonds.md §20): the recipient is recorded at slash time (the reference
  * re-derives it and loses it on timeout slashes); the node share is frozen at slash time and never re-read.
  */
-import type { CantDoReason, OrderKind, SmallOrder } from '../../protocol/schema.js';
-import { cantDoMessage, orderMessage, type Outbound, type Rid } from '../order/messages.js';
-
-export interface PayoutSettings {
-  /** `payout_claim_window_days` in seconds: after it, a bond without an invoice is forfeited to the node. */
-  claimWindowSecs: number;
-  /** `payout_invoice_window_seconds`: the least time between two `add-bond-invoice` requests. */
-  invoiceWindowSecs: number;
-  /** `payout_max_retries`: payment attempts per submitted invoice. */
-  maxRetries: number;
-}
-
-export type PayoutStatus = 'pending-payout' | 'slashed' | 'forfeited' | 'failed';
-
-export interface BondPayout {
-  bondId: string;
-  orderId: string;
-  /** The honest counterparty's trade key, recorded when the bond was slashed. */
-  recipient: string;
-  amountSats: number;
-  /** Frozen at slash time. */
-  nodeShareSats: number;
-  slashedAt: number;
-  status: PayoutStatus;
-  invoice: string | null;
-  /** Payment attempts on the current invoice. */
-  attempts: number;
-  /** Invoice requests since the last accepted invoice (bookkeeping, as the reference keeps it). */
-  invoiceRequests: number;
-  lastInvoiceRequestAt: number | null;
-  /** Which submitted invoice this is (each gets its own payment idempotency key). */
-  invoiceSeq: number;
-  /** What the requests and notices show of the order. */
-  order: { kind: OrderKind; fiatCode: string; fiatAmount: number; paymentMethod: string; premium: number };
-  /** Revision of the bond's row in the `bonds` projection (continues the order workflow's numbering). */
-  rev?: number;
-}
+import type { CantDoReason, SmallOrder } from '../../protocol/schema.js';
+import { cantDoMessage, orderMessage, type Outbound, type Rid } from '../../domain/messages.js';
+import type { BondPayout, PayoutSettings } from '../../domain/bond.js';
 
 export type PayoutEffect = { type: 'send'; msg: Outbound } | { type: 'pay'; invoice: string; amountSats: number; purpose: string };
 

@@ -6,25 +6,16 @@
  * attempt never pays twice), and sends every message through the same activities as the order workflow.
  */
 import { ActivityFailure, condition, continueAsNew, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { SA } from '../order/search-attributes.js';
+import { SA } from '../shared/search-attributes.js';
 import { addBondInvoiceSignal, getPayoutQuery } from './contract.js';
 import type { DatabaseActivities } from '../../activities/database.js';
 import type { LightningActivities } from '../../activities/lightning.js';
 import type { NostrActivities } from '../../activities/nostr.js';
-import type { InboundMessage } from '../order/contract.js';
-import { readInbound } from '../order/messages.js';
-import { workflowNow } from '../time.js';
-import {
-  counterpartyShare,
-  invoiceSubmitted,
-  payoutNextWake,
-  payoutResult,
-  payoutTick,
-  type BondPayout,
-  type PayoutDecision,
-  type PayoutOutcome,
-  type PayoutSettings,
-} from './payout-machine.js';
+import type { InboundMessage } from '../../domain/messages.js';
+import { type BondPayout, type PayoutSettings } from '../../domain/bond.js';
+import { readInbound } from '../../domain/messages.js';
+import { workflowNow } from '../shared/time.js';
+import { counterpartyShare, invoiceSubmitted, payoutNextWake, payoutResult, payoutTick, type PayoutDecision, type PayoutOutcome } from './payout-machine.js';
 
 export { BOND_PAYOUT_WORKFLOW_TYPE, addBondInvoiceSignal, bondPayoutWorkflowId, getPayoutQuery } from './contract.js';
 

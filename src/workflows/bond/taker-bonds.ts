@@ -5,76 +5,9 @@
  * time, so "first" is simply the first report it handles — the single-writer queue is the race guard the reference
  * needs a compare-and-set for. Pure; the order workflow's bond decisions (order/bonds.ts) build on it.
  */
-import type { Rid } from '../order/messages.js';
-
-/** `slashed`: settled and handed to its payout (the payout workflow owns it from then on). */
-export type TakerBondState = 'requested' | 'locked' | 'released' | 'slashed';
-
-/** What a take would have written to the order; promoted to the order only when this bond wins. */
-export interface TakeSnapshot {
-  /** The taker's trade key (where its messages go) and identity. */
-  taker: string;
-  identity: string;
-  tradeIndex: number | null;
-  fiatAmount: number;
-  amount: number;
-  fee: number;
-  devFee: number;
-  /** The buyer's invoice given with a take-sell. */
-  buyerInvoice: string | null;
-  /** The take's request id: echoed by `pay-bond-invoice` and by the trade's first messages once this bond wins. */
-  rid: Rid;
-}
-
-export interface TakerBond extends TakeSnapshot {
-  /** Names the bond's row, its hold invoice (preimage key `bond:<id>`) and its payout workflow. */
-  id: string;
-  hash: string;
-  /** The bond's hold invoice, re-sent as is on an identical re-take. */
-  request: string;
-  amountSats: number;
-  state: TakerBondState;
-  lockedAt: number | null;
-  /** Set when the bond was slashed (settled): why, when, what the node keeps, and who is paid the rest. */
-  slash?: BondSlash;
-  /** A maker bond: the order its row belongs to (a range's root, whichever slice holds it now). */
-  orderId?: string;
-  /** A range maker bond: the root's maximum fiat amount, which slices are slashed in proportion to. */
-  rangeMaxFiat?: number | null;
-  /** A range maker bond: the slices slashed so far, paid out when the range closes (settled once, then). */
-  slices?: SliceSlash[];
-  /** Revision of this bond's row in the `bonds` projection (each change bumps it; older writes never land). */
-  rev: number;
-}
-
-/** One slice of a range maker's bond slashed (bonds.md §12.2): a row of its own, paid when the range closes. */
-export interface SliceSlash {
-  /** `<bond id>:<slice order id>`, or `<bond id>:refund` for what goes back to the maker at close. */
-  id: string;
-  orderId: string;
-  /** The maker's trade key on that slice (the refund: the bond's own key). */
-  pubkey: string;
-  amountSats: number;
-  nodeShareSats: number;
-  recipient: string;
-  reason: 'lost-dispute' | 'timeout';
-  at: number;
-  refund?: boolean;
-  rev: number;
-}
-
-export interface BondSlash {
-  reason: 'lost-dispute' | 'timeout';
-  at: number;
-  nodeShareSats: number;
-  /** The honest counterparty's trade key; null when nobody is paid (both sides slashed, or the node keeps all). */
-  recipient: string | null;
-}
+import type { TakeSnapshot, TakerBond, TakerBondState } from '../../domain/bond.js';
 
 /** A bond whose HTLC may still be held: it must be released (or slashed) before the order lets it go. */
-/** Taker and maker bonds have the same shape; the maker's `taker` is the maker's trade key. */
-export type Bond = TakerBond;
-
 export const isActiveBond = (b: TakerBond): boolean => b.state === 'requested' || b.state === 'locked';
 const active = (b: TakerBond) => b.state === 'requested' || b.state === 'locked';
 

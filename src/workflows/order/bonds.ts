@@ -13,27 +13,17 @@
  * - No bond may reach its CLTV expiry still held: `bondGuardAt` / `bondGuard` release it deliberately before.
  */
 import type { BondResolution, CantDoReason } from '../../protocol/schema.js';
-import { computeBondAmount, computeNodeShare, rangeSliceSlash } from '../bond/math.js';
-import { newPayout, type BondPayout } from '../bond/payout-machine.js';
-import { timeoutSlashArmed } from '../bond/policy.js';
-import {
-  bondAccepted,
-  bondCanceled,
-  bondRequested,
-  isActiveBond,
-  takeWithBonds,
-  takerCanceled,
-  withState,
-  type Bond,
-  type BondSlash,
-  type SliceSlash,
-  type TakeSnapshot,
-  type TakerBond,
-} from '../bond/taker-bonds.js';
-import { escrowGuardSecs, isFinal, moveTo, refuse, send, take, type Clock, type Decision, type Effect, type OrderSettings, type Trade } from './machine.js';
-import { orderMessage, type Outbound, type Rid } from './messages.js';
-import type { OrderState } from './state.js';
+import { computeBondAmount, computeNodeShare, rangeSliceSlash } from '../../domain/bond-math.js';
+import { newPayout } from '../bond/payout-machine.js';
+import { timeoutSlashArmed } from '../../domain/bond-policy.js';
+import { bondAccepted, bondCanceled, bondRequested, isActiveBond, takeWithBonds, takerCanceled, withState } from '../bond/taker-bonds.js';
+import { escrowGuardSecs, isFinal, moveTo, refuse, send, take, type Clock, type Decision, type Effect, type Trade } from './machine.js';
+import { orderMessage, type Outbound, type Rid } from '../../domain/messages.js';
+import type { OrderState } from '../../domain/order.js';
 import { bondOrder, publicOrder, storedOrder } from './views.js';
+import { type BondPayout, type Bond, type BondSlash, type SliceSlash, type TakeSnapshot, type TakerBond } from '../../domain/bond.js';
+import { type OrderSettings } from '../../domain/order-settings.js';
+import { projectedBondState, type BondRowView } from '../../domain/bond.js';
 
 export const bondsOf = (t: Trade): readonly TakerBond[] => t.bonds ?? [];
 const withBonds = (t: Trade, bonds: TakerBond[]): Trade => ({ ...t, bonds });
@@ -400,32 +390,6 @@ export function bondGuard(t: Trade, c: Clock): Decision & { released: Bond[] } {
 // ----------------------------------------------------------------------------------------------------------------
 // Projection
 
-/** A bond as its `bonds` row shows it; `rev` orders the writes. */
-export interface BondRowView {
-  id: string;
-  orderId: string;
-  role: 'taker' | 'maker';
-  pubkey: string;
-  state: string;
-  hash: string | null;
-  paymentRequest: string | null;
-  amountSats: number;
-  nodeShareSats: number | null;
-  payoutRecipient: string | null;
-  slashedReason: string | null;
-  slashedAt: number | null;
-  lockedAt: number | null;
-  takerIdentity: string | null;
-  takerTradeIndex: number | null;
-  takerFiatAmount: number | null;
-  takerAmount: number | null;
-  takerFee: number | null;
-  takerDevFee: number | null;
-  parentBondId: string | null;
-  childOrderId: string | null;
-  rev: number;
-}
-
 /** The rows of every bond the order holds: its takers', its maker's and a range maker's slices. */
 export function bondRows(t: Trade): BondRowView[] {
   const row = (b: Bond, role: 'taker' | 'maker'): BondRowView => ({
@@ -491,8 +455,3 @@ export function bondViews(t: Trade, s: OrderSettings): BondView[] {
   return bondRows(t).map((r) => ({ ...r, releaseBy: r.state === 'locked' && r.lockedAt !== null ? r.lockedAt + escrowGuardSecs(s) : null }));
 }
 
-/** A bond row's state: a slashed bond is `pending-payout` until its payout moves it on (or `slashed` when nobody is paid). */
-export function projectedBondState(b: Bond): string {
-  if (b.state !== 'slashed') return b.state;
-  return b.slash && b.slash.recipient !== null && b.slash.nodeShareSats < b.amountSats ? 'pending-payout' : 'slashed';
-}

@@ -5,32 +5,13 @@
  */
 import { defineQuery, defineSignal, type SignalDefinition } from '@temporalio/workflow';
 import type { Action } from '../../protocol/schema.js';
-import type { OrderSettings, SupportRequest } from './machine.js';
-
+import type { InboundMessage } from '../../domain/messages.js';
+import type { OrderSettings } from '../../domain/order-settings.js';
+import type { SupportRequest } from '../../domain/support.js';
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
 export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
-}
-
-/**
- * An accepted inbound message as the ingress hands it to a workflow. Plain JSON: the message travels as its
- * canonical JSON text, so a 64-bit `request_id` survives Temporal's JSON payloads.
- */
-export interface InboundMessage {
-  /** The Nostr event that carried it (idempotency key). */
-  eventId: string;
-  action: string;
-  messageJson: string;
-  /** The trade key: where replies go. */
-  sender: string;
-  /** The identity key (equals `sender` in full privacy). */
-  identity: string;
-  /** Inner `created_at` (unix seconds). */
-  createdAt: number;
-  transport: 'nip44' | 'gift-wrap';
-  /** When the ingress received it (wall-clock ms), for the reply-latency metric; absent from older messages. */
-  receivedAtMs?: number;
 }
 
 /** Actions whose `id` names an order and that the order's workflow handles. */

@@ -23,54 +23,19 @@ import type { PriceQuote } from '../../price/manager.js';
 import type { CantDoReason } from '../../protocol/schema.js';
 import { unstorableTextAt } from '../../protocol/text.js';
 import type { BondRow } from '../../db/bond-projection.js';
-import type { BondPayout } from '../bond/payout-machine.js';
-import { computeBondAmount, makerBondNotionalSats } from '../bond/math.js';
-import { makerBondRequired, takerBondRequired } from '../bond/policy.js';
-import type { Bond } from '../bond/taker-bonds.js';
-import type { HoldInvoiceExpiring, HoldInvoiceUpdate } from '../hold-invoice.js';
-import { orderWorkflowId, type InboundMessage, type NewOrderInput } from './contract.js';
+import type { BondPayout, Bond } from '../../domain/bond.js';
+import { type OrderSettings } from '../../domain/order-settings.js';
+import { type SupportRequest } from '../../domain/support.js';
+import { computeBondAmount, makerBondNotionalSats } from '../../domain/bond-math.js';
+import { makerBondRequired, takerBondRequired } from '../../domain/bond-policy.js';
+import type { HoldInvoiceExpiring, HoldInvoiceUpdate } from '../shared/hold-invoice.js';
+import { orderWorkflowId, type NewOrderInput } from './contract.js';
 import { canAddInvoice, canDispute, canRelease, canSendFiatSent } from './guards.js';
-import {
-  addInvoice,
-  adminCanceled,
-  adminSettled,
-  cancel,
-  canResolveDispute,
-  canTakeDispute,
-  createOrder,
-  devFeeResult,
-  fiatSent,
-  holdInvoiceAccepted,
-  holdInvoiceCanceled,
-  holdInvoiceIssued,
-  nextDeadline,
-  openChildOrder,
-  openDispute,
-  payoutResult,
-  rateUser,
-  refuse,
-  released,
-  resolvedCooperatively,
-  supportApplies,
-  supportRequest,
-  take,
-  takeDispute,
-  timeout,
-  escrowDeadline,
-  tradePubkey,
-  dueWork,
-  type Clock,
-  type Decision,
-  type NextTrade,
-  type OrderSettings,
-  type PayoutOutcome,
-  type SupportRequest,
-  type Trade,
-} from './machine.js';
-import { cantDoMessage, readInbound, type Inbound, type Outbound, type Rid } from './messages.js';
+import { addInvoice, adminCanceled, adminSettled, cancel, canResolveDispute, canTakeDispute, createOrder, devFeeResult, fiatSent, holdInvoiceAccepted, holdInvoiceCanceled, holdInvoiceIssued, nextDeadline, openChildOrder, openDispute, payoutResult, rateUser, refuse, released, resolvedCooperatively, supportApplies, supportRequest, take, takeDispute, timeout, escrowDeadline, tradePubkey, dueWork, type Clock, type Decision, type NextTrade, type PayoutOutcome, type Trade } from './machine.js';
+import { cantDoMessage, readInbound, type Inbound, type Outbound, type Rid, type InboundMessage } from '../../domain/messages.js';
 import { checkNewOrder, needsPrice } from './new-order.js';
-import { orderSearchAttributes } from './search-attributes.js';
-import type { OrderState } from './state.js';
+import { orderSearchAttributes } from '../shared/search-attributes.js';
+import type { OrderState } from '../../domain/order.js';
 import { checkTake, takeNeedsPrice } from './take.js';
 import { orderEventView, solverDisputeInfo } from './views.js';
 import {

@@ -3,7 +3,7 @@
  * order of checks and with its reason (protocol.md §18 steps 3, 6, 7 and §20.3). Pure.
  */
 import type { CantDoReason } from '../../protocol/schema.js';
-import type { OrderState } from './state.js';
+import type { OrderState } from '../../domain/order.js';
 
 type Guard = { ok: true } | { ok: false; reason: CantDoReason };
 const ok: Guard = { ok: true };

@@ -5,40 +5,16 @@
  * order. Replies and their order follow the reference daemon (protocol.md §18–§22); nothing here does I/O.
  */
 import type { BondResolution, CantDoReason, OrderStatus, SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
-import type { BondPayout } from '../bond/payout-machine.js';
-import type { BondSettings } from '../bond/policy.js';
-import type { TakerBond } from '../bond/taker-bonds.js';
+import type { BondPayout, TakerBond } from '../../domain/bond.js';
 import { publishedStatus } from '../../nostr/events.js';
 import { orderExpiresAt, perPartyFee } from './amounts.js';
 import { rangeRemainder } from './take.js';
-import { cantDoMessage, orderMessage, type Outbound, type Rid } from './messages.js';
-import { UNTOUCHED_ORDER_FIELDS, type OrderState } from './state.js';
+import { cantDoMessage, orderMessage, type Outbound, type Rid } from '../../domain/messages.js';
+import { UNTOUCHED_ORDER_FIELDS, type OrderState } from '../../domain/order.js';
 import { addInvoiceOrder, escrowLockedOrder, payInvoiceOrder, payoutInvoiceOrder, publicOrder, storedOrder } from './views.js';
-
-export interface OrderSettings {
-  /** `[mostro] fee` (fraction shared by both parties). */
-  feeRate: number;
-  devFeePercentage: number;
-  fiatCurrenciesAccepted: string[];
-  minPaymentAmount: number;
-  maxOrderAmount: number;
-  expirationHours: number;
-  maxExpirationDays: number;
-  /** `[mostro] expiration_seconds`: each party's window for its duty in a waiting state. */
-  expirationSeconds: number;
-  holdInvoiceCltvDelta: number;
-  escrowDeadlineMarginBlocks: number;
-  paymentAttempts: number;
-  paymentRetriesInterval: number;
-  /** Where the dev fee goes; null pays none. */
-  devFeeLightningAddress: string | null;
-  /** How long a finished order's workflow keeps answering (ratings, late cancels) before it closes. */
-  lingerSeconds: number;
-  /** Activities heartbeat every second; a worker silent this long is presumed dead and the attempt is retried. */
-  activityHeartbeatTimeoutSecs: number;
-  /** `[anti_abuse_bond]`; absent in orders started before bonds existed (bonds off). */
-  bond?: BondSettings;
-}
+import type { OpenedDispute, DisputeRole } from '../../domain/dispute.js';
+import type { OrderSettings } from '../../domain/order-settings.js';
+import type { SupportAction, SupportRequest } from '../../domain/support.js';
 
 /** The order plus what only the workflow needs to drive it. */
 export interface Trade {
@@ -112,14 +88,6 @@ export type Effect =
   | { type: 'settle-bond'; bondId: string }
   /** Start the range remainder as an order of its own, announced to the maker's next trade key; it takes the maker's bond along. */
   | { type: 'start-child'; child: OrderState; announce: { to: string; rid: Rid; tradeIndex: number }; makerBond?: TakerBond };
-
-export interface OpenedDispute {
-  id: string;
-  orderId: string;
-  initiator: 'buyer' | 'seller';
-  previousStatus: OrderStatus;
-  createdAt: number;
-}
 
 export interface Decision {
   trade: Trade;
@@ -750,30 +718,6 @@ export function holdInvoiceCanceled(t: Trade, hash: string, c: Clock): Decision 
   return d;
 }
 
-/**
- * Support staff's repair requests (the `support` signal, sent with `mostro admin signal`), for after the cause of a
- * stuck step was fixed outside the trade (channel liquidity, a relay outage):
- * - `retry-payout`: pay the buyer's current invoice now instead of at the next retry (also after every attempt
- *   failed and the buyer was asked for a new invoice). The payment's idempotency key is unchanged, so a payout that
- *   did land is never sent twice.
- * - `retry-dev-fee`: try the dev fee again now, with a fresh attempt budget.
- * - `republish`: publish the order's NIP-69 event again.
- * - `cancel-with-refund`: end a trade whose escrow is locked (`active`, `fiat-sent`, `dispute`) by canceling the
- *   hold invoice — the seller keeps the sats —, as a solver's admin-cancel would (`canceled-by-admin`, an open
- *   dispute `seller-refunded`, `admin-canceled` to both parties).
- * - `resend-add-invoice`: ask the buyer again for a new payout invoice after every attempt failed (sent by the
- *   ingress when the buyer restores its session, so a reinstalled client can still get paid).
- * A request that does not apply to the trade's state changes nothing.
- */
-export type SupportAction = 'retry-payout' | 'retry-dev-fee' | 'republish' | 'cancel-with-refund' | 'resend-add-invoice';
-
-export interface SupportRequest {
-  action: SupportAction;
-  /** Who asked, and why: kept in the workflow's history next to the signal. */
-  operator: string;
-  reason: string;
-}
-
 export function supportApplies(t: Trade, action: SupportAction, s: Pick<OrderSettings, 'devFeeLightningAddress'>): boolean {
   const o = t.order;
   switch (action) {
@@ -831,9 +775,6 @@ export function supportRequest(t: Trade, r: SupportRequest, c: Clock): Decision 
 
 // ----------------------------------------------------------------------------------------------------------------
 // Solvers (§24.2–24.3)
-
-/** Who is asking, as the database knows them: the admin (the daemon's own key as identity), a solver, or nobody. */
-export type DisputeRole = { role: 'admin' } | { role: 'solver'; category: number } | { role: 'none' };
 
 export const SOLVER_READ_WRITE = 2;
 

@@ -4,7 +4,7 @@
  */
 import type { SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
 import type { OrderEventInput } from '../../nostr/events.js';
-import type { OrderState } from './state.js';
+import type { OrderState } from '../../domain/order.js';
 
 /** What the NIP-69 event of an order revision shows. */
 export const orderEventView = (o: OrderState): OrderEventInput => ({

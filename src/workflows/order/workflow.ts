@@ -29,12 +29,13 @@ import type { NostrActivities } from '../../activities/nostr.js';
 import type { PriceActivities } from '../../activities/price.js';
 import type { SettingsActivities } from '../../activities/settings.js';
 import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflow.js';
-import { holdInvoiceExpiringSignal, holdInvoiceSignals, type HoldInvoiceExpiring, type HoldInvoiceUpdate } from '../hold-invoice.js';
-import { workflowNow } from '../time.js';
-import { ORDER_ACTIONS, messageOutcomeQuery, orderSignals, orderWorkflowId, supportSignal, type InboundMessage } from './contract.js';
+import { holdInvoiceExpiringSignal, holdInvoiceSignals, type HoldInvoiceExpiring, type HoldInvoiceUpdate } from '../shared/hold-invoice.js';
+import { workflowNow } from '../shared/time.js';
+import { ORDER_ACTIONS, messageOutcomeQuery, orderSignals, orderWorkflowId, supportSignal } from './contract.js';
 import { PAYOUT_TRACKER_PATCH, clockWork, orderDriver, payoutInFlight, type OrderPorts, type OrderWorkflowInput } from './driver.js';
-import type { SupportRequest } from './machine.js';
-import type { OrderState } from './state.js';
+import { type InboundMessage } from '../../domain/messages.js';
+import type { SupportRequest } from '../../domain/support.js';
+import type { OrderState } from '../../domain/order.js';
 import { bondViews, type BondView } from './bonds.js';
 
 export type { ChildOrderInput, OrderWorkflowInput } from './driver.js';

@@ -2,7 +2,7 @@
 import * as wf from '@temporalio/workflow';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import type * as activities from '../activities.js';
-import { workflowNow } from '../../../src/workflows/time.js';
+import { workflowNow } from '../../../src/workflows/shared/time.js';
 
 const acts = wf.proxyActivities<typeof activities>({
   startToCloseTimeout: '10s',

@@ -1,6 +1,7 @@
 /** A stand-in for the order workflow (issue 5): records what the ingress delivers, so routing can be tested. */
 import { condition, defineQuery, setHandler } from '@temporalio/workflow';
-import { ORDER_ACTIONS, orderSignals, type InboundMessage, type NewOrderInput } from '../../../src/workflows/order/contract.js';
+import { ORDER_ACTIONS, orderSignals, type NewOrderInput } from '../../../src/workflows/order/contract.js';
+import { type InboundMessage } from '../../../src/domain/messages.js';
 
 export const receivedQuery = defineQuery<{ input: NewOrderInput; messages: InboundMessage[] }>('received');
 

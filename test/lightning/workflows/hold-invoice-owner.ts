@@ -1,7 +1,7 @@
 /** A minimal hold-invoice owner: creates its invoice through the real activity and records what the watcher says. */
 import { condition, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { LightningActivities } from '../../../src/activities/lightning.js';
-import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../../../src/workflows/hold-invoice.js';
+import { holdInvoiceSignals, type HoldInvoiceUpdate } from '../../../src/workflows/shared/hold-invoice.js';
 
 const ln = proxyActivities<LightningActivities>({ startToCloseTimeout: '10 seconds' });
 

@@ -2,9 +2,8 @@
  * The bond policy an order runs under (`[anti_abuse_bond]`, bonds.md §4), as the order workflow receives it with its
  * settings. Orders started before bonds existed have none: for them bonds are off.
  */
-import type { BondAmountSettings } from './math.js';
-import type { PayoutSettings } from './payout-machine.js';
-
+import type { BondAmountSettings } from './bond-math.js';
+import type { PayoutSettings } from './bond.js';
 export type BondApplyTo = 'take' | 'make' | 'both';
 
 export interface BondSettings extends BondAmountSettings {

@@ -7,10 +7,10 @@
  * schemas; outbound ones are typed and checked byte for byte by the tests. Keeping zod out of the workflow bundle
  * keeps each cached workflow small (every workflow instance gets its own copy of the modules it imports).
  */
-import { parseJson } from '../../protocol/json.js';
-import { unwrapKind } from '../../protocol/kind.js';
-import type { Action, CantDoReason, Message, MessageKind, MessageWrapper, Payload } from '../../protocol/schema.js';
-import { serializeMessage } from '../../protocol/serialize.js';
+import { parseJson } from '../protocol/json.js';
+import { unwrapKind } from '../protocol/kind.js';
+import type { Action, CantDoReason, Message, MessageKind, MessageWrapper, Payload } from '../protocol/schema.js';
+import { serializeMessage } from '../protocol/serialize.js';
 
 /** A request id as workflow state keeps it: decimal text, or null. */
 export type Rid = string | null;
@@ -57,4 +57,24 @@ export function orderMessage(
 /** The `cant-do` answer to a request: echoes its request id and order id. */
 export function cantDoMessage(to: string, rid: Rid, id: string | undefined, reason: CantDoReason): Outbound {
   return orderMessage(to, { wrapper: 'cant-do', rid, id, action: 'cant-do', payload: { cant_do: reason } });
+}
+
+/**
+ * An accepted inbound message as the ingress hands it to a workflow. Plain JSON: the message travels as its
+ * canonical JSON text, so a 64-bit `request_id` survives Temporal's JSON payloads.
+ */
+export interface InboundMessage {
+  /** The Nostr event that carried it (idempotency key). */
+  eventId: string;
+  action: string;
+  messageJson: string;
+  /** The trade key: where replies go. */
+  sender: string;
+  /** The identity key (equals `sender` in full privacy). */
+  identity: string;
+  /** Inner `created_at` (unix seconds). */
+  createdAt: number;
+  transport: 'nip44' | 'gift-wrap';
+  /** When the ingress received it (wall-clock ms), for the reply-latency metric; absent from older messages. */
+  receivedAtMs?: number;
 }

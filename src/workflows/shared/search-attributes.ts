@@ -4,7 +4,7 @@
  * namespace before workers run (every daemon process registers the missing ones at start; see docs/production.md for a cluster).
  */
 import { defineSearchAttributeKey, type SearchAttributeUpdatePair } from '@temporalio/common';
-import type { OrderState } from './state.js';
+import type { OrderState } from '../../domain/order.js';
 
 export const SA = {
   status: defineSearchAttributeKey('MostroOrderStatus', 'KEYWORD'),
