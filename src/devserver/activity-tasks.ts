@@ -4,10 +4,12 @@
  * failure and retry with backoff, the four timeouts on the virtual clock, and recovery after a restart.
  */
 import { randomUUID } from 'node:crypto';
-import { encodeToken, decodeToken, type Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import { invalidArgument, notFound } from './errors.js';
 import { durationToMs, eventAttrField, msToDuration, msToTimestamp, type Msg } from './proto-util.js';
 import type { ActivityState, BufferedEvent, RetryPolicyState, Run } from './run.js';
+import { queueKey } from './task-queues.js';
+import { decodeToken, encodeToken } from './tokens.js';
 
 export class ActivityTasks {
   constructor(private readonly engine: Engine) {}
@@ -20,12 +22,7 @@ export class ActivityTasks {
         // Nobody holds this attempt any more: count it as a start-to-close timeout of the attempt.
         this.attemptTimedOut(run, a.scheduledId, a.attempt, 'TIMEOUT_TYPE_START_TO_CLOSE', true);
       } else if (a.state === 'scheduled') {
-        this.engine.enqueue(this.engine.actQueueKey(run, a.taskQueue), {
-          kind: 'act',
-          run,
-          scheduledId: a.scheduledId,
-          attempt: a.attempt,
-        });
+        this.enqueueAttempt(run, a);
       } else {
         this.armRetry(run, a);
       }
@@ -86,7 +83,17 @@ export class ActivityTasks {
     };
     run.m.activities[scheduledId] = act;
     this.armTimers(run, act);
-    this.engine.enqueue(this.engine.actQueueKey(run, taskQueue), { kind: 'act', run, scheduledId, attempt: 1 });
+    this.enqueueAttempt(run, act);
+  }
+
+  /** Offers the activity's current attempt to the pollers of its task queue. */
+  private enqueueAttempt(run: Run, act: ActivityState): void {
+    this.engine.queues.enqueue(queueKey('act', run.m.namespace, act.taskQueue), {
+      kind: 'act',
+      run,
+      scheduledId: act.scheduledId,
+      attempt: act.attempt,
+    });
   }
 
   private key(run: Run, sid: number, what: string): string {
@@ -146,7 +153,7 @@ export class ActivityTasks {
       act.currentAttemptScheduledTime = this.engine.now();
       this.armTimers(run, act);
       this.engine.touch(run);
-      this.engine.enqueue(this.engine.actQueueKey(run, act.taskQueue), { kind: 'act', run, scheduledId: sid, attempt: act.attempt });
+      this.enqueueAttempt(run, act);
       void this.engine.commit();
     });
   }
@@ -189,7 +196,7 @@ export class ActivityTasks {
     let run: Run | undefined;
     let act: ActivityState | undefined;
     if (byId) {
-      run = this.engine.findRun(byId.ns, { workflowId: byId.workflowId, runId: byId.runId });
+      run = this.engine.runs.find(byId.ns, { workflowId: byId.workflowId, runId: byId.runId });
       act = Object.values(run.m.activities).find((a) => a.activityId === byId.activityId);
     } else {
       const t = decodeToken(token);

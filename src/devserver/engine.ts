@@ -12,27 +12,28 @@ import { ActivityTasks } from './activity-tasks.js';
 import { VirtualClock } from './clock.js';
 import { History } from './history.js';
 import { RpcError, alreadyExists, invalidArgument, notFound } from './errors.js';
+import type { PollSignal } from './engine-context.js';
+import { Namespaces } from './namespaces.js';
 import {
   durationToMs,
   eventAttrField,
   eventTypeName,
-  jsonPayload,
   msToDuration,
   msToTimestamp,
   type Msg,
 } from './proto-util.js';
+import { Queries } from './queries.js';
 import {
   Run,
   type BufferedEvent,
   type RunMeta,
   type RunStatus,
 } from './run.js';
+import { RunRegistry } from './run-registry.js';
 import type { GlobalState, LoadedState, Store } from './store.js';
-import {
-  SYSTEM_ATTRIBUTES,
-  decodeSearchAttributes,
-  type SaType,
-} from './visibility.js';
+import { TaskQueues, queueKey, workflowQueueKey, type TaskRef } from './task-queues.js';
+import { decodeToken, encodeToken } from './tokens.js';
+import { decodeSearchAttributes } from './visibility.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
 import type { Logger } from '../log.js';
@@ -61,73 +62,17 @@ const CLOSE_COMMANDS = new Set([
   'COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION',
 ]);
 
-export type TaskRef =
-  | { kind: 'wft'; run: Run; seq: number; sticky?: boolean }
-  | { kind: 'act'; run: Run; scheduledId: number; attempt: number }
-  | { kind: 'query'; queryId: string };
-
 /** A sticky queue not polled for this long counts as gone: its worker's tasks go to the normal queue at once. */
 const STICKY_POLLER_WINDOW_MS = 10_000;
-
-/** How long a worker that stopped polling is still listed by DescribeTaskQueue (the real server's 5 minutes). */
-const POLLER_TTL_MS = 5 * 60_000;
-
-interface Poller {
-  identity: string;
-  deliver: (resp: Msg) => void;
-  isCancelled: () => boolean;
-}
-
-interface TaskQueue {
-  tasks: TaskRef[];
-  pollers: Poller[];
-}
-
-interface PendingQuery {
-  id: string;
-  run: Run;
-  query: Msg;
-  dispatched: boolean;
-  resolve: (r: Msg) => void;
-  reject: (e: unknown) => void;
-}
-
-type Token =
-  | { k: 'w'; r: string; q: number }
-  | { k: 'a'; r: string; s: number; a: number }
-  | { k: 'q'; id: string };
-
-export function encodeToken(t: Token): Buffer {
-  return Buffer.from(JSON.stringify(t));
-}
-
-export function decodeToken(buf: Buffer | Uint8Array | undefined): Token {
-  if (!buf || buf.length === 0) throw invalidArgument('taskToken is required');
-  try {
-    const t = JSON.parse(Buffer.from(buf).toString()) as Token;
-    if (!t || typeof t !== 'object' || !['w', 'a', 'q'].includes(t.k)) throw new Error('bad token');
-    return t;
-  } catch {
-    throw invalidArgument('malformed task token');
-  }
-}
-
 
 export class Engine {
   readonly clock: VirtualClock;
   readonly activities: ActivityTasks;
-  readonly runs = new Map<string, Run>();
-  /** `${namespace}\n${workflowId}` → runs of that id in start order (the last is the current run). */
-  private byWorkflow = new Map<string, Run[]>();
-  private queues = new Map<string, TaskQueue>();
-  /** Who polled each queue and when (wall clock), for DescribeTaskQueue: the Web UI's "Workers" tab and banner. */
-  private pollerHistory = new Map<string, Map<string, number>>();
-  private queries = new Map<string, PendingQuery>();
+  readonly runs = new RunRegistry();
+  readonly namespaces: Namespaces;
+  readonly queues: TaskQueues;
+  readonly queries: Queries;
   private busyRuns = new Set<Run>();
-  private runSeq = 0;
-  readonly namespaces = new Map<string, { id: string; retentionMs: number }>();
-  /** Custom search attributes per namespace. */
-  readonly searchAttributes = new Map<string, Record<string, SaType>>();
   private closed = false;
   /** Sticky queues whose worker shut down: never dispatch there again. */
   private deadStickyQueues = new Set<string>();
@@ -145,8 +90,16 @@ export class Engine {
       onError: (err) => this.opts.log.error('timer callback failed', { err: String((err as Error)?.stack ?? err) }),
     });
     opts.store.attach({ runs: () => this.runs.values(), global: () => this.globalState() });
+    this.namespaces = new Namespaces(opts.defaultRetentionMs, () => opts.store.markGlobal());
+    this.queues = new TaskQueues({
+      materialize: (task, identity) => this.materialize(task, identity),
+      commit: () => this.commit(),
+      clock: this.clock,
+      pollTimeoutMs: opts.pollTimeoutMs,
+    });
+    this.queries = new Queries(this.queues);
     this.activities = new ActivityTasks(this);
-    this.ensureNamespace('default');
+    this.namespaces.ensure('default');
   }
 
   get store(): Store {
@@ -164,11 +117,8 @@ export class Engine {
   restore(state: LoadedState): void {
     if (state.global) {
       this.clock.offset = state.global.clockOffset;
-      this.runSeq = state.global.runSeq;
-      for (const [name, ns] of Object.entries(state.global.namespaces)) this.namespaces.set(name, ns);
-      for (const [ns, attrs] of Object.entries(state.global.searchAttributes)) {
-        this.searchAttributes.set(ns, attrs as Record<string, SaType>);
-      }
+      this.runs.lastSeq = state.global.runSeq;
+      this.namespaces.restore(state.global);
     }
     const loaded = state.runs.map(({ meta, history }) => {
       const run = new Run(meta);
@@ -177,7 +127,7 @@ export class Engine {
       return run;
     });
     loaded.sort((a, b) => a.m.seq - b.m.seq);
-    for (const run of loaded) this.index(run);
+    for (const run of loaded) this.runs.add(run);
     for (const run of loaded) {
       if (!run.running) continue;
       this.recoverRun(run);
@@ -195,7 +145,7 @@ export class Engine {
       this.wftTimedOut(run, m.wft.seq);
     } else if (m.wft?.state === 'scheduled') {
       m.sticky = undefined; // the worker's cache may be gone with the crash: full history on the normal queue
-      this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq: m.wft.seq });
+      this.queues.enqueue(workflowQueueKey(run), { kind: 'wft', run, seq: m.wft.seq });
     } else if (m.wftRetryAt !== undefined) {
       this.armWftRetry(run);
     } else if (m.startDelayUntil !== undefined) {
@@ -212,9 +162,8 @@ export class Engine {
   private globalState(): GlobalState {
     return {
       clockOffset: this.clock.offset,
-      runSeq: this.runSeq,
-      namespaces: Object.fromEntries(this.namespaces),
-      searchAttributes: Object.fromEntries(this.searchAttributes),
+      runSeq: this.runs.lastSeq,
+      ...this.namespaces.snapshot(),
     };
   }
 
@@ -230,7 +179,7 @@ export class Engine {
     let removed = 0;
     for (const run of [...this.runs.values()]) {
       if (run.running || run.m.closeTime === undefined) continue;
-      const retention = this.namespaces.get(run.m.namespace)?.retentionMs ?? this.opts.defaultRetentionMs;
+      const retention = this.namespaces.retentionOf(run.m.namespace);
       if (run.m.closeTime + retention > now) continue;
       this.deleteRun(run);
       removed++;
@@ -240,11 +189,7 @@ export class Engine {
   }
 
   private deleteRun(run: Run): void {
-    this.runs.delete(run.runId);
-    const key = this.wfKey(run.m.namespace, run.m.workflowId);
-    const list = (this.byWorkflow.get(key) ?? []).filter((r) => r !== run);
-    if (list.length > 0) this.byWorkflow.set(key, list);
-    else this.byWorkflow.delete(key);
+    this.runs.remove(run);
     this.busyRuns.delete(run);
     this.clock.cancelPrefix(`${run.runId}|`);
     this.opts.store.markDeleted(run.runId);
@@ -253,12 +198,9 @@ export class Engine {
   async shutdown(): Promise<void> {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    for (const q of this.queues.values()) {
-      for (const p of q.pollers.splice(0)) p.deliver({});
-    }
+    this.queues.close();
     for (const run of this.runs.values()) run.wakeHistoryWaiters();
-    for (const q of this.queries.values()) q.reject(new RpcError(GrpcStatus.UNAVAILABLE, 'server shutting down'));
-    this.queries.clear();
+    this.queries.close();
     this.clock.close();
     await this.opts.store.close();
   }
@@ -289,113 +231,6 @@ export class Engine {
 
   private isIdle(): boolean {
     return this.busyRuns.size === 0 && this.queries.size === 0;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Namespaces and search attributes
-
-  ensureNamespace(name: string, retentionMs = this.opts.defaultRetentionMs): void {
-    if (this.namespaces.has(name)) return;
-    this.namespaces.set(name, { id: randomUUID(), retentionMs });
-    // A new namespace has no custom search attributes, as on the real server (CLI 1.5 / server 1.29): the older
-    // dev servers' CustomKeywordField & co. are gone there too.
-    this.searchAttributes.set(name, {});
-    this.opts.store.markGlobal();
-  }
-
-  requireNamespace(name: string | undefined): string {
-    if (!name) throw invalidArgument('namespace is required');
-    if (!this.namespaces.has(name)) throw notFound(`namespace ${name} is not found`);
-    return name;
-  }
-
-  customAttributes(ns: string): Record<string, SaType> {
-    return this.searchAttributes.get(ns) ?? {};
-  }
-
-  addSearchAttributes(ns: string, attrs: Record<string, SaType>): void {
-    const cur = { ...this.customAttributes(ns) };
-    for (const [name, type] of Object.entries(attrs)) {
-      if (SYSTEM_ATTRIBUTES[name]) throw invalidArgument(`search attribute ${name} is reserved by system`);
-      if (cur[name] && cur[name] !== type) {
-        throw alreadyExists(`search attribute ${name} already exists with type ${cur[name]}`);
-      }
-      cur[name] = type;
-    }
-    this.searchAttributes.set(ns, cur);
-    this.opts.store.markGlobal();
-  }
-
-  removeSearchAttributes(ns: string, names: string[]): void {
-    const cur = { ...this.customAttributes(ns) };
-    for (const n of names) {
-      if (!cur[n]) throw notFound(`search attribute ${n} doesn't exist`);
-      delete cur[n];
-    }
-    this.searchAttributes.set(ns, cur);
-    this.opts.store.markGlobal();
-  }
-
-  /** @internal */
-  fieldType(ns: string, name: string): SaType | undefined {
-    return SYSTEM_ATTRIBUTES[name] ?? this.customAttributes(ns)[name];
-  }
-
-  /** Search attributes a workflow may set: the custom ones plus the SDK-maintained system lists. */
-  private writableAttributes(ns: string): Record<string, SaType> {
-    return { ...this.customAttributes(ns), TemporalChangeVersion: 'KeywordList', BuildIds: 'KeywordList' };
-  }
-
-  encodeSearchAttributes(ns: string, values: Record<string, unknown>): Msg {
-    const indexedFields: Msg = {};
-    for (const [name, v] of Object.entries(values)) {
-      indexedFields[name] = jsonPayload(v, this.fieldType(ns, name) ?? 'Keyword');
-    }
-    return { indexedFields };
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Runs: lookup and indexing
-
-  private wfKey(ns: string, workflowId: string): string {
-    return `${ns}\n${workflowId}`;
-  }
-
-  private index(run: Run): void {
-    this.runs.set(run.runId, run);
-    const key = this.wfKey(run.m.namespace, run.m.workflowId);
-    const list = this.byWorkflow.get(key);
-    if (list) list.push(run);
-    else this.byWorkflow.set(key, [run]);
-    this.runSeq = Math.max(this.runSeq, run.m.seq);
-  }
-
-  currentRun(ns: string, workflowId: string): Run | undefined {
-    const list = this.byWorkflow.get(this.wfKey(ns, workflowId));
-    return list?.[list.length - 1];
-  }
-
-  /** Resolves `{workflowId, runId?}`; without a run id, the current run. */
-  findRun(ns: string, execution: Msg | undefined): Run {
-    const workflowId = execution?.workflowId as string | undefined;
-    if (!workflowId) throw invalidArgument('workflowId is required');
-    const runId = execution?.runId as string | undefined;
-    if (runId) {
-      const run = this.runs.get(runId);
-      if (!run || run.m.workflowId !== workflowId || run.m.namespace !== ns) {
-        throw notFound(`workflow execution not found for workflowId ${workflowId} and runId ${runId}`);
-      }
-      return run;
-    }
-    const run = this.currentRun(ns, workflowId);
-    if (!run) throw notFound(`workflow execution not found for workflowId ${workflowId}`);
-    return run;
-  }
-
-  findRunningRun(ns: string, execution: Msg | undefined): Run {
-    const run = this.findRun(ns, execution);
-    if (!run.running) throw notFound('workflow execution already completed');
-    return run;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -470,15 +305,15 @@ export class Engine {
       continued?: { from: Run; initiator: string; runId: string };
     } = {},
   ): { run: Run; started: boolean } {
-    const ns = this.requireNamespace(req.namespace);
+    const ns = this.namespaces.require(req.namespace);
     const workflowId = req.workflowId as string | undefined;
     if (!workflowId) throw invalidArgument('workflowId is required');
     if (!req.workflowType?.name) throw invalidArgument('workflowType is required');
     if (!req.taskQueue?.name) throw invalidArgument('taskQueue is required');
     const requestId = (req.requestId as string | undefined) || randomUUID();
-    const sa = decodeSearchAttributes(req.searchAttributes?.indexedFields, this.writableAttributes(ns));
+    const sa = decodeSearchAttributes(req.searchAttributes?.indexedFields, this.namespaces.writableAttributes(ns));
 
-    const existing = this.currentRun(ns, workflowId);
+    const existing = this.runs.current(ns, workflowId);
     if (existing && !opts.continued) {
       if (existing.m.startRequestId === requestId) return { run: existing, started: true };
       if (existing.running) {
@@ -512,7 +347,7 @@ export class Engine {
     const delayMs = durationToMs(req.workflowStartDelay) || durationToMs(req.backoffStartInterval);
     const from = opts.continued?.from;
     const meta: RunMeta = {
-      seq: ++this.runSeq,
+      seq: this.runs.nextSeq(),
       namespace: ns,
       workflowId,
       runId,
@@ -547,7 +382,7 @@ export class Engine {
       historySizeBytes: 0,
     };
     const run = new Run(meta);
-    this.index(run);
+    this.runs.add(run);
     const parent = meta.parent;
     this.append(run, 'WorkflowExecutionStarted', {
       workflowType: req.workflowType,
@@ -647,15 +482,6 @@ export class Engine {
   // ---------------------------------------------------------------------------------------------------------------
   // Workflow tasks
 
-  private wfQueueKey(run: Run): string {
-    return `wf|${run.m.namespace}|${run.m.taskQueue}`;
-  }
-
-  /** @internal */
-  actQueueKey(run: Run, taskQueue: string): string {
-    return `act|${run.m.namespace}|${taskQueue}`;
-  }
-
   private scheduleWft(run: Run): void {
     const m = run.m;
     if (!run.running) return;
@@ -687,11 +513,11 @@ export class Engine {
     // As the real server: a sticky queue nobody polled lately ("sticky worker unavailable") is skipped at once, with no
     // timeout recorded; one that was polled gets the task and the schedule-to-start wait below.
     const sticky =
-      m.sticky && !this.deadStickyQueues.has(m.sticky.queue) && this.polledWithin(this.stickyQueueKey(run, m.sticky.queue), STICKY_POLLER_WINDOW_MS)
+      m.sticky && !this.deadStickyQueues.has(m.sticky.queue) && this.queues.polledWithin(this.stickyQueueKey(run, m.sticky.queue), STICKY_POLLER_WINDOW_MS)
         ? m.sticky
         : undefined;
     if (sticky) {
-      this.enqueue(this.stickyQueueKey(run, sticky.queue), { kind: 'wft', run, seq, sticky: true });
+      this.queues.enqueue(this.stickyQueueKey(run, sticky.queue), { kind: 'wft', run, seq, sticky: true });
       // If the sticky worker does not pick it up in time, any worker may take it with full history. As the real
       // server does, the timeout is recorded (WorkflowTaskTimedOut, SCHEDULE_TO_START) and a new task — not a
       // retry: the attempt does not grow — is scheduled on the normal queue.
@@ -701,7 +527,7 @@ export class Engine {
         run.m.sticky = undefined;
         if (w.transient) {
           this.touch(run);
-          this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
+          this.queues.enqueue(workflowQueueKey(run), { kind: 'wft', run, seq });
           return;
         }
         this.append(run, 'WorkflowTaskTimedOut', { scheduledEventId: w.scheduledId, startedEventId: 0, timeoutType: 'TIMEOUT_TYPE_SCHEDULE_TO_START' });
@@ -711,27 +537,23 @@ export class Engine {
       });
     } else {
       m.sticky = undefined;
-      this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
+      this.queues.enqueue(workflowQueueKey(run), { kind: 'wft', run, seq });
     }
   }
 
   private stickyQueueKey(run: Run, queue: string): string {
-    return `wf|${run.m.namespace}|sticky:${queue}`;
+    return queueKey('wf', run.m.namespace, `sticky:${queue}`);
   }
 
   /** A worker shut down: its sticky queue is gone, so runs cached there get their tasks on the normal queue. */
   stickyQueueGone(ns: string, queue: string): void {
     this.deadStickyQueues.add(queue);
-    const q = this.queues.get(`wf|${ns}|sticky:${queue}`);
-    if (!q) return;
-    for (const t of q.tasks.splice(0)) {
-      if (t.kind !== 'wft') continue;
+    this.queues.retire(queueKey('wf', ns, `sticky:${queue}`), (t) => {
+      if (t.kind !== 'wft') return;
       t.run.m.sticky = undefined;
       this.touch(t.run);
-      this.enqueue(this.wfQueueKey(t.run), { kind: 'wft', run: t.run, seq: t.seq });
-    }
-    for (const p of q.pollers.splice(0)) p.deliver({});
-    this.queues.delete(`wf|${ns}|sticky:${queue}`);
+      this.queues.enqueue(workflowQueueKey(t.run), { kind: 'wft', run: t.run, seq: t.seq });
+    });
   }
 
   private wftScheduledAttrs(run: Run, attempt: number): Msg {
@@ -863,7 +685,7 @@ export class Engine {
       m.sticky = undefined;
       this.flushBuffer(run);
       this.scheduleWft(run);
-      this.afterWorkflowTask(run);
+      this.queries.releaseWaiting(run);
       return;
     }
 
@@ -897,7 +719,7 @@ export class Engine {
     for (const d of deferred) d();
     if (run.running && m.needWft) this.scheduleWft(run);
     this.touch(run);
-    this.afterWorkflowTask(run);
+    this.queries.releaseWaiting(run);
   }
 
   /** Rejects commands the server cannot apply before any of them is applied, as a Temporal server does. */
@@ -916,7 +738,7 @@ export class Engine {
       } else if (c.commandType === 'COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES') {
         decodeSearchAttributes(
           c.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes?.indexedFields,
-          this.writableAttributes(run.m.namespace),
+          this.namespaces.writableAttributes(run.m.namespace),
         );
       }
     }
@@ -973,7 +795,7 @@ export class Engine {
     m.wftRetryAt = this.now() + Math.min(1000 * attempt, 10_000);
     this.armWftRetry(run);
     this.touch(run);
-    this.afterWorkflowTask(run);
+    this.queries.releaseWaiting(run);
   }
 
   private armWftRetry(run: Run): void {
@@ -983,13 +805,6 @@ export class Engine {
       this.touch(run);
       void this.commit();
     });
-  }
-
-  /** After a workflow task resolves: hand out queries that waited for it. */
-  private afterWorkflowTask(run: Run): void {
-    if (run.m.wft) return;
-    const ids = run.pendingQueries.splice(0);
-    for (const id of ids) this.dispatchQuery(id);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1144,7 +959,7 @@ export class Engine {
       }
       case 'COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES': {
         const sa = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
-        const values = decodeSearchAttributes(sa?.indexedFields, this.writableAttributes(m.namespace));
+        const values = decodeSearchAttributes(sa?.indexedFields, this.namespaces.writableAttributes(m.namespace));
         for (const [k, v] of Object.entries(values)) {
           if (v === null) delete m.searchAttributes[k];
           else m.searchAttributes[k] = v;
@@ -1212,7 +1027,7 @@ export class Engine {
     // Parent-close policy for children still running.
     for (const c of children) {
       if (!c.runId || c.parentClosePolicy === 'PARENT_CLOSE_POLICY_ABANDON') continue;
-      const child = this.currentRun(c.namespace, c.workflowId);
+      const child = this.runs.current(c.namespace, c.workflowId);
       if (!child?.running || child.m.parent?.runId !== run.runId) continue;
       if (c.parentClosePolicy === 'PARENT_CLOSE_POLICY_REQUEST_CANCEL') {
         this.requestCancel(child, { cause: 'by parent close policy', identity: 'server' });
@@ -1222,7 +1037,7 @@ export class Engine {
     }
     if (status !== 'CONTINUED_AS_NEW') this.notifyParent(run);
     // Queries on closed runs are still answered by a worker replaying the full history.
-    this.afterWorkflowTask(run);
+    this.queries.releaseWaiting(run);
   }
 
   private notifyParent(run: Run): void {
@@ -1270,7 +1085,7 @@ export class Engine {
     const newRunId = randomUUID();
     const taskQueue = a.taskQueue?.name ? a.taskQueue : { name: m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' };
     const memo = a.memo ?? { fields: m.memo };
-    const searchAttributes = a.searchAttributes ?? this.encodeSearchAttributes(m.namespace, m.searchAttributes);
+    const searchAttributes = a.searchAttributes ?? this.namespaces.encodeSearchAttributes(m.namespace, m.searchAttributes);
     this.closeRun(run, 'CONTINUED_AS_NEW', 'WorkflowExecutionContinuedAsNew', {
       newExecutionRunId: newRunId,
       workflowType: a.workflowType,
@@ -1324,7 +1139,7 @@ export class Engine {
     let started: Run;
     try {
       if (!this.namespaces.has(ns)) throw notFound(`namespace ${ns} is not found`);
-      const existing = this.currentRun(ns, a.workflowId);
+      const existing = this.runs.current(ns, a.workflowId);
       if (existing?.running) throw alreadyExists('child workflow already running');
       ({ run: started } = this.startWorkflow(
         {
@@ -1390,7 +1205,7 @@ export class Engine {
     const exec = a.execution ?? {};
     let target: Run | undefined;
     try {
-      target = this.findRun(ns, exec);
+      target = this.runs.find(ns, exec);
     } catch {
       target = undefined;
     }
@@ -1428,7 +1243,7 @@ export class Engine {
   private cancelExternal(run: Run, initiatedId: number, exec: Msg, ns: string, control: unknown): void {
     let target: Run | undefined;
     try {
-      target = this.findRun(ns, exec);
+      target = this.runs.find(ns, exec);
     } catch {
       target = undefined;
     }
@@ -1462,18 +1277,6 @@ export class Engine {
     }
   }
 
-  // ---------------------------------------------------------------------------------------------------------------
-  // Task queues and polling
-
-  private queue(key: string): TaskQueue {
-    let q = this.queues.get(key);
-    if (!q) {
-      q = { tasks: [], pollers: [] };
-      this.queues.set(key, q);
-    }
-    return q;
-  }
-
   private materialize(task: TaskRef, identity: string): Msg | undefined {
     switch (task.kind) {
       case 'wft':
@@ -1481,172 +1284,8 @@ export class Engine {
       case 'act':
         return this.activities.deliver(task.run, task.scheduledId, task.attempt, identity);
       case 'query':
-        return this.deliverQuery(task.queryId);
+        return this.queries.deliver(task.queryId);
     }
-  }
-
-  /** @internal */
-  enqueue(key: string, task: TaskRef): void {
-    if (this.closed) return;
-    const q = this.queue(key);
-    while (q.pollers.length > 0) {
-      const p = q.pollers.shift()!;
-      if (p.isCancelled()) continue;
-      const resp = this.materialize(task, p.identity);
-      if (!resp) {
-        q.pollers.unshift(p);
-        return;
-      }
-      p.deliver(resp);
-      return;
-    }
-    q.tasks.push(task);
-  }
-
-  /**
-   * Long poll for a task. Resolves with a task, or `{}` after the poll timeout, on shutdown, or when the caller
-   * goes away. Sticky queues are never served: the server always sends full history on the normal queue.
-   */
-  poll(kind: 'wf' | 'act', ns: string, queueName: string, identity: string, signal: PollSignal): Promise<Msg> {
-    const key = `${kind}|${ns}|${queueName}`;
-    const q = this.queue(key);
-    let seen = this.pollerHistory.get(key);
-    if (!seen) this.pollerHistory.set(key, (seen = new Map()));
-    seen.set(identity, Date.now());
-    while (q.tasks.length > 0) {
-      const task = q.tasks.shift()!;
-      const resp = this.materialize(task, identity);
-      if (resp) return this.commit().then(() => resp);
-    }
-    if (this.closed) return Promise.resolve({});
-    return new Promise<Msg>((resolve) => {
-      let done = false;
-      const finish = (resp: Msg) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        const i = q.pollers.indexOf(poller);
-        if (i >= 0) q.pollers.splice(i, 1);
-        resolve(resp);
-      };
-      const poller: Poller = {
-        identity,
-        isCancelled: () => done || signal.cancelled(),
-        deliver: (resp) => {
-          done = true;
-          clearTimeout(timer);
-          void this.commit().then(
-            () => resolve(resp),
-            () => resolve({}),
-          );
-        },
-      };
-      const timer = setTimeout(() => finish({}), this.opts.pollTimeoutMs);
-      signal.onCancel(() => finish({}));
-      q.pollers.push(poller);
-      this.clock.requestSkipCheck();
-    });
-  }
-
-  /** Whether a worker polled the queue (or is parked on it) within `ms`. */
-  private polledWithin(key: string, ms: number): boolean {
-    if ((this.queues.get(key)?.pollers.length ?? 0) > 0) return true;
-    const now = Date.now();
-    for (const at of this.pollerHistory.get(key)?.values() ?? []) if (now - at <= ms) return true;
-    return false;
-  }
-
-  /**
-   * The workers that polled a queue in the last {@link POLLER_TTL_MS} (as the real server keeps them), newest first;
-   * a worker parked in a long poll counts as polling now.
-   */
-  describePollers(kind: 'wf' | 'act', ns: string, queueName: string): { identity: string; lastAccessTime: number }[] {
-    const key = `${kind}|${ns}|${queueName}`;
-    const seen = this.pollerHistory.get(key);
-    if (!seen) return [];
-    const now = Date.now();
-    for (const p of this.queues.get(key)?.pollers ?? []) seen.set(p.identity, now);
-    const out: { identity: string; lastAccessTime: number }[] = [];
-    for (const [identity, at] of seen) {
-      if (now - at > POLLER_TTL_MS) seen.delete(identity);
-      else out.push({ identity, lastAccessTime: at });
-    }
-    return out.sort((a, b) => b.lastAccessTime - a.lastAccessTime);
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Queries
-
-  query(run: Run, query: Msg, signal: PollSignal, timeoutMs: number): Promise<Msg> {
-    const id = randomUUID();
-    return new Promise<Msg>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new RpcError(GrpcStatus.DEADLINE_EXCEEDED, 'query timed out: no worker answered'));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.queries.delete(id);
-        const i = run.pendingQueries.indexOf(id);
-        if (i >= 0) run.pendingQueries.splice(i, 1);
-      };
-      this.queries.set(id, {
-        id,
-        run,
-        query,
-        dispatched: false,
-        resolve: (r) => {
-          cleanup();
-          resolve(r);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-      });
-      signal.onCancel(() => {
-        cleanup();
-        reject(new RpcError(GrpcStatus.CANCELLED, 'query cancelled'));
-      });
-      if (run.m.wft) run.pendingQueries.push(id);
-      else this.dispatchQuery(id);
-    });
-  }
-
-  private dispatchQuery(id: string): void {
-    const q = this.queries.get(id);
-    if (!q) return;
-    q.dispatched = true;
-    this.enqueue(this.wfQueueKey(q.run), { kind: 'query', queryId: id });
-  }
-
-  private deliverQuery(id: string): Msg | undefined {
-    const q = this.queries.get(id);
-    if (!q) return undefined;
-    const run = q.run;
-    return {
-      taskToken: encodeToken({ k: 'q', id }),
-      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
-      workflowType: { name: run.m.workflowType },
-      previousStartedEventId: run.m.lastStartedId,
-      startedEventId: 0,
-      attempt: 1,
-      backlogCountHint: 0,
-      history: { events: run.history.slice() },
-      query: q.query,
-      workflowExecutionTaskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
-      queries: {},
-      messages: [],
-    };
-  }
-
-  answerQuery(req: Msg): void {
-    const t = decodeToken(req.taskToken);
-    if (t.k !== 'q') throw invalidArgument('not a query task token');
-    const q = this.queries.get(t.id);
-    if (!q) throw notFound('query not found');
-    if (req.completedType === 'QUERY_RESULT_TYPE_ANSWERED') q.resolve({ queryResult: req.queryResult });
-    else q.reject(invalidArgument(req.errorMessage || 'query failed'));
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1684,10 +1323,5 @@ export class Engine {
     if (run.running) this.terminate(run, 'deleted', undefined, 'server');
     this.deleteRun(run);
   }
-}
-
-export interface PollSignal {
-  cancelled(): boolean;
-  onCancel(fn: () => void): void;
 }
 
