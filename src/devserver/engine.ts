@@ -12,12 +12,12 @@ import { ActivityTasks } from './activity-tasks.js';
 import { VirtualClock } from './clock.js';
 import { History } from './history.js';
 import { RpcError, alreadyExists, invalidArgument, notFound } from './errors.js';
-import type { PollSignal } from './engine-context.js';
+import type { EngineContext, PollSignal } from './engine-context.js';
+import { HistoryWriter } from './history-writer.js';
 import { Namespaces } from './namespaces.js';
 import {
   durationToMs,
   eventAttrField,
-  eventTypeName,
   msToDuration,
   msToTimestamp,
   type Msg,
@@ -34,6 +34,7 @@ import type { GlobalState, LoadedState, Store } from './store.js';
 import { TaskQueues, queueKey, workflowQueueKey, type TaskRef } from './task-queues.js';
 import { decodeToken, encodeToken } from './tokens.js';
 import { decodeSearchAttributes } from './visibility.js';
+import { WorkflowTimers } from './workflow-timers.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
 import type { Logger } from '../log.js';
@@ -65,13 +66,15 @@ const CLOSE_COMMANDS = new Set([
 /** A sticky queue not polled for this long counts as gone: its worker's tasks go to the normal queue at once. */
 const STICKY_POLLER_WINDOW_MS = 10_000;
 
-export class Engine {
+export class Engine implements EngineContext {
   readonly clock: VirtualClock;
   readonly activities: ActivityTasks;
   readonly runs = new RunRegistry();
   readonly namespaces: Namespaces;
   readonly queues: TaskQueues;
   readonly queries: Queries;
+  private readonly history: HistoryWriter;
+  private readonly timers: WorkflowTimers;
   private busyRuns = new Set<Run>();
   private closed = false;
   /** Sticky queues whose worker shut down: never dispatch there again. */
@@ -98,7 +101,15 @@ export class Engine {
       pollTimeoutMs: opts.pollTimeoutMs,
     });
     this.queries = new Queries(this.queues);
-    this.activities = new ActivityTasks(this);
+    this.history = new HistoryWriter(this.clock);
+    const addExternalEvents = (run: Run, events: BufferedEvent[]) => this.addExternalEvents(run, events);
+    this.activities = new ActivityTasks(this, {
+      runs: this.runs,
+      history: this.history,
+      addExternalEvents,
+      queues: this.queues,
+    });
+    this.timers = new WorkflowTimers(this, { history: this.history, addExternalEvents });
     this.namespaces.ensure('default');
   }
 
@@ -153,7 +164,7 @@ export class Engine {
     } else if (m.needWft) {
       this.scheduleWft(run);
     }
-    for (const t of Object.values(m.timers)) this.armTimer(run, t.timerId, t.fireAt);
+    this.timers.recover(run);
     this.activities.recover(run);
     this.armWorkflowTimeout(run);
     this.touch(run);
@@ -236,62 +247,21 @@ export class Engine {
   // ---------------------------------------------------------------------------------------------------------------
   // History
 
-  private makeEvent(run: Run, type: string, attrs: Msg): Msg {
-    return {
-      eventId: run.history.length + 1,
-      eventTime: msToTimestamp(this.now()),
-      eventType: eventTypeName(type),
-      taskId: run.history.length + 1,
-      [eventAttrField(type)]: attrs,
-    };
-  }
-
-  /** Appends straight to history (events the server itself orders: commands, task events). */
-  /** @internal */
-  append(run: Run, type: string, attrs: Msg): number {
-    const ev = this.makeEvent(run, type, attrs);
-    run.history.push(ev);
-    run.m.historySizeBytes += 64;
-    run.wakeHistoryWaiters();
-    return ev.eventId as number;
-  }
-
   /**
    * Adds an event that comes from outside the workflow (signal, activity result, timer, child result). While a
    * workflow task is started it is buffered until that task completes; otherwise it goes into history and a workflow
    * task is scheduled.
    */
-  /** @internal */
-  addExternal(run: Run, events: BufferedEvent[]): void {
+  addExternalEvents(run: Run, events: BufferedEvent[]): void {
     if (!run.running) return;
     if (run.m.wft?.state === 'started') {
       run.m.buffered.push(...events);
       run.m.needWft = true;
     } else {
-      this.appendBuffered(run, events);
+      this.history.appendAll(run, events);
       this.scheduleWft(run);
     }
     this.touch(run);
-  }
-
-  private appendBuffered(run: Run, events: BufferedEvent[]): void {
-    let prev = 0;
-    for (const e of events) {
-      const attrs = e.linkStarted ? { ...e.attrs, startedEventId: prev } : e.attrs;
-      prev = this.append(run, e.type, attrs);
-      if (e.type === 'ChildWorkflowExecutionStarted') {
-        const child = run.m.children[attrs.initiatedEventId as number];
-        if (child) child.startedId = prev;
-      }
-    }
-  }
-
-  private flushBuffer(run: Run): number {
-    const buf = run.m.buffered;
-    if (buf.length === 0) return 0;
-    run.m.buffered = [];
-    this.appendBuffered(run, buf);
-    return buf.length;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -384,7 +354,7 @@ export class Engine {
     const run = new Run(meta);
     this.runs.add(run);
     const parent = meta.parent;
-    this.append(run, 'WorkflowExecutionStarted', {
+    this.history.append(run, 'WorkflowExecutionStarted', {
       workflowType: req.workflowType,
       taskQueue: { name: meta.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
       input: req.input,
@@ -414,7 +384,7 @@ export class Engine {
       priority: req.priority,
     });
     if (opts.signal) {
-      this.append(run, 'WorkflowExecutionSignaled', opts.signal);
+      this.history.append(run, 'WorkflowExecutionSignaled', opts.signal);
       // A signal starts the workflow at once, whatever its start delay (as signal-with-start does in Temporal).
       meta.startDelayUntil = undefined;
       meta.executionTime = now;
@@ -460,7 +430,7 @@ export class Engine {
       this.clock.cancel(`${run.runId}|delay`);
       run.m.startDelayUntil = undefined;
     }
-    this.addExternal(run, [{ type: 'WorkflowExecutionSignaled', attrs: signal }]);
+    this.addExternalEvents(run, [{ type: 'WorkflowExecutionSignaled', attrs: signal }]);
   }
 
   requestCancel(run: Run, attrs: Msg): void {
@@ -471,7 +441,7 @@ export class Engine {
       this.clock.cancel(`${run.runId}|delay`);
       run.m.startDelayUntil = undefined;
     }
-    this.addExternal(run, [{ type: 'WorkflowExecutionCancelRequested', attrs }]);
+    this.addExternalEvents(run, [{ type: 'WorkflowExecutionCancelRequested', attrs }]);
   }
 
   terminate(run: Run, reason: string | undefined, details: Msg | undefined, identity: string | undefined): void {
@@ -507,7 +477,7 @@ export class Engine {
       scheduledTime: this.now(),
     };
     if (!transient) {
-      m.wft.scheduledId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
+      m.wft.scheduledId = this.history.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
     }
     this.touch(run);
     // As the real server: a sticky queue nobody polled lately ("sticky worker unavailable") is skipped at once, with no
@@ -530,7 +500,7 @@ export class Engine {
           this.queues.enqueue(workflowQueueKey(run), { kind: 'wft', run, seq });
           return;
         }
-        this.append(run, 'WorkflowTaskTimedOut', { scheduledEventId: w.scheduledId, startedEventId: 0, timeoutType: 'TIMEOUT_TYPE_SCHEDULE_TO_START' });
+        this.history.append(run, 'WorkflowTaskTimedOut', { scheduledEventId: w.scheduledId, startedEventId: 0, timeoutType: 'TIMEOUT_TYPE_SCHEDULE_TO_START' });
         run.m.wft = undefined;
         this.scheduleWft(run);
         this.touch(run);
@@ -588,14 +558,14 @@ export class Engine {
     if (w.transient) {
       w.scheduledId = run.history.length + 1;
       w.startedId = run.history.length + 2;
-      const scheduled = { ...this.makeEvent(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt)) };
+      const scheduled = { ...this.history.nextEvent(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt)) };
       scheduled.eventTime = msToTimestamp(w.scheduledTime);
-      const started = this.makeEvent(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
+      const started = this.history.nextEvent(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
       started.eventId = w.startedId;
       started.taskId = w.startedId;
       events = [...run.history.slice(), scheduled, started];
     } else {
-      w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
+      w.startedId = this.history.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
       // A sticky worker has the run cached: it gets only what happened since its last task, as from a Temporal
       // server (events after previousStartedEventId). On a cache miss sdk-core fetches the full history itself.
       events = run.history.slice(sticky && run.m.lastStartedId > 0 ? run.m.lastStartedId : 0);
@@ -637,10 +607,10 @@ export class Engine {
   private materializeTransient(run: Run): void {
     const w = run.m.wft!;
     if (!w.transient) return;
-    const sid = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt));
+    const sid = this.history.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt));
     run.history.setEventTime(sid - 1, msToTimestamp(w.scheduledTime));
     w.scheduledId = sid;
-    w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
+    w.startedId = this.history.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
     run.history.setEventTime(w.startedId - 1, msToTimestamp(w.startedTime ?? this.now()));
     w.transient = false;
   }
@@ -657,7 +627,7 @@ export class Engine {
       // Recorded like a Temporal server does, then reported to the worker; the task is retried.
       const message = err instanceof Error ? err.message : String(err);
       if (!w.transient) {
-        this.append(run, 'WorkflowTaskFailed', {
+        this.history.append(run, 'WorkflowTaskFailed', {
           scheduledEventId: w.scheduledId,
           startedEventId: w.startedId,
           cause: message.startsWith('BadScheduleActivity')
@@ -674,7 +644,7 @@ export class Engine {
     if (m.buffered.length > 0 && commands.some((c) => CLOSE_COMMANDS.has(c.commandType))) {
       // New events arrived while the workflow decided to close: it must see them first.
       this.materializeTransient(run);
-      this.append(run, 'WorkflowTaskFailed', {
+      this.history.append(run, 'WorkflowTaskFailed', {
         scheduledEventId: w.scheduledId,
         startedEventId: w.startedId,
         cause: 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND',
@@ -683,14 +653,14 @@ export class Engine {
       m.wft = undefined;
       m.wftAttempt = 1;
       m.sticky = undefined;
-      this.flushBuffer(run);
+      this.history.flushBuffered(run);
       this.scheduleWft(run);
       this.queries.releaseWaiting(run);
       return;
     }
 
     this.materializeTransient(run);
-    const completedId = this.append(run, 'WorkflowTaskCompleted', {
+    const completedId = this.history.append(run, 'WorkflowTaskCompleted', {
       scheduledEventId: w.scheduledId,
       startedEventId: w.startedId,
       identity: req.identity,
@@ -713,7 +683,7 @@ export class Engine {
       this.applyCommand(run, cmd, completedId, deferred, req.identity as string | undefined);
     }
     if (run.running) {
-      const flushed = this.flushBuffer(run);
+      const flushed = this.history.flushBuffered(run);
       if (flushed > 0) m.needWft = true;
     }
     for (const d of deferred) d();
@@ -756,7 +726,7 @@ export class Engine {
       failure: req.failure?.message,
     });
     if (!w.transient) {
-      this.append(run, 'WorkflowTaskFailed', {
+      this.history.append(run, 'WorkflowTaskFailed', {
         scheduledEventId: w.scheduledId,
         startedEventId: w.startedId,
         cause: req.cause,
@@ -775,7 +745,7 @@ export class Engine {
     this.clock.cancel(`${run.runId}|wft`);
     this.log.warn('workflow task timed out', { workflowId: m.workflowId, attempt: w.attempt });
     if (!w.transient) {
-      this.append(run, 'WorkflowTaskTimedOut', {
+      this.history.append(run, 'WorkflowTaskTimedOut', {
         scheduledEventId: w.scheduledId,
         startedEventId: w.startedId,
         timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
@@ -789,7 +759,7 @@ export class Engine {
     const attempt = m.wft!.attempt;
     m.wft = undefined;
     m.sticky = undefined;
-    this.flushBuffer(run);
+    this.history.flushBuffered(run);
     m.wftAttempt = attempt + 1;
     m.needWft = true;
     m.wftRetryAt = this.now() + Math.min(1000 * attempt, 10_000);
@@ -817,64 +787,20 @@ export class Engine {
       case 'COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK':
         this.activities.schedule(run, cmd.scheduleActivityTaskCommandAttributes, completedId);
         return;
-      case 'COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK': {
-        const sid = Number(cmd.requestCancelActivityTaskCommandAttributes?.scheduledEventId);
-        const reqId = this.append(run, 'ActivityTaskCancelRequested', {
-          scheduledEventId: sid,
-          workflowTaskCompletedEventId: completedId,
-        });
-        const act = m.activities[sid];
-        if (!act) return;
-        if (act.state === 'started') {
-          act.cancelRequested = true;
-          act.cancelRequestedId = reqId;
-        } else {
-          this.activities.remove(run, act);
-          this.append(run, 'ActivityTaskCanceled', {
-            scheduledEventId: sid,
-            startedEventId: 0,
-            latestCancelRequestedEventId: reqId,
-            identity,
-          });
-          m.needWft = true;
-        }
-        return;
-      }
-      case 'COMMAND_TYPE_START_TIMER': {
-        const a = cmd.startTimerCommandAttributes ?? {};
-        const ms = durationToMs(a.startToFireTimeout);
-        const startedId = this.append(run, 'TimerStarted', {
-          timerId: a.timerId,
-          startToFireTimeout: a.startToFireTimeout,
-          workflowTaskCompletedEventId: completedId,
-        });
-        const fireAt = this.now() + ms;
-        m.timers[a.timerId] = { timerId: a.timerId, startedId, fireAt };
-        this.armTimer(run, a.timerId, fireAt);
-        return;
-      }
-      case 'COMMAND_TYPE_CANCEL_TIMER': {
-        const timerId = cmd.cancelTimerCommandAttributes?.timerId as string;
-        const t = m.timers[timerId];
-        let startedId = t?.startedId;
-        if (t) {
-          this.clock.cancel(`${run.runId}|timer|${timerId}`);
-          delete m.timers[timerId];
-        } else {
-          // The timer fired while this task ran: drop its buffered TimerFired, the workflow chose to cancel.
-          const i = m.buffered.findIndex((b) => b.type === 'TimerFired' && b.attrs.timerId === timerId);
-          if (i < 0) return;
-          startedId = m.buffered[i]!.attrs.startedEventId as number;
-          m.buffered.splice(i, 1);
-        }
-        this.append(run, 'TimerCanceled', {
-          timerId,
-          startedEventId: startedId,
-          workflowTaskCompletedEventId: completedId,
+      case 'COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK':
+        this.activities.requestCancel(
+          run,
+          Number(cmd.requestCancelActivityTaskCommandAttributes?.scheduledEventId),
+          completedId,
           identity,
-        });
+        );
         return;
-      }
+      case 'COMMAND_TYPE_START_TIMER':
+        this.timers.start(run, cmd.startTimerCommandAttributes ?? {}, completedId);
+        return;
+      case 'COMMAND_TYPE_CANCEL_TIMER':
+        this.timers.cancel(run, cmd.cancelTimerCommandAttributes?.timerId as string, completedId, identity);
+        return;
       case 'COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION':
         this.closeRun(run, 'COMPLETED', 'WorkflowExecutionCompleted', {
           result: cmd.completeWorkflowExecutionCommandAttributes?.result,
@@ -900,7 +826,7 @@ export class Engine {
       case 'COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION': {
         const a = cmd.startChildWorkflowExecutionCommandAttributes ?? {};
         const ns = a.namespace || m.namespace;
-        const initiatedId = this.append(run, 'StartChildWorkflowExecutionInitiated', {
+        const initiatedId = this.history.append(run, 'StartChildWorkflowExecutionInitiated', {
           ...a,
           namespace: ns,
           workflowTaskCompletedEventId: completedId,
@@ -918,7 +844,7 @@ export class Engine {
       case 'COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION': {
         const a = cmd.signalExternalWorkflowExecutionCommandAttributes ?? {};
         const ns = a.namespace || m.namespace;
-        const initiatedId = this.append(run, 'SignalExternalWorkflowExecutionInitiated', {
+        const initiatedId = this.history.append(run, 'SignalExternalWorkflowExecutionInitiated', {
           namespace: ns,
           workflowExecution: a.execution,
           signalName: a.signalName,
@@ -935,7 +861,7 @@ export class Engine {
         const a = cmd.requestCancelExternalWorkflowExecutionCommandAttributes ?? {};
         const ns = a.namespace || m.namespace;
         const execution = { workflowId: a.workflowId, runId: a.runId };
-        const initiatedId = this.append(run, 'RequestCancelExternalWorkflowExecutionInitiated', {
+        const initiatedId = this.history.append(run, 'RequestCancelExternalWorkflowExecutionInitiated', {
           namespace: ns,
           workflowExecution: execution,
           control: a.control,
@@ -948,7 +874,7 @@ export class Engine {
       }
       case 'COMMAND_TYPE_RECORD_MARKER': {
         const a = cmd.recordMarkerCommandAttributes ?? {};
-        this.append(run, 'MarkerRecorded', {
+        this.history.append(run, 'MarkerRecorded', {
           markerName: a.markerName,
           details: a.details,
           header: a.header,
@@ -964,7 +890,7 @@ export class Engine {
           if (v === null) delete m.searchAttributes[k];
           else m.searchAttributes[k] = v;
         }
-        this.append(run, 'UpsertWorkflowSearchAttributes', {
+        this.history.append(run, 'UpsertWorkflowSearchAttributes', {
           searchAttributes: sa,
           workflowTaskCompletedEventId: completedId,
         });
@@ -977,7 +903,7 @@ export class Engine {
           if (empty) delete m.memo[k];
           else m.memo[k] = v;
         }
-        this.append(run, 'WorkflowPropertiesModified', {
+        this.history.append(run, 'WorkflowPropertiesModified', {
           upsertedMemo: memo,
           workflowTaskCompletedEventId: completedId,
         });
@@ -988,16 +914,6 @@ export class Engine {
     }
   }
 
-  private armTimer(run: Run, timerId: string, fireAt: number): void {
-    this.clock.set(`${run.runId}|timer|${timerId}`, fireAt, () => {
-      const t = run.m.timers[timerId];
-      if (!run.running || !t) return;
-      delete run.m.timers[timerId];
-      this.addExternal(run, [{ type: 'TimerFired', attrs: { timerId, startedEventId: t.startedId } }]);
-      void this.commit();
-    });
-  }
-
   // ---------------------------------------------------------------------------------------------------------------
   // Closing runs, continue-as-new, children
 
@@ -1006,7 +922,7 @@ export class Engine {
     if (!run.running) return;
     if (m.wft?.state === 'started') {
       // Events buffered during the interrupted task still belong to history, before the close event.
-      this.flushBuffer(run);
+      this.history.flushBuffered(run);
     }
     this.clock.cancelPrefix(`${run.runId}|`);
     m.wft = undefined;
@@ -1014,7 +930,7 @@ export class Engine {
     m.wftRetryAt = undefined;
     m.startDelayUntil = undefined;
     m.buffered = [];
-    this.append(run, eventType, attrs);
+    this.history.append(run, eventType, attrs);
     m.status = status;
     m.closeTime = this.now();
     m.activities = {};
@@ -1077,7 +993,7 @@ export class Engine {
       default:
         ev = { type: 'ChildWorkflowExecutionTerminated', attrs: common };
     }
-    this.addExternal(parent, [ev]);
+    this.addExternalEvents(parent, [ev]);
   }
 
   private continueAsNew(run: Run, a: Msg, completedId: number): void {
@@ -1171,7 +1087,7 @@ export class Engine {
             ? 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND'
             : 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED';
       if (!(err instanceof RpcError)) this.log.error('starting child failed', { err: String(err) });
-      this.addExternal(parent, [
+      this.addExternalEvents(parent, [
         {
           type: 'StartChildWorkflowExecutionFailed',
           attrs: {
@@ -1187,7 +1103,7 @@ export class Engine {
       return;
     }
     child.runId = started.runId;
-    this.addExternal(parent, [
+    this.addExternalEvents(parent, [
       {
         type: 'ChildWorkflowExecutionStarted',
         attrs: {
@@ -1217,14 +1133,14 @@ export class Engine {
         header: a.header,
         externalWorkflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
       });
-      this.addExternal(run, [
+      this.addExternalEvents(run, [
         {
           type: 'ExternalWorkflowExecutionSignaled',
           attrs: { initiatedEventId: initiatedId, namespace: ns, workflowExecution: exec, control: a.control },
         },
       ]);
     } else {
-      this.addExternal(run, [
+      this.addExternalEvents(run, [
         {
           type: 'SignalExternalWorkflowExecutionFailed',
           attrs: {
@@ -1254,14 +1170,14 @@ export class Engine {
         externalWorkflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
         identity: run.m.workflowId,
       });
-      this.addExternal(run, [
+      this.addExternalEvents(run, [
         {
           type: 'ExternalWorkflowExecutionCancelRequested',
           attrs: { initiatedEventId: initiatedId, namespace: ns, workflowExecution: exec },
         },
       ]);
     } else {
-      this.addExternal(run, [
+      this.addExternalEvents(run, [
         {
           type: 'RequestCancelExternalWorkflowExecutionFailed',
           attrs: {
