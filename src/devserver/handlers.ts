@@ -137,14 +137,14 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     StartWorkflowExecution: (req) => {
-      const { run, started } = engine.startWorkflow(req);
+      const { run, started } = engine.executions.start(req);
       return { runId: run.runId, started };
     },
 
     SignalWorkflowExecution: (req) => {
       const ns = engine.namespaces.require(req.namespace);
       const run = engine.runs.findRunning(ns, req.workflowExecution);
-      engine.signal(run, signalAttrs(req, req.signalName, req.input), req.requestId || undefined);
+      engine.executions.signal(run, signalAttrs(req, req.signalName, req.input), req.requestId || undefined);
       return {};
     },
 
@@ -154,10 +154,10 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
       const signal = signalAttrs(req, req.signalName, req.signalInput);
       const existing = engine.runs.current(ns, req.workflowId);
       if (existing?.running && req.workflowIdConflictPolicy !== 'WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING') {
-        engine.signal(existing, signal, req.requestId || undefined);
+        engine.executions.signal(existing, signal, req.requestId || undefined);
         return { runId: existing.runId, started: false };
       }
-      const { run } = engine.startWorkflow(
+      const { run } = engine.executions.start(
         { ...req, workflowIdConflictPolicy: req.workflowIdConflictPolicy },
         { signal },
       );
@@ -213,14 +213,14 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     RequestCancelWorkflowExecution: (req) => {
       const ns = engine.namespaces.require(req.namespace);
       const run = engine.runs.findRunning(ns, req.workflowExecution);
-      engine.requestCancel(run, { cause: req.reason, identity: req.identity });
+      engine.executions.requestCancel(run, { cause: req.reason, identity: req.identity });
       return {};
     },
 
     TerminateWorkflowExecution: (req) => {
       const ns = engine.namespaces.require(req.namespace);
       const run = engine.runs.findRunning(ns, req.workflowExecution);
-      engine.terminate(run, req.reason, req.details, req.identity);
+      engine.executions.terminate(run, req.reason, req.details, req.identity);
       return {};
     },
 
@@ -263,12 +263,12 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     RespondWorkflowTaskCompleted: (req) => {
-      engine.completeWorkflowTask(req);
+      engine.workflowTasks.complete(req);
       return {};
     },
 
     RespondWorkflowTaskFailed: (req) => {
-      engine.failWorkflowTask(req);
+      engine.workflowTasks.fail(req);
       return {};
     },
 
@@ -339,7 +339,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
 
     ShutdownWorker: (req) => {
       // Only the sticky queue belongs to this one worker; its normal-queue polls are cancelled by the worker itself.
-      if (req.stickyTaskQueue) engine.stickyQueueGone(engine.namespaces.require(req.namespace), req.stickyTaskQueue);
+      if (req.stickyTaskQueue) engine.workflowTasks.stickyQueueGone(engine.namespaces.require(req.namespace), req.stickyTaskQueue);
       return {};
     },
 
