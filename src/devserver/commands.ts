@@ -11,8 +11,8 @@ import { invalidArgument } from './errors.js';
 import type { Executions } from './executions.js';
 import type { HistoryWriter } from './history-writer.js';
 import type { Namespaces } from './namespaces.js';
-import { durationToMs, type Msg } from './proto-util.js';
-import type { Run } from './run.js';
+import { commandAttrField, durationToMs, type Msg } from './proto-util.js';
+import type { Run, RunStatus } from './run.js';
 import { decodeSearchAttributes } from './visibility.js';
 import type { WorkflowTimers } from './workflow-timers.js';
 
@@ -25,7 +25,8 @@ export interface CommandContext {
   deferred: (() => void)[];
 }
 
-type CommandHandler = (run: Run, cmd: Msg, c: CommandContext) => void;
+/** Applies one command, given its attributes (`startTimerCommandAttributes` & co., `{}` when absent). */
+type CommandHandler = (run: Run, attrs: Msg, c: CommandContext) => void;
 
 const CLOSE_COMMANDS = new Set([
   'COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION',
@@ -59,77 +60,52 @@ export class Commands {
     private readonly deps: CommandDeps,
   ) {
     const { activities, timers, executions, crossWorkflow } = deps;
+    const closeAs = (status: RunStatus, eventType: string, attrs: (a: Msg) => Msg): CommandHandler => {
+      return (run, a, c) =>
+        executions.close(run, status, eventType, { ...attrs(a), workflowTaskCompletedEventId: c.completedId });
+    };
     this.handlers = new Map<string, CommandHandler>([
-      [
-        'COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK',
-        (run, cmd, c) => activities.schedule(run, cmd.scheduleActivityTaskCommandAttributes, c.completedId),
-      ],
+      ['COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK', (run, a, c) => activities.schedule(run, a, c.completedId)],
       [
         'COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK',
-        (run, cmd, c) =>
-          activities.requestCancel(
-            run,
-            Number(cmd.requestCancelActivityTaskCommandAttributes?.scheduledEventId),
-            c.completedId,
-            c.identity,
-          ),
+        (run, a, c) => activities.requestCancel(run, Number(a.scheduledEventId), c.completedId, c.identity),
       ],
-      ['COMMAND_TYPE_START_TIMER', (run, cmd, c) => timers.start(run, cmd.startTimerCommandAttributes ?? {}, c.completedId)],
-      [
-        'COMMAND_TYPE_CANCEL_TIMER',
-        (run, cmd, c) => timers.cancel(run, cmd.cancelTimerCommandAttributes?.timerId as string, c.completedId, c.identity),
-      ],
+      ['COMMAND_TYPE_START_TIMER', (run, a, c) => timers.start(run, a, c.completedId)],
+      ['COMMAND_TYPE_CANCEL_TIMER', (run, a, c) => timers.cancel(run, a.timerId as string, c.completedId, c.identity)],
       [
         'COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION',
-        (run, cmd, c) =>
-          executions.close(run, 'COMPLETED', 'WorkflowExecutionCompleted', {
-            result: cmd.completeWorkflowExecutionCommandAttributes?.result,
-            workflowTaskCompletedEventId: c.completedId,
-          }),
+        closeAs('COMPLETED', 'WorkflowExecutionCompleted', (a) => ({ result: a.result })),
       ],
       [
         'COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION',
-        (run, cmd, c) =>
-          executions.close(run, 'FAILED', 'WorkflowExecutionFailed', {
-            failure: cmd.failWorkflowExecutionCommandAttributes?.failure,
-            retryState: 'RETRY_STATE_RETRY_POLICY_NOT_SET',
-            workflowTaskCompletedEventId: c.completedId,
-          }),
+        closeAs('FAILED', 'WorkflowExecutionFailed', (a) => ({
+          failure: a.failure,
+          retryState: 'RETRY_STATE_RETRY_POLICY_NOT_SET',
+        })),
       ],
       [
         'COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION',
-        (run, cmd, c) =>
-          executions.close(run, 'CANCELED', 'WorkflowExecutionCanceled', {
-            details: cmd.cancelWorkflowExecutionCommandAttributes?.details,
-            workflowTaskCompletedEventId: c.completedId,
-          }),
+        closeAs('CANCELED', 'WorkflowExecutionCanceled', (a) => ({ details: a.details })),
       ],
       [
         'COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION',
-        (run, cmd, c) => crossWorkflow.continueAsNew(run, cmd.continueAsNewWorkflowExecutionCommandAttributes ?? {}, c.completedId),
+        (run, a, c) => crossWorkflow.continueAsNew(run, a, c.completedId),
       ],
-      [
-        'COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION',
-        (run, cmd, c) => crossWorkflow.initiateChild(run, cmd.startChildWorkflowExecutionCommandAttributes ?? {}, c),
-      ],
+      ['COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION', (run, a, c) => crossWorkflow.initiateChild(run, a, c)],
       [
         'COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION',
-        (run, cmd, c) => crossWorkflow.initiateExternalSignal(run, cmd.signalExternalWorkflowExecutionCommandAttributes ?? {}, c),
+        (run, a, c) => crossWorkflow.initiateExternalSignal(run, a, c),
       ],
       [
         'COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION',
-        (run, cmd, c) =>
-          crossWorkflow.initiateExternalCancel(run, cmd.requestCancelExternalWorkflowExecutionCommandAttributes ?? {}, c),
+        (run, a, c) => crossWorkflow.initiateExternalCancel(run, a, c),
       ],
-      ['COMMAND_TYPE_RECORD_MARKER', (run, cmd, c) => this.recordMarker(run, cmd.recordMarkerCommandAttributes ?? {}, c)],
+      ['COMMAND_TYPE_RECORD_MARKER', (run, a, c) => this.recordMarker(run, a, c)],
       [
         'COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES',
-        (run, cmd, c) => this.upsertSearchAttributes(run, cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes, c),
+        (run, a, c) => this.upsertSearchAttributes(run, a.searchAttributes, c),
       ],
-      [
-        'COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES',
-        (run, cmd, c) => this.upsertMemo(run, cmd.modifyWorkflowPropertiesCommandAttributes?.upsertedMemo, c),
-      ],
+      ['COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES', (run, a, c) => this.upsertMemo(run, a.upsertedMemo, c)],
     ]);
   }
 
@@ -158,7 +134,7 @@ export class Commands {
   apply(run: Run, cmd: Msg, c: CommandContext): void {
     const type = cmd.commandType as string;
     const handler = this.handlers.get(type);
-    if (handler) handler(run, cmd, c);
+    if (handler) handler(run, cmd[commandAttrField(type)] ?? {}, c);
     else this.ctx.log.error('unsupported command ignored', { commandType: type, workflowId: run.m.workflowId });
   }
 

@@ -81,7 +81,10 @@ export class CrossWorkflow {
     c.deferred.push(() => this.cancelExternal(run, initiatedId, execution, ns, a.control));
   }
 
-  /** The ContinueAsNewWorkflowExecution command: closes the run and starts its successor, carrying memo and search attributes over. */
+  /**
+   * The ContinueAsNewWorkflowExecution command: closes the run and starts its successor, with the same workflow id,
+   * carrying memo and search attributes over.
+   */
   continueAsNew(run: Run, a: Msg, completedId: number): void {
     const m = run.m;
     const newRunId = randomUUID();

@@ -3,18 +3,18 @@
  * change marks the run dirty in the store, and handlers await `store.commit()` before answering.
  *
  * This class composes the parts and owns what spans them all: recovery after a restart, persistence, retention,
- * the idle tracking that time skipping waits on, and shutdown. The parts, and what each is given of the others:
+ * the idle tracking that time skipping waits on, and shutdown. The parts:
  *
- * - `workflowTasks` (workflow-tasks.ts): the workflow-task lifecycle and the buffering of external events;
- * - `commands` (commands.ts): a completed task's commands, one handler per type, delegating to the owners below;
- * - `executions` (executions.ts): start, signal, cancel request, termination, close;
- * - `crossWorkflow` (cross-workflow.ts): child workflows, external signals and cancels, continue-as-new;
- * - `timers` (workflow-timers.ts) and `activities` (activity-tasks.ts);
- * - `queues` (task-queues.ts) and `queries` (queries.ts); `runs` (run-registry.ts), `namespaces` (namespaces.ts).
+ * - workflow-tasks.ts: the workflow-task lifecycle, and the buffering of events that arrive while a task runs;
+ * - commands.ts: a completed task's commands, one handler per type, each delegating to the owner of the state;
+ * - executions.ts: start, signal, cancel request, termination, close;
+ * - cross-workflow.ts: child workflows, external signals and cancels, continue-as-new;
+ * - workflow-timers.ts, activity-tasks.ts, queries.ts, task-queues.ts;
+ * - run-registry.ts, namespaces.ts, history-writer.ts.
  *
- * Each part gets the shared {@link EngineContext} (this engine) and declares the few members of the others it uses.
- * The three dependencies that point back (a task's commands act on runs; a closed run acts on related runs; a queued
- * task is turned into a poll response by its owner) are wired below as late-bound callbacks.
+ * Each part gets the shared {@link EngineContext} (this engine) and declares, as its `…Deps`, the few members of the
+ * others it uses. The three dependencies that point back (a task's commands act on runs; a closed run acts on related
+ * runs; a queued task is turned into a poll response by its owner) are wired below as late-bound callbacks.
  */
 import { randomUUID } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -83,17 +83,17 @@ export class Engine implements EngineContext {
     });
     opts.store.attach({ runs: () => this.runs.values(), global: () => this.globalState() });
 
-    const runs = this.runs;
-    const namespaces = (this.namespaces = new Namespaces(opts.defaultRetentionMs, () => opts.store.markGlobal()));
-    const queues = (this.queues = new TaskQueues({
+    this.namespaces = new Namespaces(opts.defaultRetentionMs, () => opts.store.markGlobal());
+    this.queues = new TaskQueues({
       materialize: (task, identity) => this.materialize(task, identity),
       commit: () => this.commit(),
       clock: this.clock,
       pollTimeoutMs: opts.pollTimeoutMs,
-    }));
-    const queries = (this.queries = new Queries(queues));
+    });
+    this.queries = new Queries(this.queues);
+    const { runs, namespaces, queues, queries } = this;
     const history = new HistoryWriter(this.clock);
-    const workflowTasks = (this.workflowTasks = new WorkflowTasks(this, {
+    this.workflowTasks = new WorkflowTasks(this, {
       history,
       queues,
       runs,
@@ -102,22 +102,35 @@ export class Engine implements EngineContext {
         validate: (run, cmds) => commands.validate(run, cmds),
         apply: (run, cmd, c) => commands.apply(run, cmd, c),
       },
-    }));
-    const addExternalEvents = (run: Run, events: BufferedEvent[]) => workflowTasks.addExternalEvents(run, events);
-    const activities = (this.activities = new ActivityTasks(this, { runs, history, addExternalEvents, queues }));
-    const timers = (this.timers = new WorkflowTimers(this, { history, addExternalEvents }));
-    const executions = (this.executions = new Executions(this, {
+    });
+    const addExternalEvents = (run: Run, events: BufferedEvent[]) => this.workflowTasks.addExternalEvents(run, events);
+    this.activities = new ActivityTasks(this, { runs, history, addExternalEvents, queues });
+    this.timers = new WorkflowTimers(this, { history, addExternalEvents });
+    this.executions = new Executions(this, {
       runs,
       namespaces,
       history,
-      workflowTasks,
+      workflowTasks: this.workflowTasks,
       queries,
       onClosed: (run, children) => crossWorkflow.runClosed(run, children),
-    }));
-    const crossWorkflow = new CrossWorkflow(this, { runs, namespaces, history, addExternalEvents, executions });
-    const commands = new Commands(this, { history, namespaces, activities, timers, executions, crossWorkflow });
+    });
+    const crossWorkflow = new CrossWorkflow(this, {
+      runs,
+      namespaces,
+      history,
+      addExternalEvents,
+      executions: this.executions,
+    });
+    const commands = new Commands(this, {
+      history,
+      namespaces,
+      activities: this.activities,
+      timers: this.timers,
+      executions: this.executions,
+      crossWorkflow,
+    });
 
-    namespaces.ensure('default');
+    this.namespaces.ensure('default');
   }
 
   get store(): Store {

@@ -38,7 +38,7 @@ export interface ExecutionDeps {
 
 export class Executions {
   constructor(
-    private readonly ctx: EngineContext,
+    private readonly ctx: Pick<EngineContext, 'clock' | 'touch' | 'commit'>,
     private readonly deps: ExecutionDeps,
   ) {}
 
@@ -105,7 +105,8 @@ export class Executions {
     };
     const run = new Run(meta);
     this.deps.runs.add(run);
-    this.deps.history.append(run, 'WorkflowExecutionStarted', startedEventAttrs(req, meta, delayMs, opts.continued?.initiator));
+    const initiator = opts.continued?.initiator;
+    this.deps.history.append(run, 'WorkflowExecutionStarted', startedEventAttrs(req, meta, delayMs, initiator));
     if (opts.signal) {
       this.deps.history.append(run, 'WorkflowExecutionSignaled', opts.signal);
       // A signal starts the workflow at once, whatever its start delay (as signal-with-start does in Temporal).

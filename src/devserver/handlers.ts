@@ -376,7 +376,8 @@ export function operatorServiceHandlers(engine: Engine): Record<string, Handler>
     },
 
     RemoveSearchAttributes: (req) => {
-      engine.namespaces.removeSearchAttributes(engine.namespaces.require(req.namespace || 'default'), req.searchAttributes ?? []);
+      const ns = engine.namespaces.require(req.namespace || 'default');
+      engine.namespaces.removeSearchAttributes(ns, req.searchAttributes ?? []);
       return {};
     },
 

@@ -194,7 +194,8 @@ export class WorkflowTasks {
     if (w.transient) {
       w.scheduledId = run.history.length + 1;
       w.startedId = run.history.length + 2;
-      const scheduled = { ...this.deps.history.nextEvent(run, 'WorkflowTaskScheduled', this.scheduledAttrs(run, w.attempt)) };
+      const scheduledAttrs = this.scheduledAttrs(run, w.attempt);
+      const scheduled = { ...this.deps.history.nextEvent(run, 'WorkflowTaskScheduled', scheduledAttrs) };
       scheduled.eventTime = msToTimestamp(w.scheduledTime);
       const started = this.deps.history.nextEvent(run, 'WorkflowTaskStarted', this.startedAttrs(run));
       started.eventId = w.startedId;

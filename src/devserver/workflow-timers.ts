@@ -12,7 +12,7 @@ export interface WorkflowTimerDeps {
 
 export class WorkflowTimers {
   constructor(
-    private readonly ctx: EngineContext,
+    private readonly ctx: Pick<EngineContext, 'clock' | 'commit'>,
     private readonly deps: WorkflowTimerDeps,
   ) {}
 
