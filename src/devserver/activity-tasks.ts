@@ -4,13 +4,31 @@
  * failure and retry with backoff, the four timeouts on the virtual clock, and recovery after a restart.
  */
 import { randomUUID } from 'node:crypto';
-import { encodeToken, decodeToken, type Engine } from './engine.js';
+import type { EngineContext } from './engine-context.js';
 import { invalidArgument, notFound } from './errors.js';
+import type { HistoryWriter } from './history-writer.js';
 import { durationToMs, eventAttrField, msToDuration, msToTimestamp, type Msg } from './proto-util.js';
 import type { ActivityState, BufferedEvent, RetryPolicyState, Run } from './run.js';
+import type { RunRegistry } from './run-registry.js';
+import { queueKey, type TaskQueues } from './task-queues.js';
+import { decodeToken, encodeToken } from './tokens.js';
+
+/** All that activity tasks use of the rest of the engine besides the shared {@link EngineContext}. */
+export interface ActivityDeps {
+  /** Resolves task tokens and ids to runs. */
+  runs: Pick<RunRegistry, 'get' | 'find'>;
+  /** Writes the events the workflow's own commands cause (scheduled, cancel requested). */
+  history: Pick<HistoryWriter, 'append'>;
+  /** Delivers an activity's outcome to the workflow (buffered while a workflow task runs). */
+  addExternalEvents(run: Run, events: BufferedEvent[]): void;
+  queues: Pick<TaskQueues, 'enqueue'>;
+}
 
 export class ActivityTasks {
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly deps: ActivityDeps,
+  ) {}
 
   /** After a restart: re-arm deadlines, re-queue scheduled attempts, retry the ones that were running. */
   recover(run: Run): void {
@@ -20,12 +38,7 @@ export class ActivityTasks {
         // Nobody holds this attempt any more: count it as a start-to-close timeout of the attempt.
         this.attemptTimedOut(run, a.scheduledId, a.attempt, 'TIMEOUT_TYPE_START_TO_CLOSE', true);
       } else if (a.state === 'scheduled') {
-        this.engine.enqueue(this.engine.actQueueKey(run, a.taskQueue), {
-          kind: 'act',
-          run,
-          scheduledId: a.scheduledId,
-          attempt: a.attempt,
-        });
+        this.enqueueAttempt(run, a);
       } else {
         this.armRetry(run, a);
       }
@@ -47,7 +60,7 @@ export class ActivityTasks {
       nonRetryableErrorTypes: rp.nonRetryableErrorTypes ?? [],
     };
     const taskQueue = a.taskQueue?.name || run.m.taskQueue;
-    const scheduledId = this.engine.append(run, 'ActivityTaskScheduled', {
+    const scheduledId = this.deps.history.append(run, 'ActivityTaskScheduled', {
       activityId: a.activityId,
       activityType: a.activityType,
       taskQueue: { name: taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
@@ -67,7 +80,7 @@ export class ActivityTasks {
       },
       priority: a.priority,
     });
-    const now = this.engine.now();
+    const now = this.ctx.clock.now();
     const act: ActivityState = {
       scheduledId,
       activityId: a.activityId,
@@ -86,7 +99,17 @@ export class ActivityTasks {
     };
     run.m.activities[scheduledId] = act;
     this.armTimers(run, act);
-    this.engine.enqueue(this.engine.actQueueKey(run, taskQueue), { kind: 'act', run, scheduledId, attempt: 1 });
+    this.enqueueAttempt(run, act);
+  }
+
+  /** Offers the activity's current attempt to the pollers of its task queue. */
+  private enqueueAttempt(run: Run, act: ActivityState): void {
+    this.deps.queues.enqueue(queueKey('act', run.m.namespace, act.taskQueue), {
+      kind: 'act',
+      run,
+      scheduledId: act.scheduledId,
+      attempt: act.attempt,
+    });
   }
 
   private key(run: Run, sid: number, what: string): string {
@@ -97,16 +120,16 @@ export class ActivityTasks {
   private armTimers(run: Run, act: ActivityState): void {
     const sid = act.scheduledId;
     if (act.scheduleToCloseMs > 0) {
-      this.engine.clock.set(this.key(run, sid, 's2c'), act.scheduledTime + act.scheduleToCloseMs, () => {
+      this.ctx.clock.set(this.key(run, sid, 's2c'), act.scheduledTime + act.scheduleToCloseMs, () => {
         this.scheduleToCloseTimedOut(run, sid);
-        void this.engine.commit();
+        void this.ctx.commit();
       });
     }
     if (act.scheduleToStartMs > 0 && act.state === 'scheduled') {
       const attempt = act.attempt;
-      this.engine.clock.set(this.key(run, sid, 's2s'), act.currentAttemptScheduledTime + act.scheduleToStartMs, () => {
+      this.ctx.clock.set(this.key(run, sid, 's2s'), act.currentAttemptScheduledTime + act.scheduleToStartMs, () => {
         this.attemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_SCHEDULE_TO_START', false);
-        void this.engine.commit();
+        void this.ctx.commit();
       });
     }
   }
@@ -114,11 +137,11 @@ export class ActivityTasks {
   private armAttemptTimers(run: Run, act: ActivityState): void {
     const sid = act.scheduledId;
     const attempt = act.attempt;
-    this.engine.clock.cancel(this.key(run, sid, 's2s'));
+    this.ctx.clock.cancel(this.key(run, sid, 's2s'));
     if (act.startToCloseMs > 0) {
-      this.engine.clock.set(this.key(run, sid, 'st2c'), act.startedTime! + act.startToCloseMs, () => {
+      this.ctx.clock.set(this.key(run, sid, 'st2c'), act.startedTime! + act.startToCloseMs, () => {
         this.attemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_START_TO_CLOSE', true);
-        void this.engine.commit();
+        void this.ctx.commit();
       });
     }
     this.armHeartbeatTimer(run, act);
@@ -130,37 +153,37 @@ export class ActivityTasks {
     const attempt = act.attempt;
     // A new attempt gets a full heartbeat period even if the previous one heartbeated recently.
     const base = Math.max(act.lastHeartbeatTime ?? 0, act.startedTime!);
-    this.engine.clock.set(this.key(run, sid, 'hb'), base + act.heartbeatMs, () => {
+    this.ctx.clock.set(this.key(run, sid, 'hb'), base + act.heartbeatMs, () => {
       this.attemptTimedOut(run, sid, attempt, 'TIMEOUT_TYPE_HEARTBEAT', true);
-      void this.engine.commit();
+      void this.ctx.commit();
     });
   }
 
   private armRetry(run: Run, act: ActivityState): void {
     const sid = act.scheduledId;
-    this.engine.clock.set(this.key(run, sid, 'retry'), act.retryAt!, () => {
+    this.ctx.clock.set(this.key(run, sid, 'retry'), act.retryAt!, () => {
       const cur = run.m.activities[sid];
       if (!run.running || cur !== act || act.state !== 'backoff') return;
       act.state = 'scheduled';
       act.retryAt = undefined;
-      act.currentAttemptScheduledTime = this.engine.now();
+      act.currentAttemptScheduledTime = this.ctx.clock.now();
       this.armTimers(run, act);
-      this.engine.touch(run);
-      this.engine.enqueue(this.engine.actQueueKey(run, act.taskQueue), { kind: 'act', run, scheduledId: sid, attempt: act.attempt });
-      void this.engine.commit();
+      this.ctx.touch(run);
+      this.enqueueAttempt(run, act);
+      void this.ctx.commit();
     });
   }
 
   deliver(run: Run, sid: number, attempt: number, identity: string): Msg | undefined {
     const act = run.m.activities[sid];
     if (!run.running || !act || act.attempt !== attempt || act.state !== 'scheduled') return undefined;
-    const now = this.engine.now();
+    const now = this.ctx.clock.now();
     act.state = 'started';
     act.startedTime = now;
     act.identity = identity;
     act.requestId = randomUUID();
     this.armAttemptTimers(run, act);
-    this.engine.touch(run);
+    this.ctx.touch(run);
     const sched = run.history.get(sid - 1)![eventAttrField('ActivityTaskScheduled')] as Msg;
     return {
       taskToken: encodeToken({ k: 'a', r: run.runId, s: sid, a: attempt }),
@@ -189,12 +212,12 @@ export class ActivityTasks {
     let run: Run | undefined;
     let act: ActivityState | undefined;
     if (byId) {
-      run = this.engine.findRun(byId.ns, { workflowId: byId.workflowId, runId: byId.runId });
+      run = this.deps.runs.find(byId.ns, { workflowId: byId.workflowId, runId: byId.runId });
       act = Object.values(run.m.activities).find((a) => a.activityId === byId.activityId);
     } else {
       const t = decodeToken(token);
       if (t.k !== 'a') throw invalidArgument('not an activity task token');
-      run = this.engine.runs.get(t.r);
+      run = this.deps.runs.get(t.r);
       act = run?.m.activities[t.s];
       if (act && act.attempt !== t.a) act = undefined;
     }
@@ -202,8 +225,34 @@ export class ActivityTasks {
     return { run, act };
   }
 
-  remove(run: Run, act: ActivityState): void {
-    this.engine.clock.cancelPrefix(`${run.runId}|act|${act.scheduledId}|`);
+  /**
+   * The RequestCancelActivityTask command. A started attempt learns of it from its next heartbeat response and reports
+   * the cancellation itself; an activity not running at the moment is canceled at once.
+   */
+  requestCancel(run: Run, sid: number, completedId: number, identity: string | undefined): void {
+    const reqId = this.deps.history.append(run, 'ActivityTaskCancelRequested', {
+      scheduledEventId: sid,
+      workflowTaskCompletedEventId: completedId,
+    });
+    const act = run.m.activities[sid];
+    if (!act) return;
+    if (act.state === 'started') {
+      act.cancelRequested = true;
+      act.cancelRequestedId = reqId;
+    } else {
+      this.remove(run, act);
+      this.deps.history.append(run, 'ActivityTaskCanceled', {
+        scheduledEventId: sid,
+        startedEventId: 0,
+        latestCancelRequestedEventId: reqId,
+        identity,
+      });
+      run.m.needWft = true;
+    }
+  }
+
+  private remove(run: Run, act: ActivityState): void {
+    this.ctx.clock.cancelPrefix(`${run.runId}|act|${act.scheduledId}|`);
     delete run.m.activities[act.scheduledId];
   }
 
@@ -228,7 +277,7 @@ export class ActivityTasks {
       attrs: { ...attrs, scheduledEventId: act.scheduledId, startedEventId: 0 },
       linkStarted: withStarted,
     });
-    this.engine.addExternal(run, events);
+    this.deps.addExternalEvents(run, events);
   }
 
   complete(run: Run, act: ActivityState, result: Msg | undefined, identity?: string): void {
@@ -270,24 +319,24 @@ export class ActivityTasks {
     if (!retryState && r.maximumAttempts > 0 && act.attempt >= r.maximumAttempts) {
       retryState = 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED';
     }
-    if (!retryState && act.scheduleToCloseMs > 0 && this.engine.now() + delay >= act.scheduledTime + act.scheduleToCloseMs) {
+    if (!retryState && act.scheduleToCloseMs > 0 && this.ctx.clock.now() + delay >= act.scheduledTime + act.scheduleToCloseMs) {
       retryState = 'RETRY_STATE_TIMEOUT';
     }
     if (retryState) {
       close(retryState);
       return;
     }
-    this.engine.clock.cancel(this.key(run, act.scheduledId, 'st2c'));
-    this.engine.clock.cancel(this.key(run, act.scheduledId, 'hb'));
-    this.engine.clock.cancel(this.key(run, act.scheduledId, 's2s'));
+    this.ctx.clock.cancel(this.key(run, act.scheduledId, 'st2c'));
+    this.ctx.clock.cancel(this.key(run, act.scheduledId, 'hb'));
+    this.ctx.clock.cancel(this.key(run, act.scheduledId, 's2s'));
     act.state = 'backoff';
     act.attempt += 1;
     act.lastFailure = failure;
-    act.lastAttemptCompleteTime = this.engine.now();
-    act.retryAt = this.engine.now() + delay;
+    act.lastAttemptCompleteTime = this.ctx.clock.now();
+    act.retryAt = this.ctx.clock.now() + delay;
     act.startedTime = undefined;
     this.armRetry(run, act);
-    this.engine.touch(run);
+    this.ctx.touch(run);
   }
 
   private timeoutFailure(type: string, act: ActivityState): Msg {
@@ -306,7 +355,7 @@ export class ActivityTasks {
     if (!run.running || !act || act.attempt !== attempt) return;
     if (wasStarted ? act.state !== 'started' : act.state !== 'scheduled') return;
     const failure = this.timeoutFailure(type, act);
-    this.engine.log.info('activity attempt timed out', { workflowId: run.m.workflowId, activityId: act.activityId, type, attempt });
+    this.ctx.log.info('activity attempt timed out', { workflowId: run.m.workflowId, activityId: act.activityId, type, attempt });
     // Schedule-to-start is not retried (the task never reached a worker), as in Temporal.
     const forced = type === 'TIMEOUT_TYPE_SCHEDULE_TO_START' ? 'RETRY_STATE_TIMEOUT' : undefined;
     this.retryOrClose(run, act, failure, forced, undefined, (retryState) =>
@@ -329,9 +378,9 @@ export class ActivityTasks {
 
   heartbeat(run: Run, act: ActivityState, details: Msg | undefined): { cancelRequested: boolean } {
     if (details) act.heartbeatDetails = details;
-    act.lastHeartbeatTime = this.engine.now();
+    act.lastHeartbeatTime = this.ctx.clock.now();
     this.armHeartbeatTimer(run, act);
-    this.engine.touch(run);
+    this.ctx.touch(run);
     return { cancelRequested: act.cancelRequested };
   }
 }

@@ -1,39 +1,41 @@
 /**
- * The embedded Temporal engine: runs, histories, task queues, activities, timers, child workflows, queries and
- * visibility, driven by the RPC handlers in `handlers.ts`. All state changes are synchronous; every change marks the
- * run dirty in the store, and handlers await `store.commit()` before answering.
+ * The embedded Temporal engine, driven by the RPC handlers in `handlers.ts`. All state changes are synchronous; every
+ * change marks the run dirty in the store, and handlers await `store.commit()` before answering.
  *
- * History rules follow `temporal-devserver.md` §8: one outstanding workflow task per run; events arriving while a
- * task is started are buffered and flushed after its completion; ActivityTaskStarted is written lazily together with
- * the activity's terminal event; workflow-task attempts after the first are transient.
+ * This class composes the parts and owns what spans them all: recovery after a restart, persistence, retention,
+ * the idle tracking that time skipping waits on, and shutdown. The parts:
+ *
+ * - workflow-tasks.ts: the workflow-task lifecycle, and the buffering of events that arrive while a task runs;
+ * - commands.ts: a completed task's commands, one handler per type, each delegating to the owner of the state;
+ * - executions.ts: start, signal, cancel request, termination, close;
+ * - cross-workflow.ts: child workflows, external signals and cancels, continue-as-new;
+ * - workflow-timers.ts, activity-tasks.ts, queries.ts, task-queues.ts;
+ * - run-registry.ts, namespaces.ts, history-writer.ts.
+ *
+ * Each part gets the shared {@link EngineContext} (this engine) and declares, as its `…Deps`, the few members of the
+ * others it uses. The three dependencies that point back (a task's commands act on runs; a closed run acts on related
+ * runs; a queued task is turned into a poll response by its owner) are wired below as late-bound callbacks.
  */
 import { randomUUID } from 'node:crypto';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ActivityTasks } from './activity-tasks.js';
 import { VirtualClock } from './clock.js';
+import { Commands } from './commands.js';
+import { CrossWorkflow } from './cross-workflow.js';
+import type { EngineContext, PollSignal } from './engine-context.js';
+import { RpcError } from './errors.js';
+import { Executions } from './executions.js';
 import { History } from './history.js';
-import { RpcError, alreadyExists, invalidArgument, notFound } from './errors.js';
-import {
-  durationToMs,
-  eventAttrField,
-  eventTypeName,
-  jsonPayload,
-  msToDuration,
-  msToTimestamp,
-  type Msg,
-} from './proto-util.js';
-import {
-  Run,
-  type BufferedEvent,
-  type RunMeta,
-  type RunStatus,
-} from './run.js';
+import { HistoryWriter } from './history-writer.js';
+import { Namespaces } from './namespaces.js';
+import type { Msg } from './proto-util.js';
+import { Queries } from './queries.js';
+import { Run, type BufferedEvent } from './run.js';
+import { RunRegistry } from './run-registry.js';
 import type { GlobalState, LoadedState, Store } from './store.js';
-import {
-  SYSTEM_ATTRIBUTES,
-  decodeSearchAttributes,
-  type SaType,
-} from './visibility.js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { TaskQueues, type TaskRef } from './task-queues.js';
+import { WorkflowTasks } from './workflow-tasks.js';
+import { WorkflowTimers } from './workflow-timers.js';
 
 import type { Logger } from '../log.js';
 
@@ -53,84 +55,19 @@ export interface EngineOptions {
   historyLongPollMs: number;
 }
 
-const DEFAULT_WFT_TIMEOUT_MS = 10_000;
-const CLOSE_COMMANDS = new Set([
-  'COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION',
-  'COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION',
-  'COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION',
-  'COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION',
-]);
-
-export type TaskRef =
-  | { kind: 'wft'; run: Run; seq: number; sticky?: boolean }
-  | { kind: 'act'; run: Run; scheduledId: number; attempt: number }
-  | { kind: 'query'; queryId: string };
-
-/** A sticky queue not polled for this long counts as gone: its worker's tasks go to the normal queue at once. */
-const STICKY_POLLER_WINDOW_MS = 10_000;
-
-/** How long a worker that stopped polling is still listed by DescribeTaskQueue (the real server's 5 minutes). */
-const POLLER_TTL_MS = 5 * 60_000;
-
-interface Poller {
-  identity: string;
-  deliver: (resp: Msg) => void;
-  isCancelled: () => boolean;
-}
-
-interface TaskQueue {
-  tasks: TaskRef[];
-  pollers: Poller[];
-}
-
-interface PendingQuery {
-  id: string;
-  run: Run;
-  query: Msg;
-  dispatched: boolean;
-  resolve: (r: Msg) => void;
-  reject: (e: unknown) => void;
-}
-
-type Token =
-  | { k: 'w'; r: string; q: number }
-  | { k: 'a'; r: string; s: number; a: number }
-  | { k: 'q'; id: string };
-
-export function encodeToken(t: Token): Buffer {
-  return Buffer.from(JSON.stringify(t));
-}
-
-export function decodeToken(buf: Buffer | Uint8Array | undefined): Token {
-  if (!buf || buf.length === 0) throw invalidArgument('taskToken is required');
-  try {
-    const t = JSON.parse(Buffer.from(buf).toString()) as Token;
-    if (!t || typeof t !== 'object' || !['w', 'a', 'q'].includes(t.k)) throw new Error('bad token');
-    return t;
-  } catch {
-    throw invalidArgument('malformed task token');
-  }
-}
-
-
-export class Engine {
+export class Engine implements EngineContext {
   readonly clock: VirtualClock;
+  readonly runs = new RunRegistry();
+  readonly namespaces: Namespaces;
+  readonly queues: TaskQueues;
+  readonly queries: Queries;
+  readonly workflowTasks: WorkflowTasks;
+  readonly executions: Executions;
   readonly activities: ActivityTasks;
-  readonly runs = new Map<string, Run>();
-  /** `${namespace}\n${workflowId}` → runs of that id in start order (the last is the current run). */
-  private byWorkflow = new Map<string, Run[]>();
-  private queues = new Map<string, TaskQueue>();
-  /** Who polled each queue and when (wall clock), for DescribeTaskQueue: the Web UI's "Workers" tab and banner. */
-  private pollerHistory = new Map<string, Map<string, number>>();
-  private queries = new Map<string, PendingQuery>();
-  private busyRuns = new Set<Run>();
-  private runSeq = 0;
-  readonly namespaces = new Map<string, { id: string; retentionMs: number }>();
-  /** Custom search attributes per namespace. */
-  readonly searchAttributes = new Map<string, Record<string, SaType>>();
+  private readonly timers: WorkflowTimers;
+  /** Runs with a workflow task outstanding or an activity not in retry backoff: time skipping waits for them. */
+  private readonly busyRuns = new Set<Run>();
   private closed = false;
-  /** Sticky queues whose worker shut down: never dispatch there again. */
-  private deadStickyQueues = new Set<string>();
   private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: EngineOptions) {
@@ -145,8 +82,55 @@ export class Engine {
       onError: (err) => this.opts.log.error('timer callback failed', { err: String((err as Error)?.stack ?? err) }),
     });
     opts.store.attach({ runs: () => this.runs.values(), global: () => this.globalState() });
-    this.activities = new ActivityTasks(this);
-    this.ensureNamespace('default');
+
+    this.namespaces = new Namespaces(opts.defaultRetentionMs, () => opts.store.markGlobal());
+    this.queues = new TaskQueues({
+      materialize: (task, identity) => this.materialize(task, identity),
+      commit: () => this.commit(),
+      clock: this.clock,
+      pollTimeoutMs: opts.pollTimeoutMs,
+    });
+    this.queries = new Queries(this.queues);
+    const { runs, namespaces, queues, queries } = this;
+    const history = new HistoryWriter(this.clock);
+    this.workflowTasks = new WorkflowTasks(this, {
+      history,
+      queues,
+      runs,
+      queries,
+      commands: {
+        validate: (run, cmds) => commands.validate(run, cmds),
+        apply: (run, cmd, c) => commands.apply(run, cmd, c),
+      },
+    });
+    const addExternalEvents = (run: Run, events: BufferedEvent[]) => this.workflowTasks.addExternalEvents(run, events);
+    this.activities = new ActivityTasks(this, { runs, history, addExternalEvents, queues });
+    this.timers = new WorkflowTimers(this, { history, addExternalEvents });
+    this.executions = new Executions(this, {
+      runs,
+      namespaces,
+      history,
+      workflowTasks: this.workflowTasks,
+      queries,
+      onClosed: (run, children) => crossWorkflow.runClosed(run, children),
+    });
+    const crossWorkflow = new CrossWorkflow(this, {
+      runs,
+      namespaces,
+      history,
+      addExternalEvents,
+      executions: this.executions,
+    });
+    const commands = new Commands(this, {
+      history,
+      namespaces,
+      activities: this.activities,
+      timers: this.timers,
+      executions: this.executions,
+      crossWorkflow,
+    });
+
+    this.namespaces.ensure('default');
   }
 
   get store(): Store {
@@ -157,18 +141,61 @@ export class Engine {
     return this.opts.log;
   }
 
+  now(): number {
+    return this.clock.now();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A queued task as the poll response for `identity`; undefined if it went stale while it waited. */
+  private materialize(task: TaskRef, identity: string): Msg | undefined {
+    switch (task.kind) {
+      case 'wft':
+        return this.workflowTasks.deliver(task.run, task.seq, identity, task.sticky === true);
+      case 'act':
+        return this.activities.deliver(task.run, task.scheduledId, task.attempt, identity);
+      case 'query':
+        return this.queries.deliver(task.queryId);
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
-  // Lifecycle, persistence
+  // Persistence and recovery
+
+  commit(): Promise<void> {
+    return this.opts.store.commit().catch((err: unknown) => {
+      this.opts.log.error('persisting state failed', { err: String(err) });
+      throw new RpcError(GrpcStatus.UNAVAILABLE, 'persisting state failed');
+    });
+  }
+
+  touch(run: Run): void {
+    this.opts.store.markRun(run);
+    if (run.busy) this.busyRuns.add(run);
+    else this.busyRuns.delete(run);
+    this.clock.requestSkipCheck();
+  }
+
+  private isIdle(): boolean {
+    return this.busyRuns.size === 0 && this.queries.size === 0;
+  }
+
+  private globalState(): GlobalState {
+    return {
+      clockOffset: this.clock.offset,
+      runSeq: this.runs.lastSeq,
+      ...this.namespaces.snapshot(),
+    };
+  }
 
   /** Rebuilds in-memory state from a recovered store: re-arms timers, re-queues tasks, retries in-flight work. */
   restore(state: LoadedState): void {
     if (state.global) {
       this.clock.offset = state.global.clockOffset;
-      this.runSeq = state.global.runSeq;
-      for (const [name, ns] of Object.entries(state.global.namespaces)) this.namespaces.set(name, ns);
-      for (const [ns, attrs] of Object.entries(state.global.searchAttributes)) {
-        this.searchAttributes.set(ns, attrs as Record<string, SaType>);
-      }
+      this.runs.lastSeq = state.global.runSeq;
+      this.namespaces.restore(state.global);
     }
     const loaded = state.runs.map(({ meta, history }) => {
       const run = new Run(meta);
@@ -177,7 +204,7 @@ export class Engine {
       return run;
     });
     loaded.sort((a, b) => a.m.seq - b.m.seq);
-    for (const run of loaded) this.index(run);
+    for (const run of loaded) this.runs.add(run);
     for (const run of loaded) {
       if (!run.running) continue;
       this.recoverRun(run);
@@ -190,33 +217,17 @@ export class Engine {
 
   private recoverRun(run: Run): void {
     const m = run.m;
-    // A workflow task handed out before the crash is lost with its worker: time it out now.
-    if (m.wft?.state === 'started') {
-      this.wftTimedOut(run, m.wft.seq);
-    } else if (m.wft?.state === 'scheduled') {
-      m.sticky = undefined; // the worker's cache may be gone with the crash: full history on the normal queue
-      this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq: m.wft.seq });
-    } else if (m.wftRetryAt !== undefined) {
-      this.armWftRetry(run);
-    } else if (m.startDelayUntil !== undefined) {
-      this.armStartDelay(run);
-    } else if (m.needWft) {
-      this.scheduleWft(run);
-    }
-    for (const t of Object.values(m.timers)) this.armTimer(run, t.timerId, t.fireAt);
+    if (m.wft || m.wftRetryAt !== undefined) this.workflowTasks.recover(run);
+    else if (m.startDelayUntil !== undefined) this.executions.armStartDelay(run);
+    else if (m.needWft) this.workflowTasks.schedule(run);
+    this.timers.recover(run);
     this.activities.recover(run);
-    this.armWorkflowTimeout(run);
+    this.executions.armTimeout(run);
     this.touch(run);
   }
 
-  private globalState(): GlobalState {
-    return {
-      clockOffset: this.clock.offset,
-      runSeq: this.runSeq,
-      namespaces: Object.fromEntries(this.namespaces),
-      searchAttributes: Object.fromEntries(this.searchAttributes),
-    };
-  }
+  // ---------------------------------------------------------------------------------------------------------------
+  // Retention and deletion
 
   startRetentionSweeper(intervalMs = 60_000): void {
     this.sweepRetention();
@@ -230,7 +241,7 @@ export class Engine {
     let removed = 0;
     for (const run of [...this.runs.values()]) {
       if (run.running || run.m.closeTime === undefined) continue;
-      const retention = this.namespaces.get(run.m.namespace)?.retentionMs ?? this.opts.defaultRetentionMs;
+      const retention = this.namespaces.retentionOf(run.m.namespace);
       if (run.m.closeTime + retention > now) continue;
       this.deleteRun(run);
       removed++;
@@ -239,1418 +250,20 @@ export class Engine {
     return removed;
   }
 
+  deleteWorkflow(run: Run): void {
+    if (run.running) this.executions.terminate(run, 'deleted', undefined, 'server');
+    this.deleteRun(run);
+  }
+
   private deleteRun(run: Run): void {
-    this.runs.delete(run.runId);
-    const key = this.wfKey(run.m.namespace, run.m.workflowId);
-    const list = (this.byWorkflow.get(key) ?? []).filter((r) => r !== run);
-    if (list.length > 0) this.byWorkflow.set(key, list);
-    else this.byWorkflow.delete(key);
+    this.runs.remove(run);
     this.busyRuns.delete(run);
     this.clock.cancelPrefix(`${run.runId}|`);
     this.opts.store.markDeleted(run.runId);
   }
 
-  async shutdown(): Promise<void> {
-    this.closed = true;
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
-    for (const q of this.queues.values()) {
-      for (const p of q.pollers.splice(0)) p.deliver({});
-    }
-    for (const run of this.runs.values()) run.wakeHistoryWaiters();
-    for (const q of this.queries.values()) q.reject(new RpcError(GrpcStatus.UNAVAILABLE, 'server shutting down'));
-    this.queries.clear();
-    this.clock.close();
-    await this.opts.store.close();
-  }
-
-  now(): number {
-    return this.clock.now();
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  commit(): Promise<void> {
-    return this.opts.store.commit().catch((err: unknown) => {
-      this.opts.log.error('persisting state failed', { err: String(err) });
-      throw new RpcError(GrpcStatus.UNAVAILABLE, 'persisting state failed');
-    });
-  }
-
-  /** Marks a run changed: persistence and the idle tracking used by time skipping. */
-  /** @internal */
-  touch(run: Run): void {
-    this.opts.store.markRun(run);
-    if (run.busy) this.busyRuns.add(run);
-    else this.busyRuns.delete(run);
-    this.clock.requestSkipCheck();
-  }
-
-  private isIdle(): boolean {
-    return this.busyRuns.size === 0 && this.queries.size === 0;
-  }
-
   // ---------------------------------------------------------------------------------------------------------------
-  // Namespaces and search attributes
-
-  ensureNamespace(name: string, retentionMs = this.opts.defaultRetentionMs): void {
-    if (this.namespaces.has(name)) return;
-    this.namespaces.set(name, { id: randomUUID(), retentionMs });
-    // A new namespace has no custom search attributes, as on the real server (CLI 1.5 / server 1.29): the older
-    // dev servers' CustomKeywordField & co. are gone there too.
-    this.searchAttributes.set(name, {});
-    this.opts.store.markGlobal();
-  }
-
-  requireNamespace(name: string | undefined): string {
-    if (!name) throw invalidArgument('namespace is required');
-    if (!this.namespaces.has(name)) throw notFound(`namespace ${name} is not found`);
-    return name;
-  }
-
-  customAttributes(ns: string): Record<string, SaType> {
-    return this.searchAttributes.get(ns) ?? {};
-  }
-
-  addSearchAttributes(ns: string, attrs: Record<string, SaType>): void {
-    const cur = { ...this.customAttributes(ns) };
-    for (const [name, type] of Object.entries(attrs)) {
-      if (SYSTEM_ATTRIBUTES[name]) throw invalidArgument(`search attribute ${name} is reserved by system`);
-      if (cur[name] && cur[name] !== type) {
-        throw alreadyExists(`search attribute ${name} already exists with type ${cur[name]}`);
-      }
-      cur[name] = type;
-    }
-    this.searchAttributes.set(ns, cur);
-    this.opts.store.markGlobal();
-  }
-
-  removeSearchAttributes(ns: string, names: string[]): void {
-    const cur = { ...this.customAttributes(ns) };
-    for (const n of names) {
-      if (!cur[n]) throw notFound(`search attribute ${n} doesn't exist`);
-      delete cur[n];
-    }
-    this.searchAttributes.set(ns, cur);
-    this.opts.store.markGlobal();
-  }
-
-  /** @internal */
-  fieldType(ns: string, name: string): SaType | undefined {
-    return SYSTEM_ATTRIBUTES[name] ?? this.customAttributes(ns)[name];
-  }
-
-  /** Search attributes a workflow may set: the custom ones plus the SDK-maintained system lists. */
-  private writableAttributes(ns: string): Record<string, SaType> {
-    return { ...this.customAttributes(ns), TemporalChangeVersion: 'KeywordList', BuildIds: 'KeywordList' };
-  }
-
-  encodeSearchAttributes(ns: string, values: Record<string, unknown>): Msg {
-    const indexedFields: Msg = {};
-    for (const [name, v] of Object.entries(values)) {
-      indexedFields[name] = jsonPayload(v, this.fieldType(ns, name) ?? 'Keyword');
-    }
-    return { indexedFields };
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Runs: lookup and indexing
-
-  private wfKey(ns: string, workflowId: string): string {
-    return `${ns}\n${workflowId}`;
-  }
-
-  private index(run: Run): void {
-    this.runs.set(run.runId, run);
-    const key = this.wfKey(run.m.namespace, run.m.workflowId);
-    const list = this.byWorkflow.get(key);
-    if (list) list.push(run);
-    else this.byWorkflow.set(key, [run]);
-    this.runSeq = Math.max(this.runSeq, run.m.seq);
-  }
-
-  currentRun(ns: string, workflowId: string): Run | undefined {
-    const list = this.byWorkflow.get(this.wfKey(ns, workflowId));
-    return list?.[list.length - 1];
-  }
-
-  /** Resolves `{workflowId, runId?}`; without a run id, the current run. */
-  findRun(ns: string, execution: Msg | undefined): Run {
-    const workflowId = execution?.workflowId as string | undefined;
-    if (!workflowId) throw invalidArgument('workflowId is required');
-    const runId = execution?.runId as string | undefined;
-    if (runId) {
-      const run = this.runs.get(runId);
-      if (!run || run.m.workflowId !== workflowId || run.m.namespace !== ns) {
-        throw notFound(`workflow execution not found for workflowId ${workflowId} and runId ${runId}`);
-      }
-      return run;
-    }
-    const run = this.currentRun(ns, workflowId);
-    if (!run) throw notFound(`workflow execution not found for workflowId ${workflowId}`);
-    return run;
-  }
-
-  findRunningRun(ns: string, execution: Msg | undefined): Run {
-    const run = this.findRun(ns, execution);
-    if (!run.running) throw notFound('workflow execution already completed');
-    return run;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // History
-
-  private makeEvent(run: Run, type: string, attrs: Msg): Msg {
-    return {
-      eventId: run.history.length + 1,
-      eventTime: msToTimestamp(this.now()),
-      eventType: eventTypeName(type),
-      taskId: run.history.length + 1,
-      [eventAttrField(type)]: attrs,
-    };
-  }
-
-  /** Appends straight to history (events the server itself orders: commands, task events). */
-  /** @internal */
-  append(run: Run, type: string, attrs: Msg): number {
-    const ev = this.makeEvent(run, type, attrs);
-    run.history.push(ev);
-    run.m.historySizeBytes += 64;
-    run.wakeHistoryWaiters();
-    return ev.eventId as number;
-  }
-
-  /**
-   * Adds an event that comes from outside the workflow (signal, activity result, timer, child result). While a
-   * workflow task is started it is buffered until that task completes; otherwise it goes into history and a workflow
-   * task is scheduled.
-   */
-  /** @internal */
-  addExternal(run: Run, events: BufferedEvent[]): void {
-    if (!run.running) return;
-    if (run.m.wft?.state === 'started') {
-      run.m.buffered.push(...events);
-      run.m.needWft = true;
-    } else {
-      this.appendBuffered(run, events);
-      this.scheduleWft(run);
-    }
-    this.touch(run);
-  }
-
-  private appendBuffered(run: Run, events: BufferedEvent[]): void {
-    let prev = 0;
-    for (const e of events) {
-      const attrs = e.linkStarted ? { ...e.attrs, startedEventId: prev } : e.attrs;
-      prev = this.append(run, e.type, attrs);
-      if (e.type === 'ChildWorkflowExecutionStarted') {
-        const child = run.m.children[attrs.initiatedEventId as number];
-        if (child) child.startedId = prev;
-      }
-    }
-  }
-
-  private flushBuffer(run: Run): number {
-    const buf = run.m.buffered;
-    if (buf.length === 0) return 0;
-    run.m.buffered = [];
-    this.appendBuffered(run, buf);
-    return buf.length;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Starting workflows
-
-  startWorkflow(
-    req: Msg,
-    opts: {
-      signal?: Msg;
-      parent?: RunMeta['parent'];
-      continued?: { from: Run; initiator: string; runId: string };
-    } = {},
-  ): { run: Run; started: boolean } {
-    const ns = this.requireNamespace(req.namespace);
-    const workflowId = req.workflowId as string | undefined;
-    if (!workflowId) throw invalidArgument('workflowId is required');
-    if (!req.workflowType?.name) throw invalidArgument('workflowType is required');
-    if (!req.taskQueue?.name) throw invalidArgument('taskQueue is required');
-    const requestId = (req.requestId as string | undefined) || randomUUID();
-    const sa = decodeSearchAttributes(req.searchAttributes?.indexedFields, this.writableAttributes(ns));
-
-    const existing = this.currentRun(ns, workflowId);
-    if (existing && !opts.continued) {
-      if (existing.m.startRequestId === requestId) return { run: existing, started: true };
-      if (existing.running) {
-        const conflict = req.workflowIdConflictPolicy as string | undefined;
-        const reuse = req.workflowIdReusePolicy as string | undefined;
-        if (conflict === 'WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING') return { run: existing, started: false };
-        if (
-          conflict === 'WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING' ||
-          reuse === 'WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING'
-        ) {
-          this.terminate(existing, 'terminated by a new start with the same workflow id', undefined, 'server');
-        } else {
-          throw alreadyExists(`workflow execution already started: workflowId ${workflowId}, runId ${existing.runId}`);
-        }
-      } else {
-        const reuse = req.workflowIdReusePolicy as string | undefined;
-        if (reuse === 'WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE') {
-          throw alreadyExists(`workflow execution already finished and the reuse policy rejects duplicates: ${workflowId}`);
-        }
-        if (reuse === 'WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY' && existing.m.status === 'COMPLETED') {
-          throw alreadyExists(`workflow execution already completed successfully: ${workflowId}`);
-        }
-      }
-    }
-
-    const now = this.now();
-    const runId = opts.continued?.runId ?? randomUUID();
-    const executionTimeoutMs = durationToMs(req.workflowExecutionTimeout);
-    const runTimeoutMs = durationToMs(req.workflowRunTimeout);
-    const wftTimeoutMs = durationToMs(req.workflowTaskTimeout) || DEFAULT_WFT_TIMEOUT_MS;
-    const delayMs = durationToMs(req.workflowStartDelay) || durationToMs(req.backoffStartInterval);
-    const from = opts.continued?.from;
-    const meta: RunMeta = {
-      seq: ++this.runSeq,
-      namespace: ns,
-      workflowId,
-      runId,
-      firstRunId: from ? from.m.firstRunId : runId,
-      workflowType: req.workflowType.name,
-      taskQueue: req.taskQueue.name,
-      status: 'RUNNING',
-      startRequestId: requestId,
-      startTime: now,
-      executionTime: now + delayMs,
-      memo: req.memo?.fields ?? {},
-      searchAttributes: Object.fromEntries(Object.entries(sa).filter(([, v]) => v !== null)),
-      wftTimeoutMs,
-      runTimeoutMs,
-      executionTimeoutMs,
-      executionDeadline: from ? from.m.executionDeadline : executionTimeoutMs ? now + executionTimeoutMs : undefined,
-      runDeadline: runTimeoutMs ? now + runTimeoutMs : undefined,
-      startDelayUntil: delayMs > 0 ? now + delayMs : undefined,
-      attempt: (req.attempt as number | undefined) ?? 1,
-      parent: opts.parent ?? from?.m.parent,
-      continuedFromRunId: from?.runId,
-      wftSeq: 0,
-      wftAttempt: 1,
-      needWft: false,
-      buffered: [],
-      lastStartedId: 0,
-      activities: {},
-      timers: {},
-      children: {},
-      signalRequestIds: [],
-      cancelRequested: false,
-      historySizeBytes: 0,
-    };
-    const run = new Run(meta);
-    this.index(run);
-    const parent = meta.parent;
-    this.append(run, 'WorkflowExecutionStarted', {
-      workflowType: req.workflowType,
-      taskQueue: { name: meta.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
-      input: req.input,
-      workflowExecutionTimeout: req.workflowExecutionTimeout,
-      workflowRunTimeout: req.workflowRunTimeout,
-      workflowTaskTimeout: msToDuration(wftTimeoutMs),
-      continuedExecutionRunId: from?.runId,
-      initiator: opts.continued?.initiator,
-      continuedFailure: req.continuedFailure,
-      lastCompletionResult: req.lastCompletionResult,
-      originalExecutionRunId: runId,
-      identity: req.identity,
-      firstExecutionRunId: meta.firstRunId,
-      retryPolicy: req.retryPolicy,
-      attempt: meta.attempt,
-      workflowExecutionExpirationTime: meta.executionDeadline ? msToTimestamp(meta.executionDeadline) : undefined,
-      cronSchedule: req.cronSchedule,
-      firstWorkflowTaskBackoff: delayMs > 0 ? msToDuration(delayMs) : undefined,
-      memo: req.memo,
-      searchAttributes: req.searchAttributes,
-      header: req.header,
-      workflowId,
-      parentWorkflowNamespace: parent?.namespace,
-      parentWorkflowExecution: parent ? { workflowId: parent.workflowId, runId: parent.runId } : undefined,
-      parentInitiatedEventId: parent?.initiatedId,
-      rootWorkflowExecution: undefined,
-      priority: req.priority,
-    });
-    if (opts.signal) {
-      this.append(run, 'WorkflowExecutionSignaled', opts.signal);
-      // A signal starts the workflow at once, whatever its start delay (as signal-with-start does in Temporal).
-      meta.startDelayUntil = undefined;
-      meta.executionTime = now;
-    }
-    if (meta.startDelayUntil !== undefined) this.armStartDelay(run);
-    else this.scheduleWft(run);
-    this.armWorkflowTimeout(run);
-    this.touch(run);
-    return { run, started: true };
-  }
-
-  private armStartDelay(run: Run): void {
-    const at = run.m.startDelayUntil!;
-    this.clock.set(`${run.runId}|delay`, at, () => {
-      run.m.startDelayUntil = undefined;
-      this.scheduleWft(run);
-      this.touch(run);
-      void this.commit();
-    });
-  }
-
-  private armWorkflowTimeout(run: Run): void {
-    const deadlines = [run.m.runDeadline, run.m.executionDeadline].filter((d): d is number => d !== undefined);
-    if (deadlines.length === 0) return;
-    this.clock.set(`${run.runId}|wfTimeout`, Math.min(...deadlines), () => {
-      if (!run.running) return;
-      this.closeRun(run, 'TIMED_OUT', 'WorkflowExecutionTimedOut', { retryState: 'RETRY_STATE_TIMEOUT' });
-      void this.commit();
-    });
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Signals, cancellation, termination
-
-  signal(run: Run, signal: Msg, requestId?: string): void {
-    if (!run.running) throw notFound('workflow execution already completed');
-    if (requestId) {
-      if (run.m.signalRequestIds.includes(requestId)) return;
-      run.m.signalRequestIds.push(requestId);
-      if (run.m.signalRequestIds.length > 1000) run.m.signalRequestIds.shift();
-    }
-    if (run.m.startDelayUntil !== undefined) {
-      this.clock.cancel(`${run.runId}|delay`);
-      run.m.startDelayUntil = undefined;
-    }
-    this.addExternal(run, [{ type: 'WorkflowExecutionSignaled', attrs: signal }]);
-  }
-
-  requestCancel(run: Run, attrs: Msg): void {
-    if (!run.running) throw notFound('workflow execution already completed');
-    if (run.m.cancelRequested) return;
-    run.m.cancelRequested = true;
-    if (run.m.startDelayUntil !== undefined) {
-      this.clock.cancel(`${run.runId}|delay`);
-      run.m.startDelayUntil = undefined;
-    }
-    this.addExternal(run, [{ type: 'WorkflowExecutionCancelRequested', attrs }]);
-  }
-
-  terminate(run: Run, reason: string | undefined, details: Msg | undefined, identity: string | undefined): void {
-    if (!run.running) throw notFound('workflow execution already completed');
-    this.closeRun(run, 'TERMINATED', 'WorkflowExecutionTerminated', { reason, details, identity });
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Workflow tasks
-
-  private wfQueueKey(run: Run): string {
-    return `wf|${run.m.namespace}|${run.m.taskQueue}`;
-  }
-
-  /** @internal */
-  actQueueKey(run: Run, taskQueue: string): string {
-    return `act|${run.m.namespace}|${taskQueue}`;
-  }
-
-  private scheduleWft(run: Run): void {
-    const m = run.m;
-    if (!run.running) return;
-    if (m.wft) {
-      if (m.wft.state === 'started') m.needWft = true;
-      return;
-    }
-    if (m.startDelayUntil !== undefined || m.wftRetryAt !== undefined) {
-      m.needWft = true;
-      return;
-    }
-    m.needWft = false;
-    const attempt = m.wftAttempt;
-    const transient = attempt > 1;
-    const seq = ++m.wftSeq;
-    m.wft = {
-      seq,
-      state: 'scheduled',
-      attempt,
-      transient,
-      scheduledId: 0,
-      startedId: 0,
-      scheduledTime: this.now(),
-    };
-    if (!transient) {
-      m.wft.scheduledId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
-    }
-    this.touch(run);
-    // As the real server: a sticky queue nobody polled lately ("sticky worker unavailable") is skipped at once, with no
-    // timeout recorded; one that was polled gets the task and the schedule-to-start wait below.
-    const sticky =
-      m.sticky && !this.deadStickyQueues.has(m.sticky.queue) && this.polledWithin(this.stickyQueueKey(run, m.sticky.queue), STICKY_POLLER_WINDOW_MS)
-        ? m.sticky
-        : undefined;
-    if (sticky) {
-      this.enqueue(this.stickyQueueKey(run, sticky.queue), { kind: 'wft', run, seq, sticky: true });
-      // If the sticky worker does not pick it up in time, any worker may take it with full history. As the real
-      // server does, the timeout is recorded (WorkflowTaskTimedOut, SCHEDULE_TO_START) and a new task — not a
-      // retry: the attempt does not grow — is scheduled on the normal queue.
-      this.clock.set(`${run.runId}|stickyS2S`, this.now() + sticky.scheduleToStartMs, () => {
-        const w = run.m.wft;
-        if (!run.running || !w || w.seq !== seq || w.state !== 'scheduled') return;
-        run.m.sticky = undefined;
-        if (w.transient) {
-          this.touch(run);
-          this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
-          return;
-        }
-        this.append(run, 'WorkflowTaskTimedOut', { scheduledEventId: w.scheduledId, startedEventId: 0, timeoutType: 'TIMEOUT_TYPE_SCHEDULE_TO_START' });
-        run.m.wft = undefined;
-        this.scheduleWft(run);
-        this.touch(run);
-      });
-    } else {
-      m.sticky = undefined;
-      this.enqueue(this.wfQueueKey(run), { kind: 'wft', run, seq });
-    }
-  }
-
-  private stickyQueueKey(run: Run, queue: string): string {
-    return `wf|${run.m.namespace}|sticky:${queue}`;
-  }
-
-  /** A worker shut down: its sticky queue is gone, so runs cached there get their tasks on the normal queue. */
-  stickyQueueGone(ns: string, queue: string): void {
-    this.deadStickyQueues.add(queue);
-    const q = this.queues.get(`wf|${ns}|sticky:${queue}`);
-    if (!q) return;
-    for (const t of q.tasks.splice(0)) {
-      if (t.kind !== 'wft') continue;
-      t.run.m.sticky = undefined;
-      this.touch(t.run);
-      this.enqueue(this.wfQueueKey(t.run), { kind: 'wft', run: t.run, seq: t.seq });
-    }
-    for (const p of q.pollers.splice(0)) p.deliver({});
-    this.queues.delete(`wf|${ns}|sticky:${queue}`);
-  }
-
-  private wftScheduledAttrs(run: Run, attempt: number): Msg {
-    return {
-      taskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
-      startToCloseTimeout: msToDuration(run.m.wftTimeoutMs),
-      attempt,
-    };
-  }
-
-  private wftStartedAttrs(run: Run): Msg {
-    const w = run.m.wft!;
-    return {
-      scheduledEventId: w.scheduledId,
-      identity: w.identity,
-      requestId: w.requestId,
-      historySizeBytes: run.m.historySizeBytes,
-    };
-  }
-
-  /** Hands a scheduled workflow task to a poller: writes WorkflowTaskStarted and builds the poll response. */
-  private deliverWft(run: Run, seq: number, identity: string, sticky: boolean): Msg | undefined {
-    const w = run.m.wft;
-    if (!run.running || !w || w.seq !== seq || w.state !== 'scheduled') return undefined;
-    this.clock.cancel(`${run.runId}|stickyS2S`);
-    const now = this.now();
-    w.state = 'started';
-    w.startedTime = now;
-    w.identity = identity;
-    w.requestId = randomUUID();
-    let events: Msg[];
-    if (w.transient) {
-      w.scheduledId = run.history.length + 1;
-      w.startedId = run.history.length + 2;
-      const scheduled = { ...this.makeEvent(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt)) };
-      scheduled.eventTime = msToTimestamp(w.scheduledTime);
-      const started = this.makeEvent(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
-      started.eventId = w.startedId;
-      started.taskId = w.startedId;
-      events = [...run.history.slice(), scheduled, started];
-    } else {
-      w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
-      // A sticky worker has the run cached: it gets only what happened since its last task, as from a Temporal
-      // server (events after previousStartedEventId). On a cache miss sdk-core fetches the full history itself.
-      events = run.history.slice(sticky && run.m.lastStartedId > 0 ? run.m.lastStartedId : 0);
-    }
-    this.clock.set(`${run.runId}|wft`, now + run.m.wftTimeoutMs, () => {
-      this.wftTimedOut(run, seq);
-      void this.commit();
-    });
-    this.touch(run);
-    return {
-      taskToken: encodeToken({ k: 'w', r: run.runId, q: seq }),
-      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
-      workflowType: { name: run.m.workflowType },
-      previousStartedEventId: run.m.lastStartedId,
-      startedEventId: w.startedId,
-      attempt: w.attempt,
-      backlogCountHint: 0,
-      history: { events },
-      workflowExecutionTaskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
-      scheduledTime: msToTimestamp(w.scheduledTime),
-      startedTime: msToTimestamp(now),
-      queries: {},
-      messages: [],
-    };
-  }
-
-  private startedWft(token: Buffer): { run: Run; seq: number } {
-    const t = decodeToken(token);
-    if (t.k !== 'w') throw invalidArgument('not a workflow task token');
-    const run = this.runs.get(t.r);
-    const w = run?.m.wft;
-    if (!run || !run.running || !w || w.seq !== t.q || w.state !== 'started') {
-      throw notFound('workflow task not found');
-    }
-    return { run, seq: t.q };
-  }
-
-  /** Writes the transient task's scheduled/started events, which reach history only once the task resolves. */
-  private materializeTransient(run: Run): void {
-    const w = run.m.wft!;
-    if (!w.transient) return;
-    const sid = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, w.attempt));
-    run.history.setEventTime(sid - 1, msToTimestamp(w.scheduledTime));
-    w.scheduledId = sid;
-    w.startedId = this.append(run, 'WorkflowTaskStarted', this.wftStartedAttrs(run));
-    run.history.setEventTime(w.startedId - 1, msToTimestamp(w.startedTime ?? this.now()));
-    w.transient = false;
-  }
-
-  completeWorkflowTask(req: Msg): void {
-    const { run } = this.startedWft(req.taskToken);
-    const m = run.m;
-    const w = m.wft!;
-    const commands = (req.commands ?? []) as Msg[];
-    this.clock.cancel(`${run.runId}|wft`);
-    try {
-      this.validateCommands(run, commands);
-    } catch (err) {
-      // Recorded like a Temporal server does, then reported to the worker; the task is retried.
-      const message = err instanceof Error ? err.message : String(err);
-      if (!w.transient) {
-        this.append(run, 'WorkflowTaskFailed', {
-          scheduledEventId: w.scheduledId,
-          startedEventId: w.startedId,
-          cause: message.startsWith('BadScheduleActivity')
-            ? 'WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES'
-            : 'WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES',
-          failure: { message, source: 'Server' },
-          identity: req.identity,
-        });
-      }
-      this.retryWorkflowTask(run);
-      throw err;
-    }
-
-    if (m.buffered.length > 0 && commands.some((c) => CLOSE_COMMANDS.has(c.commandType))) {
-      // New events arrived while the workflow decided to close: it must see them first.
-      this.materializeTransient(run);
-      this.append(run, 'WorkflowTaskFailed', {
-        scheduledEventId: w.scheduledId,
-        startedEventId: w.startedId,
-        cause: 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND',
-        identity: req.identity,
-      });
-      m.wft = undefined;
-      m.wftAttempt = 1;
-      m.sticky = undefined;
-      this.flushBuffer(run);
-      this.scheduleWft(run);
-      this.afterWorkflowTask(run);
-      return;
-    }
-
-    this.materializeTransient(run);
-    const completedId = this.append(run, 'WorkflowTaskCompleted', {
-      scheduledEventId: w.scheduledId,
-      startedEventId: w.startedId,
-      identity: req.identity,
-      binaryChecksum: req.binaryChecksum,
-      workerVersion: req.workerVersionStamp,
-      sdkMetadata: req.sdkMetadata,
-      meteringMetadata: req.meteringMetadata,
-    });
-    m.lastStartedId = w.startedId;
-    m.wft = undefined;
-    m.wftAttempt = 1;
-    m.needWft = m.needWft || Boolean(req.forceCreateNewWorkflowTask);
-    const stickyQueue = req.stickyAttributes?.workerTaskQueue?.name as string | undefined;
-    m.sticky = stickyQueue
-      ? { queue: stickyQueue, scheduleToStartMs: durationToMs(req.stickyAttributes.scheduleToStartTimeout) || 5000 }
-      : undefined;
-    const deferred: (() => void)[] = [];
-    for (const cmd of commands) {
-      if (!run.running) break;
-      this.applyCommand(run, cmd, completedId, deferred, req.identity as string | undefined);
-    }
-    if (run.running) {
-      const flushed = this.flushBuffer(run);
-      if (flushed > 0) m.needWft = true;
-    }
-    for (const d of deferred) d();
-    if (run.running && m.needWft) this.scheduleWft(run);
-    this.touch(run);
-    this.afterWorkflowTask(run);
-  }
-
-  /** Rejects commands the server cannot apply before any of them is applied, as a Temporal server does. */
-  private validateCommands(run: Run, commands: Msg[]): void {
-    for (const c of commands) {
-      if (c.commandType === 'COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK') {
-        const a = c.scheduleActivityTaskCommandAttributes ?? {};
-        if (!a.activityId || !a.activityType?.name) {
-          throw invalidArgument('BadScheduleActivityAttributes: activityId and activityType are required');
-        }
-        if (!durationToMs(a.startToCloseTimeout) && !durationToMs(a.scheduleToCloseTimeout)) {
-          throw invalidArgument(
-            'BadScheduleActivityAttributes: a valid StartToClose or ScheduleToCloseTimeout is not set on the command',
-          );
-        }
-      } else if (c.commandType === 'COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES') {
-        decodeSearchAttributes(
-          c.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes?.indexedFields,
-          this.writableAttributes(run.m.namespace),
-        );
-      }
-    }
-  }
-
-  failWorkflowTask(req: Msg): void {
-    const { run } = this.startedWft(req.taskToken);
-    const m = run.m;
-    const w = m.wft!;
-    this.clock.cancel(`${run.runId}|wft`);
-    this.log.warn('workflow task failed', {
-      workflowId: m.workflowId,
-      attempt: w.attempt,
-      cause: req.cause,
-      failure: req.failure?.message,
-    });
-    if (!w.transient) {
-      this.append(run, 'WorkflowTaskFailed', {
-        scheduledEventId: w.scheduledId,
-        startedEventId: w.startedId,
-        cause: req.cause,
-        failure: req.failure,
-        identity: req.identity,
-        binaryChecksum: req.binaryChecksum,
-      });
-    }
-    this.retryWorkflowTask(run);
-  }
-
-  private wftTimedOut(run: Run, seq: number): void {
-    const m = run.m;
-    const w = m.wft;
-    if (!run.running || !w || w.seq !== seq || w.state !== 'started') return;
-    this.clock.cancel(`${run.runId}|wft`);
-    this.log.warn('workflow task timed out', { workflowId: m.workflowId, attempt: w.attempt });
-    if (!w.transient) {
-      this.append(run, 'WorkflowTaskTimedOut', {
-        scheduledEventId: w.scheduledId,
-        startedEventId: w.startedId,
-        timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
-      });
-    }
-    this.retryWorkflowTask(run);
-  }
-
-  private retryWorkflowTask(run: Run): void {
-    const m = run.m;
-    const attempt = m.wft!.attempt;
-    m.wft = undefined;
-    m.sticky = undefined;
-    this.flushBuffer(run);
-    m.wftAttempt = attempt + 1;
-    m.needWft = true;
-    m.wftRetryAt = this.now() + Math.min(1000 * attempt, 10_000);
-    this.armWftRetry(run);
-    this.touch(run);
-    this.afterWorkflowTask(run);
-  }
-
-  private armWftRetry(run: Run): void {
-    this.clock.set(`${run.runId}|wftRetry`, run.m.wftRetryAt!, () => {
-      run.m.wftRetryAt = undefined;
-      this.scheduleWft(run);
-      this.touch(run);
-      void this.commit();
-    });
-  }
-
-  /** After a workflow task resolves: hand out queries that waited for it. */
-  private afterWorkflowTask(run: Run): void {
-    if (run.m.wft) return;
-    const ids = run.pendingQueries.splice(0);
-    for (const id of ids) this.dispatchQuery(id);
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Commands
-
-  private applyCommand(run: Run, cmd: Msg, completedId: number, deferred: (() => void)[], identity?: string): void {
-    const m = run.m;
-    const type = cmd.commandType as string;
-    switch (type) {
-      case 'COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK':
-        this.activities.schedule(run, cmd.scheduleActivityTaskCommandAttributes, completedId);
-        return;
-      case 'COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK': {
-        const sid = Number(cmd.requestCancelActivityTaskCommandAttributes?.scheduledEventId);
-        const reqId = this.append(run, 'ActivityTaskCancelRequested', {
-          scheduledEventId: sid,
-          workflowTaskCompletedEventId: completedId,
-        });
-        const act = m.activities[sid];
-        if (!act) return;
-        if (act.state === 'started') {
-          act.cancelRequested = true;
-          act.cancelRequestedId = reqId;
-        } else {
-          this.activities.remove(run, act);
-          this.append(run, 'ActivityTaskCanceled', {
-            scheduledEventId: sid,
-            startedEventId: 0,
-            latestCancelRequestedEventId: reqId,
-            identity,
-          });
-          m.needWft = true;
-        }
-        return;
-      }
-      case 'COMMAND_TYPE_START_TIMER': {
-        const a = cmd.startTimerCommandAttributes ?? {};
-        const ms = durationToMs(a.startToFireTimeout);
-        const startedId = this.append(run, 'TimerStarted', {
-          timerId: a.timerId,
-          startToFireTimeout: a.startToFireTimeout,
-          workflowTaskCompletedEventId: completedId,
-        });
-        const fireAt = this.now() + ms;
-        m.timers[a.timerId] = { timerId: a.timerId, startedId, fireAt };
-        this.armTimer(run, a.timerId, fireAt);
-        return;
-      }
-      case 'COMMAND_TYPE_CANCEL_TIMER': {
-        const timerId = cmd.cancelTimerCommandAttributes?.timerId as string;
-        const t = m.timers[timerId];
-        let startedId = t?.startedId;
-        if (t) {
-          this.clock.cancel(`${run.runId}|timer|${timerId}`);
-          delete m.timers[timerId];
-        } else {
-          // The timer fired while this task ran: drop its buffered TimerFired, the workflow chose to cancel.
-          const i = m.buffered.findIndex((b) => b.type === 'TimerFired' && b.attrs.timerId === timerId);
-          if (i < 0) return;
-          startedId = m.buffered[i]!.attrs.startedEventId as number;
-          m.buffered.splice(i, 1);
-        }
-        this.append(run, 'TimerCanceled', {
-          timerId,
-          startedEventId: startedId,
-          workflowTaskCompletedEventId: completedId,
-          identity,
-        });
-        return;
-      }
-      case 'COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION':
-        this.closeRun(run, 'COMPLETED', 'WorkflowExecutionCompleted', {
-          result: cmd.completeWorkflowExecutionCommandAttributes?.result,
-          workflowTaskCompletedEventId: completedId,
-        });
-        return;
-      case 'COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION':
-        this.closeRun(run, 'FAILED', 'WorkflowExecutionFailed', {
-          failure: cmd.failWorkflowExecutionCommandAttributes?.failure,
-          retryState: 'RETRY_STATE_RETRY_POLICY_NOT_SET',
-          workflowTaskCompletedEventId: completedId,
-        });
-        return;
-      case 'COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION':
-        this.closeRun(run, 'CANCELED', 'WorkflowExecutionCanceled', {
-          details: cmd.cancelWorkflowExecutionCommandAttributes?.details,
-          workflowTaskCompletedEventId: completedId,
-        });
-        return;
-      case 'COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION':
-        this.continueAsNew(run, cmd.continueAsNewWorkflowExecutionCommandAttributes ?? {}, completedId);
-        return;
-      case 'COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION': {
-        const a = cmd.startChildWorkflowExecutionCommandAttributes ?? {};
-        const ns = a.namespace || m.namespace;
-        const initiatedId = this.append(run, 'StartChildWorkflowExecutionInitiated', {
-          ...a,
-          namespace: ns,
-          workflowTaskCompletedEventId: completedId,
-        });
-        m.children[initiatedId] = {
-          initiatedId,
-          namespace: ns,
-          workflowId: a.workflowId,
-          workflowType: a.workflowType?.name,
-          parentClosePolicy: a.parentClosePolicy ?? 'PARENT_CLOSE_POLICY_TERMINATE',
-        };
-        deferred.push(() => this.startChild(run, initiatedId, a, ns));
-        return;
-      }
-      case 'COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION': {
-        const a = cmd.signalExternalWorkflowExecutionCommandAttributes ?? {};
-        const ns = a.namespace || m.namespace;
-        const initiatedId = this.append(run, 'SignalExternalWorkflowExecutionInitiated', {
-          namespace: ns,
-          workflowExecution: a.execution,
-          signalName: a.signalName,
-          input: a.input,
-          control: a.control,
-          childWorkflowOnly: a.childWorkflowOnly,
-          header: a.header,
-          workflowTaskCompletedEventId: completedId,
-        });
-        deferred.push(() => this.signalExternal(run, initiatedId, a, ns));
-        return;
-      }
-      case 'COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION': {
-        const a = cmd.requestCancelExternalWorkflowExecutionCommandAttributes ?? {};
-        const ns = a.namespace || m.namespace;
-        const execution = { workflowId: a.workflowId, runId: a.runId };
-        const initiatedId = this.append(run, 'RequestCancelExternalWorkflowExecutionInitiated', {
-          namespace: ns,
-          workflowExecution: execution,
-          control: a.control,
-          childWorkflowOnly: a.childWorkflowOnly,
-          reason: a.reason,
-          workflowTaskCompletedEventId: completedId,
-        });
-        deferred.push(() => this.cancelExternal(run, initiatedId, execution, ns, a.control));
-        return;
-      }
-      case 'COMMAND_TYPE_RECORD_MARKER': {
-        const a = cmd.recordMarkerCommandAttributes ?? {};
-        this.append(run, 'MarkerRecorded', {
-          markerName: a.markerName,
-          details: a.details,
-          header: a.header,
-          failure: a.failure,
-          workflowTaskCompletedEventId: completedId,
-        });
-        return;
-      }
-      case 'COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES': {
-        const sa = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
-        const values = decodeSearchAttributes(sa?.indexedFields, this.writableAttributes(m.namespace));
-        for (const [k, v] of Object.entries(values)) {
-          if (v === null) delete m.searchAttributes[k];
-          else m.searchAttributes[k] = v;
-        }
-        this.append(run, 'UpsertWorkflowSearchAttributes', {
-          searchAttributes: sa,
-          workflowTaskCompletedEventId: completedId,
-        });
-        return;
-      }
-      case 'COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES': {
-        const memo = cmd.modifyWorkflowPropertiesCommandAttributes?.upsertedMemo;
-        for (const [k, v] of Object.entries((memo?.fields ?? {}) as Record<string, Msg>)) {
-          const empty = !v?.data || Buffer.from(v.data).toString() === 'null';
-          if (empty) delete m.memo[k];
-          else m.memo[k] = v;
-        }
-        this.append(run, 'WorkflowPropertiesModified', {
-          upsertedMemo: memo,
-          workflowTaskCompletedEventId: completedId,
-        });
-        return;
-      }
-      default:
-        this.log.error('unsupported command ignored', { commandType: type, workflowId: m.workflowId });
-    }
-  }
-
-  private armTimer(run: Run, timerId: string, fireAt: number): void {
-    this.clock.set(`${run.runId}|timer|${timerId}`, fireAt, () => {
-      const t = run.m.timers[timerId];
-      if (!run.running || !t) return;
-      delete run.m.timers[timerId];
-      this.addExternal(run, [{ type: 'TimerFired', attrs: { timerId, startedEventId: t.startedId } }]);
-      void this.commit();
-    });
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Closing runs, continue-as-new, children
-
-  private closeRun(run: Run, status: RunStatus, eventType: string, attrs: Msg): void {
-    const m = run.m;
-    if (!run.running) return;
-    if (m.wft?.state === 'started') {
-      // Events buffered during the interrupted task still belong to history, before the close event.
-      this.flushBuffer(run);
-    }
-    this.clock.cancelPrefix(`${run.runId}|`);
-    m.wft = undefined;
-    m.needWft = false;
-    m.wftRetryAt = undefined;
-    m.startDelayUntil = undefined;
-    m.buffered = [];
-    this.append(run, eventType, attrs);
-    m.status = status;
-    m.closeTime = this.now();
-    m.activities = {};
-    m.timers = {};
-    const children = Object.values(m.children);
-    m.children = {};
-    this.touch(run);
-    run.wakeHistoryWaiters();
-
-    // Parent-close policy for children still running.
-    for (const c of children) {
-      if (!c.runId || c.parentClosePolicy === 'PARENT_CLOSE_POLICY_ABANDON') continue;
-      const child = this.currentRun(c.namespace, c.workflowId);
-      if (!child?.running || child.m.parent?.runId !== run.runId) continue;
-      if (c.parentClosePolicy === 'PARENT_CLOSE_POLICY_REQUEST_CANCEL') {
-        this.requestCancel(child, { cause: 'by parent close policy', identity: 'server' });
-      } else {
-        this.terminate(child, 'by parent close policy', undefined, 'server');
-      }
-    }
-    if (status !== 'CONTINUED_AS_NEW') this.notifyParent(run);
-    // Queries on closed runs are still answered by a worker replaying the full history.
-    this.afterWorkflowTask(run);
-  }
-
-  private notifyParent(run: Run): void {
-    const p = run.m.parent;
-    if (!p) return;
-    const parent = this.runs.get(p.runId);
-    if (!parent?.running) return;
-    const child = parent.m.children[p.initiatedId];
-    if (!child) return;
-    delete parent.m.children[p.initiatedId];
-    const common = {
-      namespace: run.m.namespace,
-      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
-      workflowType: { name: run.m.workflowType },
-      initiatedEventId: p.initiatedId,
-      startedEventId: child.startedId,
-    };
-    const close = run.history.last()!;
-    const ca = (name: string) => close[eventAttrField(name)] as Msg;
-    let ev: BufferedEvent;
-    switch (run.m.status) {
-      case 'COMPLETED':
-        ev = { type: 'ChildWorkflowExecutionCompleted', attrs: { ...common, result: ca('WorkflowExecutionCompleted').result } };
-        break;
-      case 'FAILED':
-        ev = {
-          type: 'ChildWorkflowExecutionFailed',
-          attrs: { ...common, failure: ca('WorkflowExecutionFailed').failure, retryState: 'RETRY_STATE_RETRY_POLICY_NOT_SET' },
-        };
-        break;
-      case 'CANCELED':
-        ev = { type: 'ChildWorkflowExecutionCanceled', attrs: { ...common, details: ca('WorkflowExecutionCanceled').details } };
-        break;
-      case 'TIMED_OUT':
-        ev = { type: 'ChildWorkflowExecutionTimedOut', attrs: { ...common, retryState: 'RETRY_STATE_TIMEOUT' } };
-        break;
-      default:
-        ev = { type: 'ChildWorkflowExecutionTerminated', attrs: common };
-    }
-    this.addExternal(parent, [ev]);
-  }
-
-  private continueAsNew(run: Run, a: Msg, completedId: number): void {
-    const m = run.m;
-    const newRunId = randomUUID();
-    const taskQueue = a.taskQueue?.name ? a.taskQueue : { name: m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' };
-    const memo = a.memo ?? { fields: m.memo };
-    const searchAttributes = a.searchAttributes ?? this.encodeSearchAttributes(m.namespace, m.searchAttributes);
-    this.closeRun(run, 'CONTINUED_AS_NEW', 'WorkflowExecutionContinuedAsNew', {
-      newExecutionRunId: newRunId,
-      workflowType: a.workflowType,
-      taskQueue,
-      input: a.input,
-      workflowRunTimeout: a.workflowRunTimeout,
-      workflowTaskTimeout: a.workflowTaskTimeout,
-      workflowTaskCompletedEventId: completedId,
-      backoffStartInterval: a.backoffStartInterval,
-      initiator: a.initiator ?? 'CONTINUE_AS_NEW_INITIATOR_WORKFLOW',
-      failure: a.failure,
-      lastCompletionResult: a.lastCompletionResult,
-      header: a.header,
-      memo,
-      searchAttributes,
-    });
-    this.startWorkflow(
-      {
-        namespace: m.namespace,
-        workflowId: m.workflowId,
-        workflowType: a.workflowType ?? { name: m.workflowType },
-        taskQueue,
-        input: a.input,
-        workflowRunTimeout: a.workflowRunTimeout,
-        workflowTaskTimeout: a.workflowTaskTimeout ?? msToDuration(m.wftTimeoutMs),
-        backoffStartInterval: a.backoffStartInterval,
-        header: a.header,
-        memo,
-        searchAttributes,
-        retryPolicy: a.retryPolicy,
-        requestId: randomUUID(),
-        identity: 'continue-as-new',
-      },
-      { continued: { from: run, initiator: a.initiator ?? 'CONTINUE_AS_NEW_INITIATOR_WORKFLOW', runId: newRunId } },
-    );
-    m.newRunId = newRunId;
-    if (m.parent) {
-      const parent = this.runs.get(m.parent.runId);
-      const child = parent?.m.children[m.parent.initiatedId];
-      if (child) {
-        child.runId = newRunId;
-        this.touch(parent!);
-      }
-    }
-  }
-
-  private startChild(parent: Run, initiatedId: number, a: Msg, ns: string): void {
-    if (!parent.running) return;
-    const child = parent.m.children[initiatedId];
-    if (!child) return;
-    let started: Run;
-    try {
-      if (!this.namespaces.has(ns)) throw notFound(`namespace ${ns} is not found`);
-      const existing = this.currentRun(ns, a.workflowId);
-      if (existing?.running) throw alreadyExists('child workflow already running');
-      ({ run: started } = this.startWorkflow(
-        {
-          namespace: ns,
-          workflowId: a.workflowId,
-          workflowType: a.workflowType,
-          taskQueue: a.taskQueue?.name ? a.taskQueue : { name: parent.m.taskQueue },
-          input: a.input,
-          workflowExecutionTimeout: a.workflowExecutionTimeout,
-          workflowRunTimeout: a.workflowRunTimeout,
-          workflowTaskTimeout: a.workflowTaskTimeout,
-          workflowIdReusePolicy: a.workflowIdReusePolicy,
-          retryPolicy: a.retryPolicy,
-          cronSchedule: a.cronSchedule,
-          header: a.header,
-          memo: a.memo,
-          searchAttributes: a.searchAttributes,
-          requestId: randomUUID(),
-          identity: parent.m.workflowId,
-        },
-        { parent: { namespace: parent.m.namespace, workflowId: parent.m.workflowId, runId: parent.runId, initiatedId } },
-      ));
-    } catch (err) {
-      delete parent.m.children[initiatedId];
-      const cause =
-        err instanceof RpcError && err.code === GrpcStatus.ALREADY_EXISTS
-          ? 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS'
-          : err instanceof RpcError && err.code === GrpcStatus.NOT_FOUND
-            ? 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND'
-            : 'START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_UNSPECIFIED';
-      if (!(err instanceof RpcError)) this.log.error('starting child failed', { err: String(err) });
-      this.addExternal(parent, [
-        {
-          type: 'StartChildWorkflowExecutionFailed',
-          attrs: {
-            namespace: ns,
-            workflowId: a.workflowId,
-            workflowType: a.workflowType,
-            cause,
-            control: a.control,
-            initiatedEventId: initiatedId,
-          },
-        },
-      ]);
-      return;
-    }
-    child.runId = started.runId;
-    this.addExternal(parent, [
-      {
-        type: 'ChildWorkflowExecutionStarted',
-        attrs: {
-          namespace: ns,
-          initiatedEventId: initiatedId,
-          workflowExecution: { workflowId: a.workflowId, runId: started.runId },
-          workflowType: a.workflowType,
-          header: a.header,
-        },
-      },
-    ]);
-  }
-
-  private signalExternal(run: Run, initiatedId: number, a: Msg, ns: string): void {
-    const exec = a.execution ?? {};
-    let target: Run | undefined;
-    try {
-      target = this.findRun(ns, exec);
-    } catch {
-      target = undefined;
-    }
-    if (target?.running && (!a.childWorkflowOnly || target.m.parent?.runId === run.runId)) {
-      this.signal(target, {
-        signalName: a.signalName,
-        input: a.input,
-        identity: run.m.workflowId,
-        header: a.header,
-        externalWorkflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
-      });
-      this.addExternal(run, [
-        {
-          type: 'ExternalWorkflowExecutionSignaled',
-          attrs: { initiatedEventId: initiatedId, namespace: ns, workflowExecution: exec, control: a.control },
-        },
-      ]);
-    } else {
-      this.addExternal(run, [
-        {
-          type: 'SignalExternalWorkflowExecutionFailed',
-          attrs: {
-            cause: 'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND',
-            workflowTaskCompletedEventId: 0,
-            namespace: ns,
-            workflowExecution: exec,
-            initiatedEventId: initiatedId,
-            control: a.control,
-          },
-        },
-      ]);
-    }
-  }
-
-  private cancelExternal(run: Run, initiatedId: number, exec: Msg, ns: string, control: unknown): void {
-    let target: Run | undefined;
-    try {
-      target = this.findRun(ns, exec);
-    } catch {
-      target = undefined;
-    }
-    if (target?.running) {
-      this.requestCancel(target, {
-        cause: 'requested by workflow',
-        externalInitiatedEventId: initiatedId,
-        externalWorkflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
-        identity: run.m.workflowId,
-      });
-      this.addExternal(run, [
-        {
-          type: 'ExternalWorkflowExecutionCancelRequested',
-          attrs: { initiatedEventId: initiatedId, namespace: ns, workflowExecution: exec },
-        },
-      ]);
-    } else {
-      this.addExternal(run, [
-        {
-          type: 'RequestCancelExternalWorkflowExecutionFailed',
-          attrs: {
-            cause: 'CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND',
-            workflowTaskCompletedEventId: 0,
-            namespace: ns,
-            workflowExecution: exec,
-            initiatedEventId: initiatedId,
-            control,
-          },
-        },
-      ]);
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Task queues and polling
-
-  private queue(key: string): TaskQueue {
-    let q = this.queues.get(key);
-    if (!q) {
-      q = { tasks: [], pollers: [] };
-      this.queues.set(key, q);
-    }
-    return q;
-  }
-
-  private materialize(task: TaskRef, identity: string): Msg | undefined {
-    switch (task.kind) {
-      case 'wft':
-        return this.deliverWft(task.run, task.seq, identity, task.sticky === true);
-      case 'act':
-        return this.activities.deliver(task.run, task.scheduledId, task.attempt, identity);
-      case 'query':
-        return this.deliverQuery(task.queryId);
-    }
-  }
-
-  /** @internal */
-  enqueue(key: string, task: TaskRef): void {
-    if (this.closed) return;
-    const q = this.queue(key);
-    while (q.pollers.length > 0) {
-      const p = q.pollers.shift()!;
-      if (p.isCancelled()) continue;
-      const resp = this.materialize(task, p.identity);
-      if (!resp) {
-        q.pollers.unshift(p);
-        return;
-      }
-      p.deliver(resp);
-      return;
-    }
-    q.tasks.push(task);
-  }
-
-  /**
-   * Long poll for a task. Resolves with a task, or `{}` after the poll timeout, on shutdown, or when the caller
-   * goes away. Sticky queues are never served: the server always sends full history on the normal queue.
-   */
-  poll(kind: 'wf' | 'act', ns: string, queueName: string, identity: string, signal: PollSignal): Promise<Msg> {
-    const key = `${kind}|${ns}|${queueName}`;
-    const q = this.queue(key);
-    let seen = this.pollerHistory.get(key);
-    if (!seen) this.pollerHistory.set(key, (seen = new Map()));
-    seen.set(identity, Date.now());
-    while (q.tasks.length > 0) {
-      const task = q.tasks.shift()!;
-      const resp = this.materialize(task, identity);
-      if (resp) return this.commit().then(() => resp);
-    }
-    if (this.closed) return Promise.resolve({});
-    return new Promise<Msg>((resolve) => {
-      let done = false;
-      const finish = (resp: Msg) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        const i = q.pollers.indexOf(poller);
-        if (i >= 0) q.pollers.splice(i, 1);
-        resolve(resp);
-      };
-      const poller: Poller = {
-        identity,
-        isCancelled: () => done || signal.cancelled(),
-        deliver: (resp) => {
-          done = true;
-          clearTimeout(timer);
-          void this.commit().then(
-            () => resolve(resp),
-            () => resolve({}),
-          );
-        },
-      };
-      const timer = setTimeout(() => finish({}), this.opts.pollTimeoutMs);
-      signal.onCancel(() => finish({}));
-      q.pollers.push(poller);
-      this.clock.requestSkipCheck();
-    });
-  }
-
-  /** Whether a worker polled the queue (or is parked on it) within `ms`. */
-  private polledWithin(key: string, ms: number): boolean {
-    if ((this.queues.get(key)?.pollers.length ?? 0) > 0) return true;
-    const now = Date.now();
-    for (const at of this.pollerHistory.get(key)?.values() ?? []) if (now - at <= ms) return true;
-    return false;
-  }
-
-  /**
-   * The workers that polled a queue in the last {@link POLLER_TTL_MS} (as the real server keeps them), newest first;
-   * a worker parked in a long poll counts as polling now.
-   */
-  describePollers(kind: 'wf' | 'act', ns: string, queueName: string): { identity: string; lastAccessTime: number }[] {
-    const key = `${kind}|${ns}|${queueName}`;
-    const seen = this.pollerHistory.get(key);
-    if (!seen) return [];
-    const now = Date.now();
-    for (const p of this.queues.get(key)?.pollers ?? []) seen.set(p.identity, now);
-    const out: { identity: string; lastAccessTime: number }[] = [];
-    for (const [identity, at] of seen) {
-      if (now - at > POLLER_TTL_MS) seen.delete(identity);
-      else out.push({ identity, lastAccessTime: at });
-    }
-    return out.sort((a, b) => b.lastAccessTime - a.lastAccessTime);
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Queries
-
-  query(run: Run, query: Msg, signal: PollSignal, timeoutMs: number): Promise<Msg> {
-    const id = randomUUID();
-    return new Promise<Msg>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new RpcError(GrpcStatus.DEADLINE_EXCEEDED, 'query timed out: no worker answered'));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.queries.delete(id);
-        const i = run.pendingQueries.indexOf(id);
-        if (i >= 0) run.pendingQueries.splice(i, 1);
-      };
-      this.queries.set(id, {
-        id,
-        run,
-        query,
-        dispatched: false,
-        resolve: (r) => {
-          cleanup();
-          resolve(r);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-      });
-      signal.onCancel(() => {
-        cleanup();
-        reject(new RpcError(GrpcStatus.CANCELLED, 'query cancelled'));
-      });
-      if (run.m.wft) run.pendingQueries.push(id);
-      else this.dispatchQuery(id);
-    });
-  }
-
-  private dispatchQuery(id: string): void {
-    const q = this.queries.get(id);
-    if (!q) return;
-    q.dispatched = true;
-    this.enqueue(this.wfQueueKey(q.run), { kind: 'query', queryId: id });
-  }
-
-  private deliverQuery(id: string): Msg | undefined {
-    const q = this.queries.get(id);
-    if (!q) return undefined;
-    const run = q.run;
-    return {
-      taskToken: encodeToken({ k: 'q', id }),
-      workflowExecution: { workflowId: run.m.workflowId, runId: run.runId },
-      workflowType: { name: run.m.workflowType },
-      previousStartedEventId: run.m.lastStartedId,
-      startedEventId: 0,
-      attempt: 1,
-      backlogCountHint: 0,
-      history: { events: run.history.slice() },
-      query: q.query,
-      workflowExecutionTaskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
-      queries: {},
-      messages: [],
-    };
-  }
-
-  answerQuery(req: Msg): void {
-    const t = decodeToken(req.taskToken);
-    if (t.k !== 'q') throw invalidArgument('not a query task token');
-    const q = this.queries.get(t.id);
-    if (!q) throw notFound('query not found');
-    if (req.completedType === 'QUERY_RESULT_TYPE_ANSWERED') q.resolve({ queryResult: req.queryResult });
-    else q.reject(invalidArgument(req.errorMessage || 'query failed'));
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // History reads
+  // History long polls, test service, shutdown
 
   waitForHistory(run: Run, fromLength: number, maxWaitMs: number, signal: PollSignal): Promise<void> {
     if (run.history.length > fromLength || !run.running || this.closed) return Promise.resolve();
@@ -1666,9 +279,6 @@ export class Engine {
     });
   }
 
-  // ---------------------------------------------------------------------------------------------------------------
-  // Test service
-
   testSleep(ms: number, unlock: boolean): Promise<void> {
     return new Promise((resolve) => {
       const key = `test|sleep|${randomUUID()}`;
@@ -1680,14 +290,13 @@ export class Engine {
     });
   }
 
-  deleteWorkflow(run: Run): void {
-    if (run.running) this.terminate(run, 'deleted', undefined, 'server');
-    this.deleteRun(run);
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.queues.close();
+    for (const run of this.runs.values()) run.wakeHistoryWaiters();
+    this.queries.close();
+    this.clock.close();
+    await this.opts.store.close();
   }
 }
-
-export interface PollSignal {
-  cancelled(): boolean;
-  onCancel(fn: () => void): void;
-}
-

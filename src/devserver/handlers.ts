@@ -3,7 +3,8 @@
  * engine. Methods without a handler answer UNIMPLEMENTED (see server.ts), so a new SDK requirement shows at once.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import type { Engine, PollSignal } from './engine.js';
+import type { Engine } from './engine.js';
+import type { PollSignal } from './engine-context.js';
 import { RpcError, failedPrecondition, invalidArgument } from './errors.js';
 import { countRuns, describeRun, executionInfo, listRuns } from './views.js';
 import { durationToMs, msToDuration, msToTimestamp, timestampToMs, type Msg } from './proto-util.js';
@@ -62,7 +63,7 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
   };
 
   const actById = (req: Msg) => {
-    const ns = engine.requireNamespace(req.namespace);
+    const ns = engine.namespaces.require(req.namespace);
     if (!req.workflowId || !req.activityId) throw invalidArgument('workflowId and activityId are required');
     return engine.activities.started(undefined, {
       ns,
@@ -105,11 +106,11 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
 
     DescribeNamespace: (req) => {
       if (!req.namespace && !req.id) throw invalidArgument('namespace is required');
-      const name = req.namespace || [...engine.namespaces].find(([, v]) => v.id === req.id)?.[0];
-      return nsInfo(engine.requireNamespace(name));
+      const name = req.namespace || engine.namespaces.nameOfId(req.id);
+      return nsInfo(engine.namespaces.require(name));
     },
 
-    ListNamespaces: () => ({ namespaces: [...engine.namespaces.keys()].map(nsInfo) }),
+    ListNamespaces: () => ({ namespaces: engine.namespaces.names().map(nsInfo) }),
 
     RegisterNamespace: (req) => {
       if (!req.namespace) throw invalidArgument('namespace is required');
@@ -117,49 +118,46 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
         throw new RpcError(GrpcStatus.ALREADY_EXISTS, `namespace ${req.namespace} already exists`);
       }
       const retention = durationToMs(req.workflowExecutionRetentionPeriod);
-      engine.ensureNamespace(req.namespace, retention || undefined);
+      engine.namespaces.ensure(req.namespace, retention || undefined);
       return {};
     },
 
     UpdateNamespace: (req) => {
-      const name = engine.requireNamespace(req.namespace);
+      const name = engine.namespaces.require(req.namespace);
       const retention = durationToMs(req.config?.workflowExecutionRetentionTtl);
-      if (retention > 0) {
-        engine.namespaces.get(name)!.retentionMs = retention;
-        engine.store.markGlobal();
-      }
+      if (retention > 0) engine.namespaces.setRetention(name, retention);
       return nsInfo(name);
     },
 
     GetSearchAttributes: () => {
       const keys: Msg = {};
       for (const [k, t] of Object.entries(SYSTEM_ATTRIBUTES)) keys[k] = saTypeToEnum(t);
-      for (const [k, t] of Object.entries(engine.customAttributes('default'))) keys[k] = saTypeToEnum(t);
+      for (const [k, t] of Object.entries(engine.namespaces.customAttributes('default'))) keys[k] = saTypeToEnum(t);
       return { keys };
     },
 
     StartWorkflowExecution: (req) => {
-      const { run, started } = engine.startWorkflow(req);
+      const { run, started } = engine.executions.start(req);
       return { runId: run.runId, started };
     },
 
     SignalWorkflowExecution: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
-      const run = engine.findRunningRun(ns, req.workflowExecution);
-      engine.signal(run, signalAttrs(req, req.signalName, req.input), req.requestId || undefined);
+      const ns = engine.namespaces.require(req.namespace);
+      const run = engine.runs.findRunning(ns, req.workflowExecution);
+      engine.executions.signal(run, signalAttrs(req, req.signalName, req.input), req.requestId || undefined);
       return {};
     },
 
     SignalWithStartWorkflowExecution: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
+      const ns = engine.namespaces.require(req.namespace);
       if (!req.workflowId) throw invalidArgument('workflowId is required');
       const signal = signalAttrs(req, req.signalName, req.signalInput);
-      const existing = engine.currentRun(ns, req.workflowId);
+      const existing = engine.runs.current(ns, req.workflowId);
       if (existing?.running && req.workflowIdConflictPolicy !== 'WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING') {
-        engine.signal(existing, signal, req.requestId || undefined);
+        engine.executions.signal(existing, signal, req.requestId || undefined);
         return { runId: existing.runId, started: false };
       }
-      const { run } = engine.startWorkflow(
+      const { run } = engine.executions.start(
         { ...req, workflowIdConflictPolicy: req.workflowIdConflictPolicy },
         { signal },
       );
@@ -167,8 +165,8 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     QueryWorkflow: (req, ctx) => {
-      const ns = engine.requireNamespace(req.namespace);
-      const run = engine.findRun(ns, req.execution);
+      const ns = engine.namespaces.require(req.namespace);
+      const run = engine.runs.find(ns, req.execution);
       if (!req.query?.queryType) throw invalidArgument('query.queryType is required');
       const cond = req.queryRejectCondition as string | undefined;
       const statusEnum = `WORKFLOW_EXECUTION_STATUS_${run.m.status}`;
@@ -177,12 +175,12 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
         return { queryRejected: { status: statusEnum } };
       }
       const timeout = ctx.deadline !== undefined ? Math.max(ctx.deadline - Date.now(), 1) : 60_000;
-      return engine.query(run, req.query, ctx.signal, timeout);
+      return engine.queries.query(run, req.query, ctx.signal, timeout);
     },
 
     GetWorkflowExecutionHistory: async (req, ctx) => {
-      const ns = engine.requireNamespace(req.namespace);
-      const run = engine.findRun(ns, req.execution);
+      const ns = engine.namespaces.require(req.namespace);
+      const run = engine.runs.find(ns, req.execution);
       const deadline = Date.now() + opts.historyLongPollMs;
       if (req.historyEventFilterType === 'HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT') {
         while (run.running && req.waitNewEvent && Date.now() < deadline && !ctx.signal.cancelled() && !engine.isClosed) {
@@ -203,8 +201,8 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     GetWorkflowExecutionHistoryReverse: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
-      const run = engine.findRun(ns, req.execution);
+      const ns = engine.namespaces.require(req.namespace);
+      const run = engine.runs.find(ns, req.execution);
       const tok = req.nextPageToken?.length ? readPageToken(req.nextPageToken) : run.history.length;
       const pageSize = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
       const from = Math.max(0, tok - pageSize);
@@ -213,32 +211,32 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     RequestCancelWorkflowExecution: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
-      const run = engine.findRunningRun(ns, req.workflowExecution);
-      engine.requestCancel(run, { cause: req.reason, identity: req.identity });
+      const ns = engine.namespaces.require(req.namespace);
+      const run = engine.runs.findRunning(ns, req.workflowExecution);
+      engine.executions.requestCancel(run, { cause: req.reason, identity: req.identity });
       return {};
     },
 
     TerminateWorkflowExecution: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
-      const run = engine.findRunningRun(ns, req.workflowExecution);
-      engine.terminate(run, req.reason, req.details, req.identity);
+      const ns = engine.namespaces.require(req.namespace);
+      const run = engine.runs.findRunning(ns, req.workflowExecution);
+      engine.executions.terminate(run, req.reason, req.details, req.identity);
       return {};
     },
 
     DeleteWorkflowExecution: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
-      engine.deleteWorkflow(engine.findRun(ns, req.workflowExecution));
+      const ns = engine.namespaces.require(req.namespace);
+      engine.deleteWorkflow(engine.runs.find(ns, req.workflowExecution));
       return {};
     },
 
     DescribeWorkflowExecution: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
-      return describeRun(engine, engine.findRun(ns, req.execution));
+      const ns = engine.namespaces.require(req.namespace);
+      return describeRun(engine, engine.runs.find(ns, req.execution));
     },
 
     ListWorkflowExecutions: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
+      const ns = engine.namespaces.require(req.namespace);
       const runs = listRuns(engine, ns, req.query);
       const start = readPageToken(req.nextPageToken);
       const size = req.pageSize > 0 ? req.pageSize : 1000;
@@ -253,39 +251,39 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     // The scan API of older clients: the same listing, unordered in Temporal; here in the default order.
     ScanWorkflowExecutions: (req, ctx) => handlers.ListWorkflowExecutions!(req, ctx),
 
-    CountWorkflowExecutions: (req) => countRuns(engine, engine.requireNamespace(req.namespace), req.query),
+    CountWorkflowExecutions: (req) => countRuns(engine, engine.namespaces.require(req.namespace), req.query),
 
     PollWorkflowTaskQueue: (req, ctx) => {
       requireDeadline(ctx);
-      const ns = engine.requireNamespace(req.namespace);
+      const ns = engine.namespaces.require(req.namespace);
       const name = req.taskQueue?.name as string | undefined;
       if (!name) throw invalidArgument('taskQueue is required');
       const queue = req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY' ? `sticky:${name}` : name;
-      return engine.poll('wf', ns, queue, req.identity ?? '', ctx.signal);
+      return engine.queues.poll('wf', ns, queue, req.identity ?? '', ctx.signal);
     },
 
     RespondWorkflowTaskCompleted: (req) => {
-      engine.completeWorkflowTask(req);
+      engine.workflowTasks.complete(req);
       return {};
     },
 
     RespondWorkflowTaskFailed: (req) => {
-      engine.failWorkflowTask(req);
+      engine.workflowTasks.fail(req);
       return {};
     },
 
     PollActivityTaskQueue: (req, ctx) => {
       requireDeadline(ctx);
-      const ns = engine.requireNamespace(req.namespace);
+      const ns = engine.namespaces.require(req.namespace);
       const name = req.taskQueue?.name as string | undefined;
       if (!name) throw invalidArgument('taskQueue is required');
-      return engine.poll('act', ns, name, req.identity ?? '', ctx.signal);
+      return engine.queues.poll('act', ns, name, req.identity ?? '', ctx.signal);
     },
 
     PollNexusTaskQueue: (req, ctx) => {
       requireDeadline(ctx);
-      const ns = engine.requireNamespace(req.namespace);
-      return engine.poll('act', ns, `nexus:${req.taskQueue?.name ?? ''}`, req.identity ?? '', ctx.signal);
+      const ns = engine.namespaces.require(req.namespace);
+      return engine.queues.poll('act', ns, `nexus:${req.taskQueue?.name ?? ''}`, req.identity ?? '', ctx.signal);
     },
 
     RespondActivityTaskCompleted: (req) => {
@@ -335,25 +333,25 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
     },
 
     RespondQueryTaskCompleted: (req) => {
-      engine.answerQuery(req);
+      engine.queries.answer(req);
       return {};
     },
 
     ShutdownWorker: (req) => {
       // Only the sticky queue belongs to this one worker; its normal-queue polls are cancelled by the worker itself.
-      if (req.stickyTaskQueue) engine.stickyQueueGone(engine.requireNamespace(req.namespace), req.stickyTaskQueue);
+      if (req.stickyTaskQueue) engine.workflowTasks.stickyQueueGone(engine.namespaces.require(req.namespace), req.stickyTaskQueue);
       return {};
     },
 
     ResetStickyTaskQueue: () => ({}),
 
     DescribeTaskQueue: (req) => {
-      const ns = engine.requireNamespace(req.namespace);
+      const ns = engine.namespaces.require(req.namespace);
       const name = req.taskQueue?.name as string | undefined;
       if (!name) throw invalidArgument('taskQueue is required');
       const kind = req.taskQueueType === 'TASK_QUEUE_TYPE_ACTIVITY' ? 'act' : 'wf';
       return {
-        pollers: engine.describePollers(kind, ns, name).map((p) => ({
+        pollers: engine.queues.describePollers(kind, ns, name).map((p) => ({
           lastAccessTime: msToTimestamp(p.lastAccessTime),
           identity: p.identity,
           ratePerSecond: 0,
@@ -367,25 +365,26 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
 export function operatorServiceHandlers(engine: Engine): Record<string, Handler> {
   return {
     AddSearchAttributes: (req) => {
-      const ns = engine.requireNamespace(req.namespace || 'default');
+      const ns = engine.namespaces.require(req.namespace || 'default');
       const attrs: Record<string, SaType> = {};
       for (const [name, t] of Object.entries((req.searchAttributes ?? {}) as Record<string, string>)) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw invalidArgument(`invalid search attribute name ${name}`);
         attrs[name] = saTypeFromEnum(t);
       }
-      engine.addSearchAttributes(ns, attrs);
+      engine.namespaces.addSearchAttributes(ns, attrs);
       return {};
     },
 
     RemoveSearchAttributes: (req) => {
-      engine.removeSearchAttributes(engine.requireNamespace(req.namespace || 'default'), req.searchAttributes ?? []);
+      const ns = engine.namespaces.require(req.namespace || 'default');
+      engine.namespaces.removeSearchAttributes(ns, req.searchAttributes ?? []);
       return {};
     },
 
     ListSearchAttributes: (req) => {
-      const ns = engine.requireNamespace(req.namespace || 'default');
+      const ns = engine.namespaces.require(req.namespace || 'default');
       const customAttributes: Msg = {};
-      for (const [k, t] of Object.entries(engine.customAttributes(ns))) customAttributes[k] = saTypeToEnum(t);
+      for (const [k, t] of Object.entries(engine.namespaces.customAttributes(ns))) customAttributes[k] = saTypeToEnum(t);
       const systemAttributes: Msg = {};
       for (const [k, t] of Object.entries(SYSTEM_ATTRIBUTES)) systemAttributes[k] = saTypeToEnum(t);
       return { customAttributes, systemAttributes, storageSchema: {} };

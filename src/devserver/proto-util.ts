@@ -31,6 +31,12 @@ export function eventAttrField(type: string): string {
   return type[0]!.toLowerCase() + type.slice(1) + 'EventAttributes';
 }
 
+/** 'COMMAND_TYPE_START_TIMER' → 'startTimerCommandAttributes'. */
+export function commandAttrField(type: string): string {
+  const words = type.replace(/^COMMAND_TYPE_/, '').toLowerCase();
+  return words.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) + 'CommandAttributes';
+}
+
 /** 'EVENT_TYPE_TIMER_FIRED' → 'TimerFired'. */
 export function eventTypeFromName(name: string): string {
   return name

@@ -115,13 +115,13 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     historyLongPollMs,
   });
   if (loaded) engine.restore(loaded);
-  for (const ns of opts.namespaces ?? []) engine.ensureNamespace(ns);
+  for (const ns of opts.namespaces ?? []) engine.namespaces.ensure(ns);
   if (opts.searchAttributes) {
-    for (const ns of engine.namespaces.keys()) {
+    for (const ns of engine.namespaces.names()) {
       const missing = Object.fromEntries(
-        Object.entries(opts.searchAttributes).filter(([k]) => !engine.customAttributes(ns)[k]),
+        Object.entries(opts.searchAttributes).filter(([k]) => !engine.namespaces.customAttributes(ns)[k]),
       );
-      engine.addSearchAttributes(ns, missing);
+      engine.namespaces.addSearchAttributes(ns, missing);
     }
   }
   await engine.commit();

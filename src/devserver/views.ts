@@ -18,7 +18,7 @@ export function executionInfo(engine: Engine, run: Run): Msg {
     historyLength: run.history.length,
     historySizeBytes: m.historySizeBytes,
     memo: { fields: m.memo },
-    searchAttributes: engine.encodeSearchAttributes(m.namespace, m.searchAttributes),
+    searchAttributes: engine.namespaces.encodeSearchAttributes(m.namespace, m.searchAttributes),
     taskQueue: m.taskQueue,
     firstRunId: m.firstRunId,
     stateTransitionCount: run.history.length,
@@ -101,7 +101,7 @@ function rowOf(engine: Engine, run: Run): Row {
     ParentWorkflowId: m.parent?.workflowId,
     ParentRunId: m.parent?.runId,
   };
-  const custom = engine.customAttributes(m.namespace);
+  const custom = engine.namespaces.customAttributes(m.namespace);
   for (const [k, v] of Object.entries(m.searchAttributes)) {
     const type = custom[k] ?? SYSTEM_ATTRIBUTES[k];
     row[k] = type === 'Datetime' && typeof v === 'string' ? Date.parse(v) : v;
@@ -110,7 +110,7 @@ function rowOf(engine: Engine, run: Run): Row {
 }
 
 export function listRuns(engine: Engine, ns: string, query: string | undefined): Run[] {
-  const parsed = parseQuery(query ?? '', (name) => engine.fieldType(ns, name));
+  const parsed = parseQuery(query ?? '', (name) => engine.namespaces.fieldType(ns, name));
   if (parsed.groupBy) throw invalidArgument('invalid query: GROUP BY is only supported by CountWorkflowExecutions');
   const items: { run: Run; row: Row }[] = [];
   for (const run of engine.runs.values()) {
@@ -122,7 +122,7 @@ export function listRuns(engine: Engine, ns: string, query: string | undefined):
 }
 
 export function countRuns(engine: Engine, ns: string, query: string | undefined): Msg {
-  const parsed = parseQuery(query ?? '', (name) => engine.fieldType(ns, name));
+  const parsed = parseQuery(query ?? '', (name) => engine.namespaces.fieldType(ns, name));
   if (parsed.orderBy.length > 0) throw invalidArgument('invalid query: ORDER BY is not supported when counting');
   let count = 0;
   const groups = new Map<string, number>();
