@@ -4,7 +4,8 @@
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, supportSignal } from '../workflows/order/contract.js';
-import { supportApplies, type Trade } from '../workflows/order/machine.js';
+import { supportApplies } from '../workflows/order/actions/support.js';
+import { type Trade } from '../workflows/order/model.js';
 import type { OrderState } from '../domain/order.js';
 import type { BondView } from '../workflows/order/bonds.js';
 import { SA } from '../workflows/shared/search-attributes.js';

@@ -11,9 +11,8 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
-import type { OrderPorts } from '../../src/workflows/order/driver.js';
+import type { OrderPorts, ChildOrderInput } from '../../src/workflows/order/context.js';
 import type { BondPayout } from '../../src/domain/bond.js';
-import type { ChildOrderInput } from '../../src/workflows/order/driver.js';
 import type { HoldInvoiceUpdate } from '../../src/workflows/shared/hold-invoice.js';
 
 export type HoldState = 'OPEN' | 'ACCEPTED' | 'SETTLED' | 'CANCELED';

@@ -22,12 +22,13 @@ import type { BondSettings } from '../../src/domain/bond-policy.js';
 import type { InboundMessage } from '../../src/domain/messages.js';
 import { type OrderSettings } from '../../src/domain/order-settings.js';
 import { type SupportAction } from '../../src/domain/support.js';
-import { clockWork, orderDriver, type OrderDriver } from '../../src/workflows/order/driver.js';
-import { isFinal } from '../../src/workflows/order/machine.js';
+import { orderDriver, type OrderDriver } from '../../src/workflows/order/driver.js';
+import { isFinal } from '../../src/workflows/order/model.js';
 import type { OrderStatus } from '../../src/protocol/schema.js';
 import { TEST_ORDER_SETTINGS } from '../helpers/orders.js';
 import { testBondSettings } from '../helpers/bonds.js';
 import { World, type PayOutcome, type SentMessage } from '../helpers/trade-model.js';
+import { clockWork } from '../../src/workflows/order/actions/timers.js';
 
 const key = (c: string, n: number) => `${c}${n}`.padEnd(64, c);
 const PARTIES = {

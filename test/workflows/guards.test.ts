@@ -1,6 +1,8 @@
 /** Party-action guards: the right party in the right status passes; otherwise the reference's reason, in its order. */
 import { describe, expect, it } from 'vitest';
-import { canAddInvoice, canRelease, canSendFiatSent } from '../../src/workflows/order/guards.js';
+import { canAddInvoice } from '../../src/workflows/order/actions/add-invoice.js';
+import { canRelease } from '../../src/workflows/order/actions/release.js';
+import { canSendFiatSent } from '../../src/workflows/order/actions/fiat-sent.js';
 import type { OrderState } from '../../src/domain/order.js';
 import { orderState } from '../helpers/orders.js';
 

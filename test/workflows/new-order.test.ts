@@ -1,7 +1,7 @@
 /** new-order checks, one row per rule and reason, in the reference's order. */
 import { describe, expect, it } from 'vitest';
 import type { PriceQuote } from '../../src/price/manager.js';
-import { checkNewOrder, needsPrice } from '../../src/workflows/order/new-order.js';
+import { checkNewOrder, needsPrice } from '../../src/workflows/order/actions/new-order.js';
 
 const limits = { fiatCurrenciesAccepted: [] as string[], minPaymentAmount: 100, maxOrderAmount: 1_000_000 };
 const fresh: PriceQuote = { ok: true, price: 3_000_000, updatedAt: 0, sources: ['yadio'] }; // VES per BTC

@@ -3,8 +3,19 @@
  * in order, to whom) and side effects it asks for — protocol.md §18–§22.
  */
 import { describe, expect, it } from 'vitest';
-import { addInvoice, cancel, childOrder, createOrder, devFeeResult, dueWork, fiatSent, holdInvoiceAccepted, holdInvoiceCanceled, holdInvoiceIssued, newTrade, payoutResult, canResolveDispute, canTakeDispute, openDispute, released, supportRequest, take, timeout, type Clock, type Decision, type Effect, type Trade } from '../../src/workflows/order/machine.js';
-import { canDispute } from '../../src/workflows/order/guards.js';
+import { addInvoice } from '../../src/workflows/order/actions/add-invoice.js';
+import { cancel } from '../../src/workflows/order/actions/cancel.js';
+import { childOrder, released } from '../../src/workflows/order/actions/release.js';
+import { createOrder } from '../../src/workflows/order/actions/new-order.js';
+import { devFeeResult, payoutResult } from '../../src/workflows/order/actions/payout.js';
+import { dueWork, timeout } from '../../src/workflows/order/actions/timers.js';
+import { fiatSent } from '../../src/workflows/order/actions/fiat-sent.js';
+import { holdInvoiceAccepted, holdInvoiceCanceled, holdInvoiceIssued } from '../../src/workflows/order/actions/hold-invoice.js';
+import { newTrade, type Clock, type Decision, type Effect, type Trade } from '../../src/workflows/order/model.js';
+import { canResolveDispute, canTakeDispute } from '../../src/workflows/order/actions/admin.js';
+import { openDispute, canDispute } from '../../src/workflows/order/actions/dispute.js';
+import { supportRequest } from '../../src/workflows/order/actions/support.js';
+import { take } from '../../src/workflows/order/actions/take.js';
 import type { OrderState } from '../../src/domain/order.js';
 import { TEST_ORDER_SETTINGS, orderState } from '../helpers/orders.js';
 import { type OrderSettings } from '../../src/domain/order-settings.js';

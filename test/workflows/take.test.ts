@@ -1,7 +1,7 @@
 /** take-sell / take-buy order-local checks and quotes, and what a range order leaves after a trade. */
 import { describe, expect, it } from 'vitest';
 import type { PriceQuote } from '../../src/price/manager.js';
-import { checkTake, rangeRemainder, takeNeedsPrice, type TakeableOrder } from '../../src/workflows/order/take.js';
+import { checkTake, rangeRemainder, takeNeedsPrice, type TakeableOrder } from '../../src/workflows/order/actions/take.js';
 
 const NOW = 1_800_000_000;
 const maker = 'a'.repeat(64);

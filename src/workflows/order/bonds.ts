@@ -17,7 +17,8 @@ import { computeBondAmount, computeNodeShare, rangeSliceSlash } from '../../doma
 import { newPayout } from '../bond/payout-machine.js';
 import { timeoutSlashArmed } from '../../domain/bond-policy.js';
 import { bondAccepted, bondCanceled, bondRequested, isActiveBond, takeWithBonds, takerCanceled, withState } from '../bond/taker-bonds.js';
-import { escrowGuardSecs, isFinal, moveTo, refuse, send, take, type Clock, type Decision, type Effect, type Trade } from './machine.js';
+import { escrowGuardSecs, isFinal, moveTo, refuse, send, type Clock, type Decision, type Effect, type Trade } from './model.js';
+import { take } from './actions/take.js';
 import { orderMessage, type Outbound, type Rid } from '../../domain/messages.js';
 import type { OrderState } from '../../domain/order.js';
 import { bondOrder, publicOrder, storedOrder } from './views.js';

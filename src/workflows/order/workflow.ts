@@ -28,17 +28,20 @@ import type { LightningActivities } from '../../activities/lightning.js';
 import type { NostrActivities } from '../../activities/nostr.js';
 import type { PriceActivities } from '../../activities/price.js';
 import type { SettingsActivities } from '../../activities/settings.js';
+import type { InboundMessage } from '../../domain/messages.js';
+import type { OrderState } from '../../domain/order.js';
+import type { SupportRequest } from '../../domain/support.js';
 import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflow.js';
 import { holdInvoiceExpiringSignal, holdInvoiceSignals, type HoldInvoiceExpiring, type HoldInvoiceUpdate } from '../shared/hold-invoice.js';
 import { workflowNow } from '../shared/time.js';
-import { ORDER_ACTIONS, messageOutcomeQuery, orderSignals, orderWorkflowId, supportSignal } from './contract.js';
-import { PAYOUT_TRACKER_PATCH, clockWork, orderDriver, payoutInFlight, type OrderPorts, type OrderWorkflowInput } from './driver.js';
-import { type InboundMessage } from '../../domain/messages.js';
-import type { SupportRequest } from '../../domain/support.js';
-import type { OrderState } from '../../domain/order.js';
+import { PAYOUT_TRACKER_PATCH, payoutInFlight } from './actions/payout.js';
+import { clockWork } from './actions/timers.js';
 import { bondViews, type BondView } from './bonds.js';
+import { ORDER_ACTIONS, messageOutcomeQuery, orderSignals, orderWorkflowId, supportSignal } from './contract.js';
+import type { OrderPorts, OrderWorkflowInput } from './context.js';
+import { orderDriver } from './driver.js';
 
-export type { ChildOrderInput, OrderWorkflowInput } from './driver.js';
+export type { ChildOrderInput, OrderWorkflowInput } from './context.js';
 
 const config = proxyActivities<SettingsActivities>({ startToCloseTimeout: '10 seconds' });
 
