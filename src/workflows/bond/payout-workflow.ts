@@ -14,6 +14,7 @@ import type { NostrActivities } from '../../activities/nostr.js';
 import type { InboundMessage } from '../../domain/messages.js';
 import { type BondPayout, type PayoutSettings } from '../../domain/bond.js';
 import { readInbound } from '../../domain/messages.js';
+import { paymentActivityOptions } from '../shared/payments.js';
 import { workflowNow } from '../shared/time.js';
 import { counterpartyShare, invoiceSubmitted, payoutNextWake, payoutResult, payoutTick, type PayoutDecision, type PayoutOutcome } from './payout-machine.js';
 
@@ -34,7 +35,7 @@ export interface BondPayoutInput {
 const db = proxyActivities<DatabaseActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '30 seconds' } });
 const nostr = proxyActivities<NostrActivities>({ startToCloseTimeout: '60 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
 const ln = proxyActivities<LightningActivities>({ startToCloseTimeout: '60 seconds', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
-const lnPay = proxyActivities<LightningActivities>({ startToCloseTimeout: '3 minutes', heartbeatTimeout: '10 seconds', retry: { maximumInterval: '1 minute' } });
+const lnPay = proxyActivities<LightningActivities>(paymentActivityOptions('10 seconds'));
 
 /** What the `bonds` row shows of a payout. */
 const projectionChanged = (a: BondPayout, b: BondPayout): boolean =>

@@ -33,6 +33,7 @@ import type { OrderState } from '../../domain/order.js';
 import type { SupportRequest } from '../../domain/support.js';
 import { bondPayoutWorkflow, bondPayoutWorkflowId } from '../bond/payout-workflow.js';
 import { holdInvoiceExpiringSignal, holdInvoiceSignals, type HoldInvoiceExpiring, type HoldInvoiceUpdate } from '../shared/hold-invoice.js';
+import { paymentActivityOptions } from '../shared/payments.js';
 import { workflowNow } from '../shared/time.js';
 import { PAYOUT_TRACKER_PATCH, payoutInFlight } from './actions/payout.js';
 import { clockWork } from './actions/timers.js';
@@ -54,7 +55,7 @@ function activities(heartbeatSecs: number) {
     nostr: proxyActivities<NostrActivities>(opts('60 seconds')),
     decision: proxyActivities<DecisionActivities>(opts('60 seconds')),
     ln: proxyActivities<LightningActivities>(opts('60 seconds')),
-    lnPay: proxyActivities<LightningActivities>(opts('3 minutes')),
+    lnPay: proxyActivities<LightningActivities>(paymentActivityOptions(heartbeatTimeout)),
     // Follows a payment in flight for as long as LND keeps it so (until its HTLCs time out, days at worst).
     lnTrack: proxyActivities<LightningActivities>(opts('30 days')),
     price: proxyActivities<PriceActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout, retry: { maximumAttempts: 3 } }),

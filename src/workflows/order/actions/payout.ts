@@ -7,23 +7,7 @@ import { type Clock, type Decision, type Effect, type PayoutOutcome, type Trade,
 import { payoutInvoiceOrder } from '../views.js';
 import type { OrderContext } from '../context.js';
 import { pay } from '../money.js';
-
-/** How long to wait before asking LND again about a payout still in flight, at first. */
-export const IN_FLIGHT_RECHECK_SECS = 30;
-
-/** The longest wait between two rechecks of a payment in flight. */
-export const MAX_IN_FLIGHT_RECHECK_SECS = 3600;
-
-/**
- * When to ask LND again about a payment that has been in flight for `inFlightForSecs`: soon at first, then about
- * half as long again as it has taken so far, up to an hour. A payment can stay in flight until its HTLCs time out —
- * days, if the payee holds them — and a fixed 30-second recheck would fill the workflow's history with thousands of
- * steps (Temporal terminates a workflow at 50k events); the workflow's payment tracker (trackPayment) wakes the trade
- * as soon as LND knows the outcome, so the rechecks are only a safety net.
- */
-export function inFlightRecheckSecs(inFlightForSecs: number, firstSecs: number): number {
-  return Math.min(MAX_IN_FLIGHT_RECHECK_SECS, Math.max(firstSecs, Math.floor(inFlightForSecs / 2)));
-}
+import { IN_FLIGHT_RECHECK_SECS, inFlightRecheckSecs } from '../../shared/payments.js';
 
 /**
  * The outcome of one payout attempt (§20.2). `backoff`: rechecks of a payment in flight grow sparser (workflows
