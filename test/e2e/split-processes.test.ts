@@ -82,6 +82,9 @@ describe('worker and ingress as separate processes', () => {
       await env?.teardown();
     });
 
+    // A worker bundles the workflow code when it starts: tens of seconds on a busy machine (seen: over 90 s with both
+    // cores taken by other work).
+    const READY_MS = 240_000;
     const start = (role: string) => {
       const p = spawnTs('src/main.ts', [role, '--config', config, '--data-dir', path.join(fs.mkdtempSync(path.join(os.tmpdir(), `mostro-${role}-`)), 'not-yet-created'), '--log-level', 'warn'], {
         ...cleanEnv,
@@ -94,7 +97,7 @@ describe('worker and ingress as separate processes', () => {
     it('trade end to end, then drain on SIGTERM', async () => {
       const worker = start('worker');
       const ingress = start('ingress');
-      await Promise.all([worker.waitFor(/^Ready\./m, 90_000), ingress.waitFor(/^Ready\./m, 90_000)]);
+      await Promise.all([worker.waitFor(/^Ready\./m, READY_MS), ingress.waitFor(/^Ready\./m, READY_MS)]);
       const pubkey = getPublicKey(key);
       expect(await worker.line('pubkey')).toBe(pubkey);
       expect(await ingress.line('pubkey')).toBe(pubkey);
@@ -115,12 +118,12 @@ describe('worker and ingress as separate processes', () => {
       expect(await worker.exited).toBe(0);
       expect(await ingress.exited).toBe(0);
       expect(worker.output()).toContain('SIGTERM: draining the worker and shutting down');
-    }, 180_000);
+    }, 2 * READY_MS + 60_000);
 
     it('two workers share the task queue; a trade begun on one finishes on the other after kill -9 of the first', async () => {
       const ingress = start('ingress');
       const first = start('worker');
-      await Promise.all([ingress.waitFor(/^Ready\./m, 90_000), first.waitFor(/^Ready\./m, 90_000)]);
+      await Promise.all([ingress.waitFor(/^Ready\./m, READY_MS), first.waitFor(/^Ready\./m, READY_MS)]);
       const taskQueue = await first.line('task-queue');
       const pool = new RelayPool([relay.url], { backoffMinMs: 50, backoffMaxMs: 200 });
       const seller = new MostroTrader('seller', pool, getPublicKey(key));
@@ -141,7 +144,7 @@ describe('worker and ingress as separate processes', () => {
 
         // A second worker joins: the server lists both as polling the queue.
         const second = start('worker');
-        await second.waitFor(/^Ready\./m, 90_000);
+        await second.waitFor(/^Ready\./m, READY_MS);
         const pollers = async () =>
           (await env.connection.workflowService.describeTaskQueue({ namespace: env.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 })).pollers ?? [];
         // The daemon's workers call themselves mostro-worker@<host>/<pid>.
@@ -174,6 +177,6 @@ describe('worker and ingress as separate processes', () => {
         buyer.close();
         pool.close();
       }
-    }, 300_000);
+    }, 3 * READY_MS + 120_000);
   });
 });

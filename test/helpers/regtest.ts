@@ -706,8 +706,8 @@ export async function stopRegtest(dir: string, opts: { keep?: boolean } = {}): P
 
 /**
  * A JSON-RPC call to btcd (HTTPS with its self-signed certificate, pinned). A connection btcd drops before the TLS
- * handshake completes (seen with both cores busy) never carried the request, so it is tried again — even `generate`
- * and `sendrawtransaction` cannot run twice that way.
+ * handshake completes, or a kept-alive one it closed as the request went out (both seen with both cores busy), never
+ * carried the request, so it is tried again — even `generate` and `sendrawtransaction` cannot run twice that way.
  */
 export async function btcdRpc<T>(
   c: { rpcHost: string; rpcCertPath: string; rpcUser: string; rpcPass: string },
@@ -720,7 +720,10 @@ export async function btcdRpc<T>(
       return await btcdRpcOnce<T>(c, method, params, agent);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      const notSent = /before secure TLS connection was established/.test(e.message) || e.code === 'ECONNREFUSED';
+      // Or a kept-alive connection btcd had just closed when the request went out on it ("socket hang up" on a reused
+      // socket, the case Node's documentation says to retry): btcd never read that request either.
+      const staleSocket = (err as { reusedSocket?: boolean }).reusedSocket === true && e.code === 'ECONNRESET';
+      const notSent = /before secure TLS connection was established/.test(e.message) || e.code === 'ECONNREFUSED' || staleSocket;
       if (!notSent || attempt >= 5) throw err;
       await sleep(200 * attempt);
     }
@@ -763,7 +766,7 @@ function btcdRpcOnce<T>(
         });
       },
     );
-    req.on('error', reject);
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
     req.end(body);
   });
 }

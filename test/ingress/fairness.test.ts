@@ -24,7 +24,9 @@ afterAll(async () => {
 });
 
 describe('an honest trader during a storm', () => {
-  it('is answered before most of the backlog of a hundred keys, and a flooding key gets only its share', async () => {
+  // 800 answers, each encrypted, signed and relayed: seconds on an idle machine; with both cores taken by other work
+  // (seen: 243 delivered in the first minute) the answers keep coming for minutes, so the wait allows that.
+  it('is answered before most of the backlog of a hundred keys, and a flooding key gets only its share', { timeout: 360_000 }, async () => {
     const mostroKey = generateSecretKey();
     const mostroPubkey = getPublicKey(mostroKey);
     const pool = new RelayPool([relay.url]);
@@ -72,7 +74,7 @@ describe('an honest trader during a storm', () => {
       // longer, to see that nothing more comes.
       const dropped = () => ingress.stats().drops['rate-limited'] + ingress.stats().drops.overloaded;
       const expected = 500 + (300 - dropped()) + 1;
-      for (const deadline = Date.now() + 60_000; answered.length < expected && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+      for (const deadline = Date.now() + 300_000; answered.length < expected && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
       await new Promise((r) => setTimeout(r, 500));
       const flooderPk = getPublicKey(flooder);
       const honestPk = getPublicKey(honest);
@@ -95,5 +97,5 @@ describe('an honest trader during a storm', () => {
       pool.close();
       client.close();
     }
-  }, 120_000);
+  });
 });

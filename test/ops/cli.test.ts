@@ -9,7 +9,9 @@ describe('mostro command line', () => {
     for (const c of ['start', 'worker', 'ingress', 'temporal:dev', 'admin', '--data-dir', '--config', '--ephemeral-ports']) expect(p.output()).toContain(c);
   });
 
-  it('answers an unknown command, an unknown option and a bad settings file with exit code 2', async () => {
+  // Three cold starts of the CLI (tsx loads the whole daemon): seconds each on an idle machine, tens of seconds on a
+  // loaded one.
+  it('answers an unknown command, an unknown option and a bad settings file with exit code 2', { timeout: 180_000 }, async () => {
     const unknown = spawnTs('src/main.ts', ['trade']);
     expect(await unknown.exited).toBe(2);
     expect(unknown.output()).toContain('Unknown command "trade"');
