@@ -13,7 +13,7 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
 import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
 import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
-import { encodeBolt11 } from '../../src/lnsim/network.js';
+import { encodeBolt11 } from '../../src/lnsim/bolt11.js';
 
 const net = new SimNetwork('regtest');
 net.addNode('mostro');
