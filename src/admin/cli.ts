@@ -23,7 +23,7 @@ import { MostroTrader } from '../client/trader.js';
 import { DAEMON_INFO_FILE } from '../daemon/index.js';
 import { KEY_FILE, daemonKey } from '../daemon/keys.js';
 import { parseSolver } from '../ingress/actions/admin-add-solver.js';
-import { CantDoError } from '../ingress/nostr.js';
+import { CantDoError } from '../ingress/dispatch.js';
 import { RelayPool } from '../nostr/relay-pool.js';
 import { publicKeyOf } from '../protocol/index.js';
 

@@ -1,5 +1,5 @@
 /** The settings each part of the daemon takes, derived from the validated `settings.toml`. */
-import type { LightningSettings } from '../activities/lightning.js';
+import type { LightningSettings } from '../activities/lightning-deps.js';
 import type { InvoiceRuleSettings } from '../lightning/invoice-validation.js';
 import type { PriceSettings } from '../price/manager.js';
 import type { BondPolicy } from '../nostr/events.js';

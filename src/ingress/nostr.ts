@@ -1,65 +1,26 @@
 /**
- * The thin Nostr ingress: subscribes to the relays for the transport's kind p-tagged to the daemon, runs every event
- * through the intake pipeline, and hands accepted messages to the handler of their action. A handler failing with
- * {@link CantDoError} is answered with `cant-do` to the sender (echoing `request_id` and `id`), as the reference's
- * `manage_errors` does; any other failure is logged and gets no reply. Unhandled actions are ignored.
+ * The thin Nostr ingress: subscribes to the relays for the transport's kind p-tagged to the daemon (catch-up.ts, with
+ * the durable cursor), runs every event through the intake pipeline, and hands accepted messages to the handler of
+ * their action (dispatch.ts). This module is the admission in between.
  *
  * Under a flood, cheap checks come first and the expensive work is shared fairly (see src/ingress/fair-queue.ts):
  * oversized events and authors over their rate are dropped before any cryptography; what passes the gate waits in
  * one queue per sender (the identity), served round-robin with parties to an active trade first, several senders at
  * a time; per-sender and total bounds keep memory flat. Drops stay silent, as the reference's.
  *
- * With a journal the ingress keeps a durable cursor: the point before which every event its relays accepted has
- * been handled. Each queued event holds the cursor back until it was handed to its workflow or answered (or
- * dropped); a relay connection still catching up holds it at the point it catches up from. A restart subscribes
- * from the saved cursor minus a margin, and the journal's event rows make each re-delivered event count once.
+ * Each event holds the subscription's cursor back from its arrival until it was handed to its workflow or answered
+ * (or dropped); with a journal, an event it records as handled is dropped as a replay when a catch-up re-delivers it.
  */
-import {
-  serializeMessage,
-  transportEventKind,
-  type Action,
-  type CantDoReason,
-  type Message,
-  type MessageKind,
-  type NostrEvent,
-  type Transport,
-  type UnwrappedMessage,
-} from '../protocol/index.js';
-import { cantDo, type NostrEgress } from '../nostr/egress.js';
-import type { Logger } from '../log.js';
-import type { Delivery, Filter, RelayPool } from '../nostr/relay-pool.js';
+import type { Action, CantDoReason, Message, Transport } from '../protocol/index.js';
+import type { NostrEgress } from '../nostr/egress.js';
+import type { Delivery, RelayPool } from '../nostr/relay-pool.js';
+import { CatchUpSubscription } from './catch-up.js';
+import { ActionDispatcher, type AcceptedMessage, type ActionHandler, type IngressLogger } from './dispatch.js';
 import { FairQueue, TokenBuckets } from './fair-queue.js';
 import { isTradeAction, type DropReason, type GateResult, type Intake, type IntakeResult } from './intake.js';
-import { CATCH_UP_MARGIN_SECS, GIFT_WRAP_SKEW_SECS, JOURNAL_RETENTION_SLACK_SECS } from './journal.js';
-import { metrics } from '../metrics.js';
-import { unwrapKind } from '../protocol/kind.js';
-import { unstorableTextAt } from '../protocol/text.js';
-import { isOrderAction } from '../workflows/order/contract.js';
+import { CATCH_UP_MARGIN_SECS } from './journal.js';
+import { LoopLag } from './loop-lag.js';
 import { type IngressEventState, type IngressJournal } from '../db/ingress-journal.js';
-
-export class CantDoError extends Error {
-  constructor(readonly reason: CantDoReason) {
-    super(`cant-do ${reason}`);
-    this.name = 'CantDoError';
-  }
-}
-
-export interface AcceptedMessage {
-  event: NostrEvent;
-  unwrapped: UnwrappedMessage;
-  kind: MessageKind;
-  /** When the event reached the ingress (wall-clock ms): the start of the reply latency the daemon measures. */
-  receivedAtMs?: number;
-}
-
-export interface HandlerIo {
-  /** Sends a message to a pubkey (in order after earlier sends to it). */
-  reply(to: string, msg: Message): Promise<void>;
-}
-
-export type ActionHandler = (m: AcceptedMessage, io: HandlerIo) => Promise<void>;
-
-export type IngressLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface NostrIngressOptions {
   pool: RelayPool;
@@ -87,8 +48,6 @@ export interface NostrIngressOptions {
   journalPruneMs?: number;
 }
 
-const nowSecs = () => Math.floor(Date.now() / 1000);
-
 function eventIdOf(raw: unknown): string | undefined {
   const id = (raw as { id?: unknown } | null)?.id;
   return typeof id === 'string' ? id : undefined;
@@ -113,53 +72,6 @@ interface Work {
 /** NIP-44 caps a plaintext at 65,535 bytes; v1 wraps it twice. Anything larger is not a Mostro message. */
 const MAX_CONTENT_CHARS = 256 * 1024;
 
-/**
- * How late the event loop runs timers: a short-interval timer's drift, smoothed. Busy above a threshold; when it
- * recovers, `onIdle` runs (work that waited for it can start). The timer runs only while someone asks.
- */
-class LoopLag {
-  private lagMs = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private last = 0;
-  private idleRounds = 0;
-
-  constructor(
-    private readonly onIdle: () => void,
-    private readonly thresholdMs = 20,
-    private readonly intervalMs = 10,
-  ) {}
-
-  busy(): boolean {
-    this.watch();
-    return this.lagMs > this.thresholdMs;
-  }
-
-  private watch(): void {
-    this.idleRounds = 0;
-    if (this.timer) return;
-    this.last = performance.now();
-    this.timer = setInterval(() => {
-      const now = performance.now();
-      const drift = Math.max(0, now - this.last - this.intervalMs);
-      this.last = now;
-      this.lagMs = this.lagMs * 0.7 + drift * 0.3;
-      if (this.lagMs <= this.thresholdMs) this.onIdle();
-      // Nobody asked for a while: stop measuring.
-      if (++this.idleRounds > 100) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-        this.lagMs = 0; // stale by the next time anyone asks
-      }
-    }, this.intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-}
-
 /** Queue classes, served in this order. */
 const CLASS_ACTIVE_TRADE = 0;
 const CLASS_NORMAL = 1;
@@ -174,23 +86,14 @@ const DEFAULT_SENDER_RATE = { burst: 20, perSecond: 2 };
 const quiet: IngressLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export class NostrIngress {
-  private sub: { id: string; close(): void } | undefined;
   /** Events between arrival and the end of their handling (gating, waiting, in progress). */
   private queued = 0;
   overloaded = 0;
-  handled = 0;
-  ignored = 0;
   private readonly log: IngressLogger;
-  /** Cursor holds of queued events: the point each keeps the cursor at until it is done with. */
-  private readonly holds = new Map<number, number>();
-  private nextHold = 0;
+  private readonly subscription: CatchUpSubscription;
+  private readonly dispatcher: ActionDispatcher;
   /** Authenticated ids of events between the gate and the end of their handling: a second copy is a replay. */
   private readonly inflight = new Set<string>();
-  /** Set when the subscription closed: nothing after this point was delivered. */
-  private stoppedAt: number | undefined;
-  private savedCursor: number | undefined;
-  private saving: Promise<void> | undefined;
-  private timers: NodeJS.Timeout[] = [];
   private readonly queue: FairQueue<Work>;
   private readonly authorRate: TokenBuckets;
   private readonly senderRate: TokenBuckets;
@@ -206,53 +109,24 @@ export class NostrIngress {
 
   constructor(private readonly o: NostrIngressOptions) {
     this.log = o.log ?? quiet;
+    this.subscription = new CatchUpSubscription({ ...o, log: this.log });
+    this.dispatcher = new ActionDispatcher({ ...o, log: this.log });
     this.queue = new FairQueue({ perSender: o.maxQueuePerSender ?? 16, total: o.maxQueue ?? 5_000, classes: 3 });
     const rate = o.senderRate ?? DEFAULT_SENDER_RATE;
     this.authorRate = new TokenBuckets(rate);
     this.senderRate = new TokenBuckets(rate);
   }
 
-  /** How far before a catch-up point the relays are asked to look (outer `created_at`). */
-  private lookbackSecs(): number {
-    // v1 wraps carry timestamps randomized up to two days into the past; v2 events carry the real time.
-    return (this.o.transport === 'gift-wrap' ? GIFT_WRAP_SKEW_SECS : 0) + CATCH_UP_MARGIN_SECS;
-  }
-
-  /** The subscription filter: only new events, or everything a relay stored since a catch-up point. */
-  filters(since: number | undefined): Filter[] {
-    const base: Filter = { kinds: [transportEventKind(this.o.transport)], '#p': [this.o.mostroPubkey] };
-    if (since === undefined) return [{ ...base, limit: 0 }];
-    return [{ ...base, since: since - this.lookbackSecs() }];
-  }
-
   /** Subscribes; with a journal, from the saved cursor (nothing saved yet: new events only, as the reference). */
-  async start(): Promise<void> {
-    const journal = this.o.journal;
-    const since = journal ? ((await journal.loadCursor()) ?? undefined) : undefined;
-    this.stoppedAt = undefined;
-    this.sub = this.o.pool.subscribe({
-      since,
-      filters: (s) => this.filters(s),
-      onEvent: (ev, _url, delivery) => this.enqueue(ev, delivery),
-      readyForMore: () => this.roomForMore(),
-    });
-    if (since !== undefined) this.log.info('catching up from the ingress cursor', { since, lookbackSecs: this.lookbackSecs() });
-    if (journal) {
-      const save = setInterval(() => void this.saveCursor(), this.o.cursorSaveMs ?? 1000);
-      const prune = setInterval(() => void this.prune(), this.o.journalPruneMs ?? 600_000);
-      save.unref();
-      prune.unref();
-      this.timers.push(save, prune);
-      await this.saveCursor();
-    }
+  start(): Promise<void> {
+    return this.subscription.start(
+      (ev, delivery) => this.enqueue(ev, delivery),
+      () => this.roomForMore(),
+    );
   }
 
   stop(): void {
-    if (this.sub) this.stoppedAt = this.o.pool.completeFrom(this.sub.id) ?? nowSecs();
-    this.sub?.close();
-    this.sub = undefined;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
+    this.subscription.stop();
     this.loopLag.stop();
   }
 
@@ -262,44 +136,9 @@ export class NostrIngress {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /**
-   * The point (unix s) before which every event the relays accepted has been handled: the oldest hold of a queued
-   * event, the point a relay connection is still catching up from, otherwise now.
-   */
-  cursor(): number {
-    let at = this.stoppedAt ?? (this.sub && this.o.pool.completeFrom(this.sub.id)) ?? nowSecs();
-    for (const h of this.holds.values()) at = Math.min(at, h);
-    return at;
-  }
-
   /** Saves the cursor when it moved (one save at a time). */
-  async saveCursor(): Promise<void> {
-    const journal = this.o.journal;
-    if (!journal) return;
-    while (this.saving) await this.saving;
-    const at = this.cursor();
-    if (at === this.savedCursor) return;
-    this.saving = journal.saveCursor(at).then(
-      () => {
-        this.savedCursor = at;
-      },
-      (err: unknown) => this.log.warn('could not save the ingress cursor', { err: String(err) }),
-    );
-    try {
-      await this.saving;
-    } finally {
-      this.saving = undefined;
-    }
-  }
-
-  /** Deletes event rows that no catch-up from the saved cursor can re-deliver. */
-  private async prune(): Promise<void> {
-    if (this.savedCursor === undefined || !this.o.journal) return;
-    try {
-      await this.o.journal.prune(this.savedCursor - this.lookbackSecs() - JOURNAL_RETENTION_SLACK_SECS);
-    } catch (err) {
-      this.log.warn('could not prune the ingress journal', { err: String(err) });
-    }
+  saveCursor(): Promise<void> {
+    return this.subscription.saveCursor();
   }
 
   /** Paging a catch-up waits while the queue is more than half full. */
@@ -329,9 +168,8 @@ export class NostrIngress {
     this.queued++;
     const receivedAtMs = Date.now();
     const receivedAt = Math.floor(receivedAtMs / 1000);
-    // A stored event may have been sent any time after the catch-up point: it holds the cursor there.
-    const hold = this.nextHold++;
-    this.holds.set(hold, delivery.stored ? Math.min(delivery.since ?? receivedAt, receivedAt) : receivedAt);
+    // The cursor stays behind the event until it is done with (finish).
+    const hold = this.subscription.hold(delivery, receivedAt);
     const work: Work = { hold, arrived: performance.now(), receivedAtMs };
     const gated = this.gate(raw, delivery, receivedAt);
     // Gated events join their sender's queue in arrival order, even when worker threads finish them out of order:
@@ -434,7 +272,7 @@ export class NostrIngress {
 
   private finish(work: Work): void {
     if (work.id !== undefined) this.inflight.delete(work.id);
-    this.holds.delete(work.hold);
+    this.subscription.release(work.hold);
     if (--this.queued === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -475,115 +313,28 @@ export class NostrIngress {
     if (journal && trade && prior === null) await journal.begin(g.event.id, g.event.created_at);
     const r = await this.o.intake.admit(g, { resumed: prior === 'admitting' });
     this.noteTradeIndex(r);
-    const handled = await this.route(r, arrived, receivedAtMs);
+    const handled = await this.dispatcher.route(r, arrived, receivedAtMs);
     if (journal && handled && (r.type !== 'drop' || trade)) await journal.finish(g.event.id, g.event.created_at);
-  }
-
-  /**
-   * How a handler answers the event `eventId`. Each answer is built byte for byte the same every time the event is
-   * handled — the wrapping's randomness seeded by the event id and the answer's place, its time the request's — so a
-   * crash between sending and recording the event, and the re-delivery that follows, cannot show a client the answer
-   * twice: relays and clients drop the copy by its id.
-   */
-  private io(eventId: string, requestedAt: number): HandlerIo {
-    let k = 0;
-    const at = Math.min(requestedAt, Math.floor(Date.now() / 1000));
-    return {
-      reply: async (to, msg) => {
-        const event = this.o.egress.buildReply(to, msg, at, `ingress:${eventId}:${k++}`);
-        await this.o.egress.publishTo(to, event);
-        metrics.messagesOut.inc({ action: unwrapKind(msg).kind.action });
-      },
-    };
   }
 
   /**
    * Handles a message the daemon's own key sends without Nostr (the admin RPC), with the handler a Nostr message would
    * get: replies go out as usual; a refusal is returned instead of sent (as the reference's RPC reports it).
    */
-  async inject(message: Message, eventId: string): Promise<CantDoReason | null> {
-    const kind = unwrapKind(message).kind;
-    const handler = this.o.handlers[kind.action];
-    if (!handler) return 'invalid_action';
-    const now = Math.floor(Date.now() / 1000);
-    const from = this.o.mostroPubkey;
-    const event: NostrEvent = { id: eventId, pubkey: from, kind: 14, created_at: now, tags: [], content: '', sig: '' };
-    const unwrapped: UnwrappedMessage = {
-      message,
-      messageJson: serializeMessage(message),
-      signature: null,
-      signatureOver: null,
-      sender: from,
-      identity: from,
-      createdAt: now,
-      transport: this.o.transport,
-    };
-    try {
-      await handler({ event, unwrapped, kind, receivedAtMs: Date.now() }, this.io(eventId, now));
-      return null;
-    } catch (err) {
-      if (err instanceof CantDoError) return err.reason;
-      throw err;
-    }
+  inject(message: Message, eventId: string): Promise<CantDoReason | null> {
+    return this.dispatcher.inject(message, eventId);
   }
 
   /** Processes one event now (tests and tools; the subscription path goes through {@link enqueue}). */
   async handle(raw: unknown): Promise<void> {
-    await this.route(await this.o.intake.process(raw));
-  }
-
-  /** False when a handler failed internally: the event was neither handed over nor answered. */
-  private async route(r: IntakeResult, arrived = performance.now(), receivedAtMs = Date.now()): Promise<boolean> {
-    if (r.type === 'drop') return true;
-    const { unwrapped, kind, event } = r;
-    const io = this.io(event.id, unwrapped.createdAt);
-    metrics.messagesIn.inc({ action: kind.action });
-    const timer = () => metrics.handling.observe({ action: kind.action }, (performance.now() - arrived) / 1000);
-    if (r.type === 'reject-trade-index') {
-      await this.sendCantDo(io, unwrapped.sender, kind, 'invalid_trade_index');
-      return true;
-    }
-    // Text the database cannot store (NUL, broken Unicode) is refused here; an order's workflow refuses it itself.
-    if (kind.action !== 'new-order' && !isOrderAction(kind.action) && unstorableTextAt(kind.payload) !== null) {
-      await this.sendCantDo(io, unwrapped.sender, kind, 'invalid_payload');
-      return true;
-    }
-    const handler = this.o.handlers[kind.action];
-    if (!handler) {
-      this.ignored++;
-      this.log.info('no handler for action; ignored', { action: kind.action });
-      return true;
-    }
-    try {
-      await handler({ event, unwrapped, kind, receivedAtMs }, io);
-      this.handled++;
-      timer();
-      return true;
-    } catch (err) {
-      if (err instanceof CantDoError) {
-        await this.sendCantDo(io, unwrapped.sender, kind, err.reason);
-        timer();
-        return true;
-      }
-      // Internal errors get no reply, as upstream: the client times out rather than learn internals.
-      this.log.error('handler failed', { action: kind.action, err: String((err as Error)?.message ?? err) });
-      return false;
-    }
-  }
-
-  private async sendCantDo(io: HandlerIo, to: string, request: MessageKind, reason: CantDoReason): Promise<void> {
-    try {
-      await io.reply(to, cantDo(request, reason));
-    } catch (err) {
-      this.log.warn('could not send cant-do', { reason, err: String(err) });
-    }
+    await this.dispatcher.route(await this.o.intake.process(raw));
   }
 
   stats() {
     return {
       ...this.o.intake.stats(),
-      handled: this.handled,
-      ignored: this.ignored,
+      handled: this.dispatcher.handled,
+      ignored: this.dispatcher.ignored,
       overloaded: this.overloaded,
     };
   }

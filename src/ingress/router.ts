@@ -8,7 +8,7 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { serializeMessage, type Action, type CantDoReason } from '../protocol/index.js';
 import { ORDER_ACTIONS } from '../workflows/order/contract.js';
 import { checkNewOrder, type NewOrderLimits } from '../workflows/order/actions/new-order.js';
-import { CantDoError, type AcceptedMessage, type ActionHandler } from './nostr.js';
+import { CantDoError, type AcceptedMessage, type ActionHandler } from './dispatch.js';
 import { type InboundMessage } from '../domain/messages.js';
 
 /** What the router needs from Temporal (or a test double). */

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLnsim } from './embedded.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from './model.js';
 
 const USAGE = `Usage: npm run lnsim -- <command> [options]
 

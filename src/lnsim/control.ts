@@ -14,7 +14,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import invoices from 'invoices';
 import { z } from 'zod';
-import { SimError, type FailureReason, type SimInvoice, type SimNetwork, type SimPayment } from './network.js';
+import { SimError, type FailureReason, type SimInvoice, type SimPayment } from './model.js';
+import type { SimNetwork } from './network.js';
 
 const FAILURE_REASONS = [
   'FAILURE_REASON_TIMEOUT',

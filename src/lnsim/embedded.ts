@@ -14,7 +14,8 @@ import { startControlServer } from './control.js';
 import { FileJournal, writeFileDurably } from './journal.js';
 import { startSimLnd, type LndCredentials } from './lnd-grpc.js';
 import { startLnurlServer } from './lnurl-server.js';
-import { SimNetwork, type NetworkName } from './network.js';
+import type { NetworkName } from './model.js';
+import { SimNetwork } from './network.js';
 
 export interface LnsimOptions {
   dir: string;

@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DirInUseError, lockDirectory } from '../dir-lock.js';
 import type { Logger } from '../log.js';
-import type { NetworkJournal, NetworkRecord, SimNetwork } from './network.js';
+import type { NetworkJournal, NetworkRecord } from './changes.js';
+import type { SimNetwork } from './network.js';
 
 const FORMAT = 1;
 const JOURNAL_FILE = 'network.jsonl';

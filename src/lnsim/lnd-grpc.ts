@@ -12,7 +12,9 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import invoices from 'invoices';
-import { SimError, htlcExpiryHeight, type SimInvoice, type SimNetwork, type SimPayment } from './network.js';
+import { htlcExpiryHeight } from './htlc-expiry.js';
+import { SimError, type SimInvoice, type SimPayment } from './model.js';
+import type { SimNetwork } from './network.js';
 
 const require = createRequire(import.meta.url);
 

@@ -5,120 +5,26 @@
  * in flight on demand. Every payment is recorded by hash, so tests can assert "paid exactly once".
  *
  * With a journal attached (see journal.ts) every operation's changes are written as one record before anyone is
- * told about them, so the network survives a restart the way an LND node's database does.
+ * told about them (changes.ts), so the network survives a restart the way an LND node's database does.
  */
 import { EventEmitter } from 'node:events';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import invoices from 'invoices';
-
-export type InvoiceState = 'OPEN' | 'ACCEPTED' | 'SETTLED' | 'CANCELED';
-export type PaymentStatus = 'IN_FLIGHT' | 'SUCCEEDED' | 'FAILED';
-export type FailureReason =
-  | 'FAILURE_REASON_TIMEOUT'
-  | 'FAILURE_REASON_NO_ROUTE'
-  | 'FAILURE_REASON_ERROR'
-  | 'FAILURE_REASON_INCORRECT_PAYMENT_DETAILS'
-  | 'FAILURE_REASON_INSUFFICIENT_BALANCE';
-
-export interface SimInvoice {
-  hash: string;
-  /** Known for plain invoices from creation; for hold invoices only once the holder settles. */
-  preimage?: string;
-  hold: boolean;
-  node: string;
-  request: string;
-  valueSats: number;
-  memo: string;
-  createdAt: number;
-  expirySecs: number;
-  cltvDelta: number;
-  paymentAddr: string;
-  state: InvoiceState;
-  addIndex: number;
-  settleIndex: number;
-  amountPaidMsat: number;
-  acceptHeight?: number;
-  settledAt?: number;
-}
-
-export interface SimPayment {
-  hash: string;
-  from: string;
-  request: string;
-  valueSats: number;
-  feeSats: number;
-  status: PaymentStatus;
-  failureReason?: FailureReason;
-  preimage?: string;
-  createdAt: number;
-  /** How many times a payment to this hash was dispatched (the double-pay detector). */
-  attempts: number;
-  /** LND's `payment_index`: the order in which hashes were first paid. */
-  index: number;
-}
-
-export type NextPaymentOutcome = { kind: 'fail'; reason: FailureReason } | { kind: 'hold' };
-
-/**
- * What one operation changed, as the journal stores it: each changed invoice and payment whole (a later record for
- * the same hash replaces it), the block height, the next-payment control flag (`null`: cleared) and the payments
- * held in flight by {@link SimNetwork.holdNextPayment}.
- */
-export interface NetworkRecord {
-  invoices?: SimInvoice[];
-  payments?: SimPayment[];
-  height?: number;
-  nextPayment?: NextPaymentOutcome | null;
-  held?: string[];
-}
-
-/** Where a network writes its changes (journal.ts): `append` is called once per operation, synchronously. */
-export interface NetworkJournal {
-  append(record: NetworkRecord): void;
-  /** Resolves once everything appended so far is on disk. */
-  durable(): Promise<void>;
-}
-
-export interface SimNode {
-  alias: string;
-  secretKey: Uint8Array;
-  pubkey: string;
-}
-
-export type NetworkName = 'regtest' | 'testnet' | 'bitcoin';
-
-/** Signs a BOLT11 invoice with a node key (the simulator's nodes, and tests that need unusual invoices). */
-export function encodeBolt11(o: {
-  secretKey: Uint8Array;
-  network: string;
-  hash: string;
-  sats: number;
-  memo?: string;
-  /** Commits to a description by hash (LNURL-pay invoices commit to the service's metadata this way). */
-  descriptionHash?: string;
-  createdAt: number;
-  expirySecs: number;
-  cltvDelta?: number;
-  paymentAddr?: string;
-}): string {
-  const destination = bytesToHex(secp256k1.getPublicKey(o.secretKey, true));
-  const unsigned = invoices.createUnsignedRequest({
-    destination,
-    id: o.hash,
-    network: o.network,
-    tokens: o.sats,
-    ...(o.descriptionHash ? { description_hash: o.descriptionHash } : { description: o.memo ?? '' }),
-    created_at: new Date(o.createdAt * 1000).toISOString(),
-    expires_at: new Date((o.createdAt + o.expirySecs) * 1000).toISOString(),
-    cltv_delta: o.cltvDelta,
-    payment: o.paymentAddr ?? bytesToHex(randomBytes(32)),
-    features: [{ bit: 9 }, { bit: 14 }, { bit: 16 }],
-  });
-  const signature = bytesToHex(secp256k1.sign(hexToBytes(unsigned.hash), o.secretKey, { prehash: false }));
-  return invoices.createSignedRequest({ destination, hrp: unsigned.hrp, signature, tags: unsigned.tags }).request;
-}
+import { encodeBolt11 } from './bolt11.js';
+import { ChangeRecorder, type Change, type NetworkJournal, type NetworkRecord } from './changes.js';
+import { HOLD_EXPIRY_DELTA, htlcExpiryHeight } from './htlc-expiry.js';
+import {
+  SimError,
+  type FailureReason,
+  type NetworkName,
+  type NextPaymentOutcome,
+  type PaymentStatus,
+  type SimInvoice,
+  type SimNode,
+  type SimPayment,
+} from './model.js';
 
 export class SimNetwork extends EventEmitter {
   readonly nodes = new Map<string, SimNode>();
@@ -132,10 +38,7 @@ export class SimNetwork extends EventEmitter {
   private held = new Set<string>();
   /** Nodes taken off the network by {@link SimNetwork.setOnline}. */
   private readonly offline = new Set<string>();
-  private journal: NetworkJournal | undefined;
-  /** Nesting depth of operations in progress: the outermost one writes the journal record. */
-  private opDepth = 0;
-  private readonly changed = { invoices: new Set<SimInvoice>(), payments: new Set<SimPayment>(), height: false, nextPayment: false, held: false };
+  private readonly changes = new ChangeRecorder(() => ({ height: this.blockHeight, nextPayment: this.nextPaymentOutcome, held: this.held }));
 
   constructor(readonly network: NetworkName = 'regtest') {
     super();
@@ -149,7 +52,7 @@ export class SimNetwork extends EventEmitter {
 
   /** From now on every operation's changes go to `journal` (after {@link restore} has replayed what it held). */
   attachJournal(journal: NetworkJournal): void {
-    this.journal = journal;
+    this.changes.attach(journal);
   }
 
   /**
@@ -157,9 +60,7 @@ export class SimNetwork extends EventEmitter {
    * control API responses) wait for it, as LND answers only after its database commit.
    */
   durable(): Promise<void> {
-    // Asked from inside an operation (an event listener): its record is written when it ends, synchronously.
-    if (this.opDepth > 0) return Promise.resolve().then(() => this.durable());
-    return this.journal ? this.journal.durable() : Promise.resolve();
+    return this.changes.durable();
   }
 
   /** Applies a journal record (on start, before anything is served): no events, nothing written. */
@@ -194,37 +95,14 @@ export class SimNetwork extends EventEmitter {
     }
   }
 
-  /** Runs one operation; the outermost writes everything it changed as one journal record (atomic on disk). */
+  /** Runs one operation: whatever it changes is written to the journal as one record. */
   private operation<T>(fn: () => T): T {
-    this.opDepth++;
-    try {
-      return fn();
-    } finally {
-      if (--this.opDepth === 0 && this.journal) this.writeChanges(this.journal);
-    }
+    return this.changes.operation(fn);
   }
 
-  private writeChanges(journal: NetworkJournal): void {
-    const c = this.changed;
-    const record: NetworkRecord = {};
-    if (c.invoices.size) record.invoices = [...c.invoices];
-    if (c.payments.size) record.payments = [...c.payments];
-    if (c.height) record.height = this.blockHeight;
-    if (c.nextPayment) record.nextPayment = this.nextPaymentOutcome ?? null;
-    if (c.held) record.held = [...this.held];
-    c.invoices.clear();
-    c.payments.clear();
-    c.height = c.nextPayment = c.held = false;
-    if (Object.keys(record).length) journal.append(record);
-  }
-
-  private touch(o: { invoice?: SimInvoice; payment?: SimPayment; height?: true; nextPayment?: true; held?: true }): void {
-    if (!this.journal) return;
-    if (o.invoice) this.changed.invoices.add(o.invoice);
-    if (o.payment) this.changed.payments.add(o.payment);
-    if (o.height) this.changed.height = true;
-    if (o.nextPayment) this.changed.nextPayment = true;
-    if (o.held) this.changed.held = true;
+  /** Marks what the operation in progress changed. */
+  private touch(o: Change): void {
+    this.changes.touch(o);
   }
 
   addNode(alias: string, secretKey = secp256k1.utils.randomSecretKey()): SimNode {
@@ -476,28 +354,5 @@ export class SimNetwork extends EventEmitter {
       this.emit('block', this.blockHeight);
       return this.blockHeight;
     });
-  }
-}
-
-/** The blocks an LND payer adds to the final CLTV delta of what it pays (routing's `BlockPadding`). */
-export const PAYER_BLOCK_PADDING = 3;
-/**
- * How many blocks before a held HTLC expires LND gives it back to the payer (`--invoices.holdexpirydelta`, default
- * 12), so that the channel is not force-closed: a hold invoice is canceled at its HTLC's expiry height minus this.
- */
-export const HOLD_EXPIRY_DELTA = 12;
-
-/** The expiry height of an accepted hold invoice's HTLC: accepted at, plus its final CLTV delta and the payer's padding. */
-export function htlcExpiryHeight(inv: Pick<SimInvoice, 'acceptHeight' | 'cltvDelta'>, height = 0): number {
-  return (inv.acceptHeight ?? height) + inv.cltvDelta + PAYER_BLOCK_PADDING;
-}
-
-export class SimError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'NOT_FOUND' | 'ALREADY_EXISTS' | 'FAILED_PRECONDITION' | 'INVALID_ARGUMENT',
-  ) {
-    super(message);
-    this.name = 'SimError';
   }
 }

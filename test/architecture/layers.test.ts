@@ -110,6 +110,13 @@ describe('architecture', () => {
     expect(findCycle(graph)).toBeNull();
   });
 
+  it('keeps every source file under 500 lines (a longer one mixes concerns: split it along its seams)', () => {
+    const long = sourceFiles(src)
+      .map((f) => ({ file: path.relative(repoRoot, f), lines: fs.readFileSync(f, 'utf8').split('\n').length }))
+      .filter((f) => f.lines > 500);
+    expect(long).toEqual([]);
+  });
+
   it('finds the violations it is there to find', () => {
     // The checks above would pass vacuously if the import scan found nothing: it must see known edges.
     const seen = new Set(edges.map((e) => `${folderOf(e.from)}→${folderOf(e.to)}`));

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ln from 'lightning';
-import type { LightningSettings } from '../../src/activities/lightning.js';
+import type { LightningSettings } from '../../src/activities/lightning-deps.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
 import { startSimLnd, type LndCredentials, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
 import { regtestAvailable, startRegtest, type RegtestNetwork } from './regtest.js';

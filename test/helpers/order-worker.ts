@@ -5,7 +5,7 @@
 import * as ln from 'lightning';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { makerReputation } from '../../src/activities/database.js';
-import type { LightningSettings } from '../../src/activities/lightning.js';
+import type { LightningSettings } from '../../src/activities/lightning-deps.js';
 import { createActivities } from '../../src/activities/index.js';
 import type { Db } from '../../src/db/database.js';
 import type { LndCredentials } from '../../src/lnsim/lnd-grpc.js';

@@ -9,7 +9,8 @@
 import crypto from 'node:crypto';
 import * as ln from 'lightning';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLightningActivities, routingFeeLimit, type LightningActivities } from '../../src/activities/lightning.js';
+import { createLightningActivities, type LightningActivities } from '../../src/activities/lightning.js';
+import { routingFeeLimit } from '../../src/activities/lightning-payments.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { LABS, type LightningLab } from '../helpers/lightning-lab.js';
 

@@ -8,12 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import crypto from 'node:crypto';
 import * as ln from 'lightning';
 import { ApplicationFailure } from '@temporalio/common';
-import { createLightningActivities, lndError, type LightningActivities } from '../../src/activities/lightning.js';
+import { createLightningActivities, type LightningActivities } from '../../src/activities/lightning.js';
+import { lndError } from '../../src/activities/lightning-deps.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { SimNetwork } from '../../src/lnsim/network.js';
 import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
 import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
-import { encodeBolt11 } from '../../src/lnsim/network.js';
+import { encodeBolt11 } from '../../src/lnsim/bolt11.js';
 
 const net = new SimNetwork('regtest');
 net.addNode('mostro');

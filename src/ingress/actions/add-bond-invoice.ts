@@ -7,7 +7,7 @@
 import invoices from 'invoices';
 import type { Db } from '../../db/database.js';
 import type { InboundMessage } from '../../domain/messages.js';
-import { CantDoError, type ActionHandler } from '../nostr.js';
+import { CantDoError, type ActionHandler } from '../dispatch.js';
 import { inboundMessage } from '../router.js';
 
 /** Signals the payout workflow of `bondId`; false when it no longer runs. */

@@ -8,7 +8,7 @@
 import { nip19 } from 'nostr-tools';
 import type { Db } from '../../db/database.js';
 import { message } from '../../protocol/index.js';
-import { CantDoError, type ActionHandler } from '../nostr.js';
+import { CantDoError, type ActionHandler } from '../dispatch.js';
 
 export const SOLVER_READ = 1;
 export const SOLVER_READ_WRITE = 2;

@@ -4,7 +4,7 @@
  */
 import { message } from '../../protocol/index.js';
 import type { TradeIndexStore } from '../../db/trade-index-store.js';
-import { CantDoError, type ActionHandler } from '../nostr.js';
+import { CantDoError, type ActionHandler } from '../dispatch.js';
 
 export function lastTradeIndexHandler(store: TradeIndexStore): ActionHandler {
   return async ({ unwrapped, kind }, io) => {

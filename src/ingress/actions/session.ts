@@ -5,7 +5,7 @@
  */
 import type { Db } from '../../db/database.js';
 import { message, type OrderStatus, type SmallOrder } from '../../protocol/index.js';
-import { CantDoError, type ActionHandler } from '../nostr.js';
+import { CantDoError, type ActionHandler } from '../dispatch.js';
 
 /**
  * Statuses a restored session leaves out: the trade is over (or in a dispute, listed separately). The reference means

@@ -1,6 +1,7 @@
 /** A payout as a workflow runs it: one activity call, retried by Temporal until the payment reaches a final state. */
 import { proxyActivities } from '@temporalio/workflow';
-import type { LightningActivities, PaymentOutcome } from '../../../src/activities/lightning.js';
+import type { LightningActivities } from '../../../src/activities/lightning.js';
+import type { PaymentOutcome } from '../../../src/activities/lightning-payments.js';
 
 const ln = proxyActivities<LightningActivities>({
   startToCloseTimeout: '10 seconds',
