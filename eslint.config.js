@@ -19,7 +19,7 @@ export default tseslint.config(
   },
   {
     // The embedded server handles dynamically-typed proto messages.
-    files: ['src/devserver/**/*.ts'],
+    files: ['packages/temporal-devserver/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {

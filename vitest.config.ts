@@ -38,7 +38,7 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     projects: [
-      { test: { ...shared, name: 'embedded', include: ['test/**/*.test.ts'], exclude: ['test/real-temporal/**'] } },
+      { test: { ...shared, name: 'embedded', include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'], exclude: ['test/real-temporal/**'] } },
       ...(temporal.installed
         ? [{ test: { ...shared, name: 'real-temporal', include: REAL_TEMPORAL_TESTS, setupFiles: ['./test/setup/real-temporal-env.ts'] } }]
         : []),

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import * as activities from './activities.js';
-import { spawnTs } from '../test/helpers/process.js';
+import { spawnTs } from '../support/process.js';
 import { pct, rssMb } from './stats.js';
 
 const { values } = parseArgs({
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     args.push('--data-dir', values['data-dir']);
   }
   if (values['no-fsync']) args.push('--no-fsync');
-  const server = spawnTs('src/devserver/cli.ts', args);
+  const server = spawnTs('packages/temporal-devserver/src/cli.ts', args);
   const address = await server.line('address');
   const pid = server.child.pid!;
   console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);

@@ -16,7 +16,7 @@ import { generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure';
 import { Intake, MemoryTradeIndexStore } from '../src/ingress/intake.js';
 import { ParallelIntake } from '../src/ingress/parallel-intake.js';
 import { useFastCrypto } from '../src/nostr/fast-crypto.js';
-import { message, wrapMessage, type NostrEvent, type Transport } from '../src/protocol/index.js';
+import { message, wrapMessage, type NostrEvent, type Transport } from '@mostro/protocol';
 
 const { values } = parseArgs({
   options: {

@@ -26,9 +26,9 @@ import { MostroTrader } from '../src/client/trader.js';
 import { ENV_OVERRIDES } from '../src/config/settings.js';
 import { useFastCrypto } from '../src/nostr/fast-crypto.js';
 import { RelayPool } from '../src/nostr/relay-pool.js';
-import { message, wrapMessage, type NostrEvent, type Payload } from '../src/protocol/index.js';
-import { freshDatabaseUrl, startThrowawayPostgres } from '../test/helpers/postgres.js';
-import { spawnTs } from '../test/helpers/process.js';
+import { message, wrapMessage, type NostrEvent, type Payload } from '@mostro/protocol';
+import { freshDatabaseUrl, startThrowawayPostgres } from '../support/postgres.js';
+import { spawnTs } from '../support/process.js';
 import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
 
 const { values } = parseArgs({

@@ -17,13 +17,13 @@ import { parseArgs } from 'node:util';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { ENV_OVERRIDES } from '../src/config/settings.js';
-import { startLnsim } from '../src/lnsim/embedded.js';
+import { startLnsim } from '@mostro/lnsim';
 import { useFastCrypto } from '../src/nostr/fast-crypto.js';
 import { startLocalRelay } from '../src/nostr/local-relay.js';
 import { RelayPool } from '../src/nostr/relay-pool.js';
-import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '../src/protocol/index.js';
-import { freshDatabaseUrl, startThrowawayPostgres } from '../test/helpers/postgres.js';
-import { spawnTs } from '../test/helpers/process.js';
+import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '@mostro/protocol';
+import { freshDatabaseUrl, startThrowawayPostgres } from '../support/postgres.js';
+import { spawnTs } from '../support/process.js';
 import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
 
 const { values } = parseArgs({
@@ -44,7 +44,7 @@ useFastCrypto();
 console.log(machineLine());
 
 const server = spawnTs(
-  'src/devserver/cli.ts',
+  'packages/temporal-devserver/src/cli.ts',
   ['--port', '0', '--log-level', 'error'],
   process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {},
   // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS)

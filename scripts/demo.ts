@@ -11,7 +11,7 @@ import { nip19 } from 'nostr-tools';
 import { MostroTrader, type Reply } from '../src/client/trader.js';
 import { DAEMON_INFO_FILE, type DaemonInfo } from '../src/daemon/index.js';
 import { RelayPool } from '../src/nostr/relay-pool.js';
-import type { Action, Payload } from '../src/protocol/index.js';
+import type { Action, Payload } from '@mostro/protocol';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 /**
  * A real Lightning network on regtest for a person: btcd and three LND nodes (mostro, buyer, seller) with channels
- * seller ⇄ mostro ⇄ buyer — the network of test/helpers/regtest.ts, left running in the background.
+ * seller ⇄ mostro ⇄ buyer — the network of support/regtest.ts, left running in the background.
  *
  *   npm run regtest -- up [--dir D]            start it (detached) and print each node's credentials
  *   npm run regtest -- status [--dir D]        what runs, heights, channels
@@ -24,7 +24,7 @@ import {
   stopRegtest,
   STATE_FILE,
   type RegtestState,
-} from '../test/helpers/regtest.js';
+} from '../support/regtest.js';
 import { tool } from '../src/tools.js';
 
 const usage = 'usage: npm run regtest -- up|status|down|mine [N] [--dir D] [--keep]';

@@ -257,7 +257,7 @@ async function ui(argv: string[]): Promise<void> {
 
 async function temporalDev(argv: string[]): Promise<void> {
   process.argv = [process.argv[0]!, 'temporal:dev', ...argv];
-  await import('./devserver/cli.js');
+  await import('@mostro/temporal-devserver/cli');
 }
 
 async function admin(argv: string[]): Promise<void> {

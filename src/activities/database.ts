@@ -9,7 +9,7 @@ import type { BondPayout } from '../domain/bond.js';
 import type { DisputeRole, OpenedDispute } from '../domain/dispute.js';
 import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { Reputation } from '../nostr/events.js';
-import type { UserInfo } from '../protocol/schema.js';
+import type { UserInfo } from '@mostro/protocol/schema';
 import type { OrderState } from '../domain/order.js';
 import type { RatingEventInput } from '../nostr/events.js';
 

@@ -6,7 +6,7 @@
  * JSON payloads that way.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { parseMessage, serializeMessage, type NostrEvent } from '../protocol/index.js';
+import { parseMessage, serializeMessage, type NostrEvent } from '@mostro/protocol';
 import type { NostrEgress } from '../nostr/egress.js';
 import {
   disputeEvent,

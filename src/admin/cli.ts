@@ -25,7 +25,7 @@ import { KEY_FILE, daemonKey } from '../daemon/keys.js';
 import { parseSolver } from '../ingress/actions/admin-add-solver.js';
 import { CantDoError } from '../ingress/dispatch.js';
 import { RelayPool } from '../nostr/relay-pool.js';
-import { publicKeyOf } from '../protocol/index.js';
+import { publicKeyOf } from '@mostro/protocol';
 
 export const ADMIN_USAGE = `Usage: npm start -- admin <command> [options]
 

@@ -16,7 +16,7 @@ import {
   type NostrEvent,
   type Payload,
   type Transport,
-} from '../protocol/index.js';
+} from '@mostro/protocol';
 
 export interface Reply {
   action: string;

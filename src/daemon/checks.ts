@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { ConfigError, settingName, type Settings } from '../config/settings.js';
-import { DirInUseError } from '../dir-lock.js';
+import { DirInUseError } from '@mostro/dir-lock';
 import { scrub } from '../log.js';
 import { EMBEDDED_PORTS } from './ports.js';
 

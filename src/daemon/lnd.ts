@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import * as ln from 'lightning';
 import { ConfigError, settingName, type Settings } from '../config/settings.js';
-import type { LndCredentials } from '../lnsim/lnd-grpc.js';
+import type { LndCredentials } from '@mostro/lnsim';
 
 /** `lightning`'s credentials from mostrod's settings: the socket without scheme, the cert as base64, the macaroon hex. */
 export function lndCredentialsOf(s: Settings['lightning']): LndCredentials | null {

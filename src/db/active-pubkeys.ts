@@ -2,7 +2,7 @@
  * The spam gate's fast lane from the database (`find_active_trade_pubkeys`): buyer, seller and creator trade keys
  * of every order not in a terminal status, and the solver of every open dispute.
  */
-import { TERMINAL_ORDER_STATUSES } from '../protocol/schema.js';
+import { TERMINAL_ORDER_STATUSES } from '@mostro/protocol/schema';
 import type { Db } from './database.js';
 
 export async function loadActiveTradePubkeys(db: Db): Promise<Set<string>> {

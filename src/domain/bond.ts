@@ -3,7 +3,7 @@
  * slices of a range maker's), the payout of a slashed bond's counterparty share, and a bond's `bonds` row. Types and
  * the row's state rule only; the decisions are in the order and bond workflows.
  */
-import type { OrderKind } from '../protocol/schema.js';
+import type { OrderKind } from '@mostro/protocol/schema';
 import type { Rid } from './messages.js';
 
 /** `slashed`: settled and handed to its payout (the payout workflow owns it from then on). */

@@ -1,5 +1,5 @@
 /** Disputes as the database and the order workflow share them. */
-import type { OrderStatus } from '../protocol/schema.js';
+import type { OrderStatus } from '@mostro/protocol/schema';
 
 export interface OpenedDispute {
   id: string;

@@ -7,10 +7,10 @@
  * schemas; outbound ones are typed and checked byte for byte by the tests. Keeping zod out of the workflow bundle
  * keeps each cached workflow small (every workflow instance gets its own copy of the modules it imports).
  */
-import { parseJson } from '../protocol/json.js';
-import { unwrapKind } from '../protocol/kind.js';
-import type { Action, CantDoReason, Message, MessageKind, MessageWrapper, Payload } from '../protocol/schema.js';
-import { serializeMessage } from '../protocol/serialize.js';
+import { parseJson } from '@mostro/protocol/json';
+import { unwrapKind } from '@mostro/protocol/kind';
+import type { Action, CantDoReason, Message, MessageKind, MessageWrapper, Payload } from '@mostro/protocol/schema';
+import { serializeMessage } from '@mostro/protocol/serialize';
 
 /** A request id as workflow state keeps it: decimal text, or null. */
 export type Rid = string | null;

@@ -3,7 +3,7 @@
  * reference's order row (camelCase); amounts are sats, `fiatAmount`/`minAmount`/`maxAmount` fiat units, times unix
  * seconds. The preimage is never part of it (derived from the daemon secret by the Lightning activities).
  */
-import type { OrderStatus } from '../protocol/schema.js';
+import type { OrderStatus } from '@mostro/protocol/schema';
 
 export interface OrderState {
   id: string;

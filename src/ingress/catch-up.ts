@@ -5,7 +5,7 @@
  * subscribes from the saved cursor minus a margin; the journal's event rows (checked by the ingress's gate) make each
  * re-delivered event count once. Kept apart from the admission (nostr.ts), which only takes holds and releases them.
  */
-import { transportEventKind, type Transport } from '../protocol/index.js';
+import { transportEventKind, type Transport } from '@mostro/protocol';
 import type { Delivery, Filter, RelayPool } from '../nostr/relay-pool.js';
 import type { IngressJournal } from '../db/ingress-journal.js';
 import type { IngressLogger } from './dispatch.js';

@@ -13,13 +13,13 @@ import {
   type NostrEvent,
   type Transport,
   type UnwrappedMessage,
-} from '../protocol/index.js';
+} from '@mostro/protocol';
 import { cantDo, type NostrEgress } from '../nostr/egress.js';
 import type { Logger } from '../log.js';
 import type { IntakeResult } from './intake.js';
 import { metrics } from '../metrics.js';
-import { unwrapKind } from '../protocol/kind.js';
-import { unstorableTextAt } from '../protocol/text.js';
+import { unwrapKind } from '@mostro/protocol/kind';
+import { unstorableTextAt } from '@mostro/protocol/text';
 import { isOrderAction } from '../workflows/order/contract.js';
 
 export class CantDoError extends Error {

@@ -12,7 +12,7 @@ import { DbTradeIndexStore } from '../db/trade-index-store.js';
 import type { Logger } from '../log.js';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { RelayPool } from '../nostr/relay-pool.js';
-import type { Transport } from '../protocol/index.js';
+import type { Transport } from '@mostro/protocol';
 import type { OrderSettings } from '../domain/order-settings.js';
 import { addBondInvoiceHandler } from './actions/add-bond-invoice.js';
 import { adminAddSolverHandler } from './actions/admin-add-solver.js';

@@ -24,7 +24,7 @@ import {
   type NostrEvent,
   type Transport,
   type UnwrappedMessage,
-} from '../protocol/index.js';
+} from '@mostro/protocol';
 import type { TradeIndexStore } from '../db/trade-index-store.js';
 
 export const DROP_REASONS = [

@@ -11,7 +11,7 @@
  * Each event holds the subscription's cursor back from its arrival until it was handed to its workflow or answered
  * (or dropped); with a journal, an event it records as handled is dropped as a replay when a catch-up re-delivers it.
  */
-import type { Action, CantDoReason, Message, Transport } from '../protocol/index.js';
+import type { Action, CantDoReason, Message, Transport } from '@mostro/protocol';
 import type { NostrEgress } from '../nostr/egress.js';
 import type { Delivery, RelayPool } from '../nostr/relay-pool.js';
 import { CatchUpSubscription } from './catch-up.js';

@@ -5,7 +5,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { serializeMessage, type Action, type CantDoReason } from '../protocol/index.js';
+import { serializeMessage, type Action, type CantDoReason } from '@mostro/protocol';
 import { ORDER_ACTIONS } from '../workflows/order/contract.js';
 import { checkNewOrder, type NewOrderLimits } from '../workflows/order/actions/new-order.js';
 import { CantDoError, type AcceptedMessage, type ActionHandler } from './dispatch.js';

@@ -4,7 +4,7 @@
  * failed, for logs and tests (the protocol has one reason for all of them).
  */
 import invoices, { type ParsedRequest } from 'invoices';
-import type { CantDoReason } from '../protocol/schema.js';
+import type { CantDoReason } from '@mostro/protocol/schema';
 import { isLnurlLike, lnurlExists, type LnurlOptions } from './lnurl.js';
 
 export interface InvoiceRuleSettings {

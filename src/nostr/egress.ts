@@ -15,8 +15,8 @@ import {
   type MessageKind,
   type NostrEvent,
   type Transport,
-} from '../protocol/index.js';
-import { finalizeWith, seededRandom } from '../protocol/crypto.js';
+} from '@mostro/protocol';
+import { finalizeWith, seededRandom } from '@mostro/protocol/crypto';
 import type { EventTemplate } from './events.js';
 import type { PublishResult, RelayPool } from './relay-pool.js';
 

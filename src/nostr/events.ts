@@ -3,7 +3,7 @@
  * `src/nip33.rs`): NIP-69 orders (38383), ratings (38384), the info event (38385) and disputes (38386). Builders are
  * pure: they return unsigned templates; signing and publishing live in the egress.
  */
-import type { OrderKind, OrderStatus } from '../protocol/index.js';
+import type { OrderKind, OrderStatus } from '@mostro/protocol';
 
 export const KIND_ORDER = 38383;
 export const KIND_RATING = 38384;

@@ -1,6 +1,6 @@
 /** libsecp256k1 (WebAssembly, from the tiny-secp256k1 package) as the protocol's crypto backend. */
 import * as ecc from 'tiny-secp256k1';
-import { concat02, setCryptoBackend, type CryptoBackend } from '../protocol/crypto.js';
+import { concat02, setCryptoBackend, type CryptoBackend } from '@mostro/protocol/crypto';
 
 export const libsecp256k1Backend: CryptoBackend = {
   name: 'libsecp256k1 (WebAssembly)',

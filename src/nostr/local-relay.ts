@@ -12,7 +12,7 @@ import { NostrRelay } from '@nostr-relay/core';
 import { Validator } from '@nostr-relay/validator';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { cryptoBackend } from '../protocol/crypto.js';
+import { cryptoBackend } from '@mostro/protocol/crypto';
 
 /**
  * @nostr-relay/common 0.0.40 ignores NIP-01 tag filters (`#p`, `#d`, …) in `isMatchingFilter`, which both live

@@ -10,7 +10,7 @@
  */
 import WebSocket from 'ws';
 import type { Logger } from '../log.js';
-import type { NostrEvent } from '../protocol/index.js';
+import type { NostrEvent } from '@mostro/protocol';
 
 export type RelayEvent = NostrEvent;
 

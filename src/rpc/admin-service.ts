@@ -13,7 +13,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/database.js';
 import type { NostrIngress } from '../ingress/nostr.js';
 import type { Logger } from '../log.js';
-import { message, type Action, type Message } from '../protocol/index.js';
+import { message, type Action, type Message } from '@mostro/protocol';
 import { messageOutcomeQuery, orderWorkflowId } from '../workflows/order/contract.js';
 
 const PROTO = fileURLToPath(new URL('../../proto/admin.proto', import.meta.url));

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import type { SaType } from '../devserver/index.js';
+import type { SaType } from '@mostro/temporal-devserver';
 
 export interface TemporalTarget {
   address: string;

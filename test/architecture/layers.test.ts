@@ -1,18 +1,20 @@
 /**
  * The architecture as a test (docs/architecture.md): every folder of `src/` sits in a layer, imports point down only
  * (or across, inside one layer), and the folder graph has no cycle. A new folder has to be placed in `LAYERS` on
- * purpose. Type-only imports count: a type a lower layer needs belongs in a lower layer (`src/domain`).
+ * purpose. Type-only imports count: a type a lower layer needs belongs in a lower layer (`src/domain`). The libraries
+ * under `packages/` stand alone: they import nothing of the product, only what their package.json declares, and the
+ * product reaches them by package name only.
  */
 import fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../helpers/process.js';
+import { repoRoot } from '../../support/process.js';
 
 /** Bottom first. A module may import its own layer's folders and any layer below. */
 export const LAYERS: { name: string; folders: string[] }[] = [
-  { name: 'base utilities', folders: ['log.ts', 'logging.ts', 'dir-lock.ts', 'free-port.ts', 'tools.ts', 'metrics.ts', 'types'] },
-  { name: 'self-contained libraries', folders: ['protocol', 'devserver', 'lnsim'] },
+  { name: 'base utilities', folders: ['log.ts', 'logging.ts', 'free-port.ts', 'tools.ts', 'metrics.ts', 'types'] },
   { name: 'domain types and rules', folders: ['domain'] },
   { name: 'infrastructure', folders: ['db', 'lightning', 'nostr', 'price', 'temporal'] },
   { name: 'activities', folders: ['activities'] },
@@ -42,19 +44,34 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every relative import of every source file (static, dynamic, type-only, re-exports), resolved to a file. */
+/** Every import specifier of a file (static, dynamic, type-only, re-exports). */
+const specifiersOf = (file: string): string[] => ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true).importedFiles.map((r) => r.fileName);
+
+/** Every relative import of every source file, resolved to a file. */
 function importEdges(): { from: string; to: string }[] {
   const edges: { from: string; to: string }[] = [];
   for (const file of sourceFiles(src)) {
-    const info = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
-    for (const ref of info.importedFiles) {
-      if (!ref.fileName.startsWith('.')) continue;
-      const to = path.resolve(path.dirname(file), ref.fileName.replace(/\.js$/, '.ts'));
-      edges.push({ from: file, to });
+    for (const spec of specifiersOf(file)) {
+      if (!spec.startsWith('.')) continue;
+      edges.push({ from: file, to: path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')) });
     }
   }
   return edges;
 }
+
+const packagesDir = path.join(repoRoot, 'packages');
+const packages = fs.readdirSync(packagesDir).map((name) => {
+  const dir = path.join(packagesDir, name);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+    name: string;
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+  return { dir, manifest };
+});
+const nodeBuiltins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+/** `@scope/name/sub/path` → `@scope/name`, `name/sub` → `name`. */
+const packageNameOf = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
 
 const rankOf = (folder: string): number => LAYERS.findIndex((l) => l.folders.includes(folder));
 
@@ -110,8 +127,56 @@ describe('architecture', () => {
     expect(findCycle(graph)).toBeNull();
   });
 
+  it('keeps every package to itself: relative imports stay inside it, anything else is declared in its package.json', () => {
+    const strays: string[] = [];
+    for (const { dir, manifest } of packages) {
+      const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.devDependencies ?? {})]);
+      const runtime = new Set(Object.keys(manifest.dependencies ?? {}));
+      for (const folder of ['src', 'test']) {
+        if (!fs.existsSync(path.join(dir, folder))) continue;
+        for (const file of sourceFiles(path.join(dir, folder))) {
+          for (const spec of specifiersOf(file)) {
+            const where = `${path.relative(repoRoot, file)} → ${spec}`;
+            if (spec.startsWith('.')) {
+              if (path.relative(dir, path.resolve(path.dirname(file), spec)).startsWith('..')) strays.push(`${where} (outside ${manifest.name})`);
+            } else if (!nodeBuiltins.has(spec) && !(folder === 'src' ? runtime : declared).has(packageNameOf(spec))) {
+              strays.push(`${where} (not a ${folder === 'src' ? 'dependency' : 'dependency or devDependency'} of ${manifest.name})`);
+            }
+          }
+        }
+      }
+    }
+    expect(strays).toEqual([]);
+  });
+
+  it('reaches the packages by name, never by a path into them', () => {
+    const reachIns = ['src', 'support', 'test', 'bench', 'scripts']
+      .flatMap((folder) => sourceFiles(path.join(repoRoot, folder)))
+      .flatMap((file) =>
+        specifiersOf(file)
+          .filter((spec) => spec.startsWith('.') && path.resolve(path.dirname(file), spec).startsWith(packagesDir + path.sep))
+          .map((spec) => `${path.relative(repoRoot, file)} → ${spec}`),
+      );
+    expect(reachIns).toEqual([]);
+  });
+
+  it('keeps the product out of test code: src imports only src (and the generated database client), and benchmarks and scripts use support/, not test/', () => {
+    const outside = (from: string, allowed: string[]) =>
+      sourceFiles(path.join(repoRoot, from)).flatMap((file) =>
+        specifiersOf(file)
+          .filter((spec) => spec.startsWith('.'))
+          .map((spec) => path.relative(repoRoot, path.resolve(path.dirname(file), spec)))
+          .filter((target) => !allowed.some((a) => target.startsWith(`${a}/`) || target === a))
+          .map((target) => `${path.relative(repoRoot, file)} → ${target}`),
+      );
+    expect(outside('src', ['src', 'generated'])).toEqual([]);
+    expect(outside('support', ['src', 'support'])).toEqual([]);
+    expect([...outside('bench', ['src', 'support', 'bench']), ...outside('scripts', ['src', 'support', 'scripts'])]).toEqual([]);
+  });
+
   it('keeps every source file under 500 lines (a longer one mixes concerns: split it along its seams)', () => {
-    const long = sourceFiles(src)
+    const long = [src, ...packages.map((p) => path.join(p.dir, 'src'))]
+      .flatMap(sourceFiles)
       .map((f) => ({ file: path.relative(repoRoot, f), lines: fs.readFileSync(f, 'utf8').split('\n').length }))
       .filter((f) => f.lines > 500);
     expect(long).toEqual([]);
@@ -122,6 +187,8 @@ describe('architecture', () => {
     const seen = new Set(edges.map((e) => `${folderOf(e.from)}→${folderOf(e.to)}`));
     expect(seen).toContain('activities→db');
     expect(seen).toContain('workflows/order→workflows/bond');
+    expect(packages.map((p) => p.manifest.name).sort()).toEqual(['@mostro/dir-lock', '@mostro/lnsim', '@mostro/protocol', '@mostro/temporal-devserver']);
+    expect(specifiersOf(path.join(packagesDir, 'lnsim', 'src', 'journal.ts'))).toContain('@mostro/dir-lock');
     const g = new Map([
       ['a', new Set(['b'])],
       ['b', new Set(['c'])],

@@ -15,7 +15,7 @@ import { preflight, setting, step } from '../../src/daemon/checks.js';
 import { prepareDataDir } from '../../src/daemon/data-dir.js';
 import { connectLnd, probeLnd } from '../../src/daemon/lnd.js';
 import { openDatabase } from '../../src/db/database.js';
-import { ensureTlsCertificate } from '../../src/lnsim/lnd-grpc.js';
+import { ensureTlsCertificate } from '@mostro/lnsim';
 import { startMetricsServer } from '../../src/metrics.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mostro-preflight-'));

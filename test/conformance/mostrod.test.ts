@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Transport } from '../../src/protocol/index.js';
+import type { Transport } from '@mostro/protocol';
 import { installHint, tool } from '../../src/tools.js';
 import { compare, startMostrod, startThisDaemon, startWorld, Transcript, type DaemonUnderTest, type Entry, type World } from '../helpers/conformance.js';
 import { SCENARIOS } from './scenarios.js';

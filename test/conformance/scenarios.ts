@@ -3,7 +3,7 @@
  * step waits for the reply it needs, so that both transcripts are made in the same order; what a party received
  * beyond what the script waited for is in the transcript too (collected at the end).
  */
-import type { Payload } from '../../src/protocol/index.js';
+import type { Payload } from '@mostro/protocol';
 import { holdInvoiceIn, type Transcript, type World } from '../helpers/conformance.js';
 
 export interface Scenario {

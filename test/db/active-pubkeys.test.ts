@@ -4,7 +4,7 @@
  */
 import { expect, it } from 'vitest';
 import { loadActiveTradePubkeys } from '../../src/db/active-pubkeys.js';
-import { TERMINAL_ORDER_STATUSES } from '../../src/protocol/schema.js';
+import { TERMINAL_ORDER_STATUSES } from '@mostro/protocol/schema';
 import { describeEachDatabase } from '../helpers/databases.js';
 
 

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { openDatabase } from '../../src/db/database.js';
 import { applyMigrations, readMigrations, type SqlSession } from '../../src/db/migrate.js';
 import { DbTradeIndexStore } from '../../src/db/trade-index-store.js';
-import { freshDatabaseUrl } from '../helpers/postgres.js';
+import { freshDatabaseUrl } from '../../support/postgres.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Intake } from '../../src/ingress/intake.js';

@@ -1,8 +1,8 @@
 /** `npm run temporal:dev` rejects bad flags with a message naming the flag, and prints its address when started. */
 import { describe, expect, it } from 'vitest';
-import { spawnTs } from '../helpers/process.js';
+import { spawnTs } from '../../support/process.js';
 
-const cli = 'src/devserver/cli.ts';
+const cli = 'packages/temporal-devserver/src/cli.ts';
 
 describe('temporal:dev command line', () => {
   it.each([

@@ -3,7 +3,7 @@ import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect } from 'vitest';
 import * as activities from './activities.js';
 import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from '../helpers/temporal.js';
-import type { DevServerOptions } from '../../src/devserver/server.js';
+import type { DevServerOptions } from '@mostro/temporal-devserver';
 
 export const workflowsPath = pathOf(new URL('./workflows/index.ts', import.meta.url).href);
 export const fixedWorkflowsPath = pathOf(new URL('./workflows/fixed.ts', import.meta.url).href);

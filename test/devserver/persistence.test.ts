@@ -11,14 +11,13 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { loadServices } from '../../src/devserver/protos.js';
-import { Store } from '../../src/devserver/store.js';
+import { loadServices, Store } from '@mostro/temporal-devserver';
 import { realServerAddress, uid, workflowBundle } from '../helpers/temporal.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 import * as activities from './activities.js';
 import { workflowsPath } from './harness.js';
 
-const cli = 'src/devserver/cli.ts';
+const cli = 'packages/temporal-devserver/src/cli.ts';
 
 /** The server's virtual time, from the TestService (the SDK's Connection only exposes it to TestWorkflowEnvironment). */
 async function serverTime(address: string): Promise<number> {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Connection } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { startDevServer } from '../../src/devserver/server.js';
+import { startDevServer } from '@mostro/temporal-devserver';
 import { realServerAddress } from '../helpers/temporal.js';
 
 const raw = (address: string) => new grpc.Client(address, grpc.credentials.createInsecure());
@@ -141,7 +141,7 @@ describe.skipIf(realServerAddress)('every RPC on an empty request', () => {
     const server = await startDevServer({ log: 'silent', pollTimeoutMs: 200, historyLongPollMs: 200 });
     const client = raw(server.address);
     try {
-      const { loadServices } = await import('../../src/devserver/protos.js');
+      const { loadServices } = await import('@mostro/temporal-devserver');
       const services = loadServices();
       const results: Record<string, number> = {};
       for (const [svc, def] of Object.entries(services)) {

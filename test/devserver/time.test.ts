@@ -4,7 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
-import { startDevServer, type DevServer } from '../../src/devserver/server.js';
+import { startDevServer, type DevServer } from '@mostro/temporal-devserver';
 import * as activities from './activities.js';
 import { uid, realServerAddress } from '../helpers/temporal.js';
 import { useHarness, workflowsPath } from './harness.js';

@@ -5,7 +5,7 @@
  * closes. The winner's `add-bond-invoice` is signalled here as the ingress will hand it over once bonds are routed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializeMessage, message } from '../../src/protocol/index.js';
+import { serializeMessage, message } from '@mostro/protocol';
 import type { BondPayout } from '../../src/domain/bond.js';
 import type { InboundMessage } from '../../src/domain/messages.js';
 import { addBondInvoiceSignal, bondPayoutWorkflowId } from '../../src/workflows/bond/contract.js';

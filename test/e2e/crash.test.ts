@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testBondSettings } from '../helpers/bonds.js';
 import { TestDaemon, holdInvoiceOf, openOrder } from '../helpers/daemon.js';
 import { ORDER_WORKFLOWS_PATH } from '../helpers/order-worker.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
 const WORKER = 'test/e2e/crash/worker-main.ts';

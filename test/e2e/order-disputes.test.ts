@@ -4,7 +4,7 @@
  * ends without a solver: the seller's release (settled) or a cooperative cancel (seller refunded).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NostrEvent } from '../../src/protocol/index.js';
+import type { NostrEvent } from '@mostro/protocol';
 import { TestDaemon, fiatSentTrade, lockedSellTrade, openOrder } from '../helpers/daemon.js';
 
 let d: TestDaemon;

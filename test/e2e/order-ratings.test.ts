@@ -4,7 +4,7 @@
  * a wrong status change nothing (or get the reference's answer).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NostrEvent } from '../../src/protocol/index.js';
+import type { NostrEvent } from '@mostro/protocol';
 import { TestDaemon, fiatSentTrade, holdInvoiceOf, lockedSellTrade, openOrder } from '../helpers/daemon.js';
 
 let d: TestDaemon;

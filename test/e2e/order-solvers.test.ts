@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { nip19 } from 'nostr-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NostrEvent } from '../../src/protocol/index.js';
+import type { NostrEvent } from '@mostro/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { TestDaemon, disputedTrade, type Trader } from '../helpers/daemon.js';

@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { message, serializeMessage } from '../../src/protocol/index.js';
+import { message, serializeMessage } from '@mostro/protocol';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type NewOrderInput } from '../../src/workflows/order/contract.js';
 import { ORDER_WORKFLOWS_PATH } from '../helpers/order-worker.js';
 import { TEST_ORDER_SETTINGS } from '../helpers/orders.js';

@@ -5,7 +5,9 @@
  * raise the errors a broken row or a struggling server would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { message, serializeMessage } from '@mostro/protocol';
 import { sendSupportRequest } from '../../src/admin/support.js';
+import { messageOutcomeQuery, orderSignals, orderWorkflowId } from '../../src/workflows/order/contract.js';
 import { TestDaemon, fiatSentTrade, invoiceState, lockedSellTrade, newOrderPayload, openOrder, waitFor } from '../helpers/daemon.js';
 
 let d: TestDaemon;
@@ -61,6 +63,29 @@ describe('text the database cannot store, in messages the ingress answers itself
     const admin = d.admin('admin-p8');
     const rid = await admin.send(1, { action: 'admin-add-solver', id: '4a1c9f5e-2b7d-4c3a-9e8f-1d2c3b4a5f60', payload: { text_message: `npub1\u0000${'q'.repeat(58)}` }, tradeIndex: null });
     expect(await admin.next(1, 'cant-do')).toMatchObject({ request_id: rid, payload: { cant_do: 'invalid_payload' } });
+  });
+
+  it("an add-bond-invoice with a NUL in its invoice is refused with invalid_payload (it is the bond payout's, not an order's)", async () => {
+    const winner = d.trader('winner-p9');
+    const rid = await winner.send(1, { action: 'add-bond-invoice', id: '7c0e4b1a-3f2d-4e5c-8a9b-0d1e2f3a4b5c', payload: { payment_request: [null, 'lnbcrt1\u0000x', null] }, tradeIndex: null });
+    expect(await winner.next(1, 'cant-do')).toMatchObject({ request_id: rid, payload: { cant_do: 'invalid_payload' } });
+  });
+});
+
+describe('a signal ingresses sent orders before bond payouts had their own workflow', () => {
+  it('an order workflow still answers add-bond-invoice with invalid_action (histories that hold one replay)', async () => {
+    const maker = d.trader('maker-p10');
+    const id = await openOrder(maker, 1, { kind: 'sell', amount: 5_000, fiatAmount: 5, fiatCode: 'USD' });
+    const eventId = 'e'.repeat(64);
+    const messageJson = serializeMessage(message({ action: 'add-bond-invoice', id, request_id: 77, payload: { payment_request: [null, 'lnbcrt1x', null] } }));
+    const order = d.env.client.workflow.getHandle(orderWorkflowId(id));
+    const now = Math.floor(Date.now() / 1000);
+    await order.signal(orderSignals['add-bond-invoice'], { eventId, action: 'add-bond-invoice', messageJson, sender: maker.pubkey(1), identity: maker.identity, createdAt: now, transport: d.transport });
+    expect(await maker.next(1, 'cant-do')).toMatchObject({ request_id: 77, payload: { cant_do: 'invalid_action' } });
+    // The outcome is recorded once the step ends, a workflow task after the reply went out.
+    await waitFor('the outcome recorded', async () => (await order.query(messageOutcomeQuery, eventId)) !== null);
+    expect(await order.query(messageOutcomeQuery, eventId)).toBe('invalid_action');
+    expect((await d.order(id))?.status).toBe('pending');
   });
 });
 

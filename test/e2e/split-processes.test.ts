@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { ENV_OVERRIDES } from '../../src/config/settings.js';
-import { startLnsim, type Lnsim } from '../../src/lnsim/embedded.js';
+import { startLnsim, type Lnsim } from '@mostro/lnsim';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
-import { freshDatabaseUrl } from '../helpers/postgres.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { freshDatabaseUrl } from '../../support/postgres.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 import { MostroTrader } from '../../src/client/trader.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import type { Payload } from '../../src/protocol/index.js';
+import type { Payload } from '@mostro/protocol';
 import { createTemporalTestEnv, uid, type TemporalTestEnv } from '../helpers/temporal.js';
 
 const sellOrder = (sats: number) =>

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENV_OVERRIDES } from '../../src/config/settings.js';
 import { EMBEDDED_PORTS } from '../../src/daemon/ports.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 import { realServerAddress } from '../helpers/temporal.js';
 
 const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));

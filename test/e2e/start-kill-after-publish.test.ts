@@ -10,9 +10,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MostroTrader } from '../../src/client/trader.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import { unwrapKind, unwrapMessage, type NostrEvent, type Payload } from '../../src/protocol/index.js';
+import { unwrapKind, unwrapMessage, type NostrEvent, type Payload } from '@mostro/protocol';
 import { startDaemon, whereIs } from '../helpers/npm-start.js';
-import type { Spawned } from '../helpers/process.js';
+import type { Spawned } from '../../support/process.js';
 import { realServerAddress } from '../helpers/temporal.js';
 
 const sellOrder = (sats: number) =>

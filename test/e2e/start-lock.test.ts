@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENV_OVERRIDES } from '../../src/config/settings.js';
-import { startDevServer } from '../../src/devserver/index.js';
-import { repoRoot, spawnTs, type Spawned } from '../helpers/process.js';
+import { startDevServer } from '@mostro/temporal-devserver';
+import { repoRoot, spawnTs, type Spawned } from '../../support/process.js';
 import { realServerAddress, uid } from '../helpers/temporal.js';
 
 const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));

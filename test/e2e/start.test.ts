@@ -10,9 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MostroTrader } from '../../src/client/trader.js';
 import { ENV_OVERRIDES } from '../../src/config/settings.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import type { NostrEvent, Payload } from '../../src/protocol/index.js';
+import type { NostrEvent, Payload } from '@mostro/protocol';
 import { realServerAddress } from '../helpers/temporal.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 
 // The daemon under test must see no deployment settings from the test run's environment (DATABASE_URL, …).
 const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));

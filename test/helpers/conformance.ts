@@ -16,14 +16,13 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { nip19 } from 'nostr-tools';
 import { MostroTrader, type Reply } from '../../src/client/trader.js';
-import type { Transport } from '../../src/protocol/index.js';
-import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
-import { SimNetwork } from '../../src/lnsim/network.js';
+import type { Transport } from '@mostro/protocol';
+import { startSimLnd, type SimLndServer, SimNetwork } from '@mostro/lnsim';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import { tool } from '../../src/tools.js';
 import { storedEvents } from './relay-query.js';
-import { spawnTs, type Spawned } from './process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 
 export type DaemonName = 'mostrod' | 'this daemon';
 

@@ -16,9 +16,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import type { Database } from '../../src/db/database.js';
 import { startIngress, type RunningIngress } from '../../src/ingress/index.js';
-import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
-import { startSimLnd, type LndCredentials, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
-import { SimNetwork } from '../../src/lnsim/network.js';
+import { startLnurlServer, type LnurlServer, startSimLnd, type LndCredentials, type SimLndServer, SimNetwork } from '@mostro/lnsim';
 import type { Logger } from '../../src/log.js';
 import { NostrEgress } from '../../src/nostr/egress.js';
 import { useFastCrypto } from '../../src/nostr/fast-crypto.js';
@@ -26,7 +24,7 @@ import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js
 import { RelayPool } from '../../src/nostr/relay-pool.js';
 import { PriceManager } from '../../src/price/manager.js';
 import { yadioProvider } from '../../src/price/yadio.js';
-import { message, parseArrayElements, serializeMessage, type NostrEvent, type Transport } from '../../src/protocol/index.js';
+import { message, parseArrayElements, serializeMessage, type NostrEvent, type Transport } from '@mostro/protocol';
 import type { OrderSettings } from '../../src/domain/order-settings.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 import { databaseBackends } from './databases.js';

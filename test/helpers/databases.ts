@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.js';
-import { freshDatabaseUrl } from './postgres.js';
+import { freshDatabaseUrl } from '../../support/postgres.js';
 
 export function databaseBackends(): { name: string; open: () => Promise<Database> }[] {
   const pgUrl = inject('databaseUrl');

@@ -1,6 +1,6 @@
 /**
  * A Lightning network to test against, the same way on both: the simulated network (`src/lnsim`) and a real regtest
- * network of LND nodes (test/helpers/regtest.ts). The daemon's node is `mostro`; the traders' wallets are `buyer`
+ * network of LND nodes (support/regtest.ts). The daemon's node is `mostro`; the traders' wallets are `buyer`
  * and `seller`. Everything a test does to the network goes through here, so one suite proves both: whatever passes
  * on lnsim and fails on LND is a difference of the simulator, fixed there and listed in docs/lnsim.md.
  */
@@ -10,9 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ln from 'lightning';
 import type { LightningSettings } from '../../src/activities/lightning-deps.js';
-import { SimNetwork } from '../../src/lnsim/network.js';
-import { startSimLnd, type LndCredentials, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
-import { regtestAvailable, startRegtest, type RegtestNetwork } from './regtest.js';
+import { SimNetwork, startSimLnd, type LndCredentials, type SimLndServer } from '@mostro/lnsim';
+import { regtestAvailable, startRegtest, type RegtestNetwork } from '../../support/regtest.js';
 
 export type Wallet = 'buyer' | 'seller';
 export type PaymentStatus = 'IN_FLIGHT' | 'SUCCEEDED' | 'FAILED';
@@ -140,7 +139,7 @@ export async function startSimLab(): Promise<LightningLab & { net: SimNetwork }>
   };
 }
 
-/** A real regtest network (btcd and three LND nodes, test/helpers/regtest.ts), started for one test file. */
+/** A real regtest network (btcd and three LND nodes, support/regtest.ts), started for one test file. */
 export async function startRegtestLab(): Promise<LightningLab & { regtest: RegtestNetwork }> {
   const regtest = await startRegtest({ log: process.env.REGTEST_LOG ? (l) => console.log(l) : undefined });
   const node = (n: 'mostro' | Wallet) => regtest.nodes[n];

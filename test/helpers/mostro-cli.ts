@@ -8,7 +8,7 @@ import * as rn from '@rust-nostr/nostr-sdk';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import type { NostrEvent, Transport } from '../../src/protocol/index.js';
+import type { NostrEvent, Transport } from '@mostro/protocol';
 
 rn.loadWasmSync();
 

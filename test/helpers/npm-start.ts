@@ -1,7 +1,7 @@
 /** `npm start` as a child process, the way a newcomer runs it, and the simulated Lightning network's wallets beside it. */
 import { ENV_OVERRIDES } from '../../src/config/settings.js';
 import type { MostroTrader, Reply } from '../../src/client/trader.js';
-import { spawnTs, type Spawned } from './process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 
 // The daemon under test must see no deployment settings from the test run's environment (DATABASE_URL, …).
 const cleanEnv = Object.fromEntries(Object.keys(ENV_OVERRIDES).map((k) => [k, '']));

@@ -3,7 +3,7 @@
  * window is not enough on a busy machine: the relay's answer may come later than any window one picks.)
  */
 import WebSocket from 'ws';
-import type { NostrEvent } from '../../src/protocol/index.js';
+import type { NostrEvent } from '@mostro/protocol';
 
 export function storedEvents(relayUrl: string, filter: Record<string, unknown>, timeoutMs = 15_000): Promise<NostrEvent[]> {
   return new Promise((resolve, reject) => {

@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
-import { startDevServer, type DevServer, type DevServerOptions } from '../../src/devserver/server.js';
-import type { SaType } from '../../src/devserver/visibility.js';
+import { startDevServer, type DevServer, type DevServerOptions, type SaType } from '@mostro/temporal-devserver';
 import { registerSearchAttributes } from '../../src/temporal/connect.js';
 
 try {

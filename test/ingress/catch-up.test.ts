@@ -17,7 +17,7 @@ import type { Database } from '../../src/db/database.js';
 import { NostrEgress } from '../../src/nostr/egress.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent, type Transport } from '../../src/protocol/index.js';
+import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent, type Transport } from '@mostro/protocol';
 import { databaseBackends } from '../helpers/databases.js';
 
 /**

@@ -12,7 +12,7 @@ import { NostrEgress } from '../../src/nostr/egress.js';
 import { useFastCrypto } from '../../src/nostr/fast-crypto.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import { message, wrapMessage, type NostrEvent } from '../../src/protocol/index.js';
+import { message, wrapMessage, type NostrEvent } from '@mostro/protocol';
 
 let relay: LocalRelay;
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { Intake, MemoryTradeIndexStore, type DropReason, type IntakeResult } fro
 import { initNostrWasm } from 'nostr-wasm';
 import * as nostrWasm from 'nostr-tools/wasm';
 import { useFastCrypto } from '../../src/nostr/fast-crypto.js';
-import type { NostrEvent } from '../../src/protocol/index.js';
+import type { NostrEvent } from '@mostro/protocol';
 
 function rng(seed: number) {
   let a = seed >>> 0;

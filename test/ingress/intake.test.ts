@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Intake, MemoryTradeIndexStore, ReplayGuard, type IntakeOptions } from '../../src/ingress/intake.js';
-import { message, wrapMessage, type NostrEvent, type Transport } from '../../src/protocol/index.js';
+import { message, wrapMessage, type NostrEvent, type Transport } from '@mostro/protocol';
 import { cliKeys, cliWrap, pubOf, secretOf } from '../helpers/mostro-cli.js';
 
 const mostroSk = generateSecretKey();

@@ -11,7 +11,7 @@ import { lastTradeIndexHandler } from '../../src/ingress/actions/last-trade-inde
 import { NostrEgress } from '../../src/nostr/egress.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import { parseArrayElements, type NostrEvent, type Transport } from '../../src/protocol/index.js';
+import { parseArrayElements, type NostrEvent, type Transport } from '@mostro/protocol';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from '../helpers/mostro-cli.js';
 
 let relay: LocalRelay;

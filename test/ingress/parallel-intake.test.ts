@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Intake, MemoryTradeIndexStore, type IntakeResult } from '../../src/ingress/intake.js';
 import { ParallelIntake } from '../../src/ingress/parallel-intake.js';
-import type { NostrEvent } from '../../src/protocol/index.js';
+import type { NostrEvent } from '@mostro/protocol';
 import { cliKeys, cliWrap, pubOf } from '../helpers/mostro-cli.js';
 
 const mostroSk = generateSecretKey();

@@ -13,7 +13,7 @@ import { TemporalOrderGateway } from '../../src/ingress/temporal-gateway.js';
 import { NostrEgress } from '../../src/nostr/egress.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import { parseArrayElements, type NostrEvent } from '../../src/protocol/index.js';
+import { parseArrayElements, type NostrEvent } from '@mostro/protocol';
 import { orderWorkflowId, type NewOrderInput } from '../../src/workflows/order/contract.js';
 import { createTemporalTestEnv, pathOf, uid, type TemporalTestEnv } from '../helpers/temporal.js';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from '../helpers/mostro-cli.js';

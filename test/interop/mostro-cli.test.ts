@@ -19,7 +19,7 @@ import { generateSecretKey, getPublicKey, nip19 } from 'nostr-tools';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killDaemon, lnsim, startDaemon, whereIs } from '../helpers/npm-start.js';
-import type { Spawned } from '../helpers/process.js';
+import type { Spawned } from '../../support/process.js';
 import { mostroCliAvailable, RealMostroCli } from '../helpers/real-mostro-cli.js';
 
 const avail = mostroCliAvailable();

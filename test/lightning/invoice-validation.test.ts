@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes, bytesToHex } from '@noble/hashes/utils.js';
 import { checkBolt11, DEFAULT_INVOICE_RULES, type InvoiceCheck } from '../../src/lightning/invoice-validation.js';
-import { encodeBolt11 } from '../../src/lnsim/bolt11.js';
+import { encodeBolt11 } from '@mostro/lnsim';
 
 const NOW = 1_800_000_000;
 const key = randomBytes(32);

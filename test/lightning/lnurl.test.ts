@@ -9,9 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_INVOICE_RULES, validatePaymentRequest } from '../../src/lightning/invoice-validation.js';
 import { encodeLnurl, isLnurlLike, lnurlEndpoint, lnurlExists, resolveLnurlInvoice } from '../../src/lightning/lnurl.js';
 import { isPrivateAddress } from '../../src/lightning/ssrf.js';
-import { encodeBolt11 } from '../../src/lnsim/bolt11.js';
-import { SimNetwork } from '../../src/lnsim/network.js';
-import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
+import { encodeBolt11, SimNetwork, startLnurlServer, type LnurlServer } from '@mostro/lnsim';
 import invoices from 'invoices';
 
 const net = new SimNetwork('regtest');

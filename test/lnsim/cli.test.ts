@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ln from 'lightning';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lnsim-cli-'));
 let serve: Spawned;
@@ -16,14 +16,14 @@ let lnd: ln.AuthenticatedLnd;
 let control: string;
 
 async function cli(...args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = spawnTs('src/lnsim/cli.ts', [...args, '--dir', dir]);
+  const p = spawnTs('packages/lnsim/src/cli.ts', [...args, '--dir', dir]);
   const code = await p.exited;
   return { code, out: p.output() };
 }
 const json = (out: string) => JSON.parse(out.slice(out.indexOf('{'))) as Record<string, unknown>;
 
 beforeAll(async () => {
-  serve = spawnTs('src/lnsim/cli.ts', ['serve', '--dir', dir, '--grpc-port', '0', '--control-port', '0', '--lnurl-port', '0', '--wallet', 'carol']);
+  serve = spawnTs('packages/lnsim/src/cli.ts', ['serve', '--dir', dir, '--grpc-port', '0', '--control-port', '0', '--lnurl-port', '0', '--wallet', 'carol']);
   await serve.line('ready', 30_000);
   control = await serve.line('control');
   lnd = ln.authenticatedLndGrpc({

@@ -11,10 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createLightningActivities, type LightningActivities } from '../../src/activities/lightning.js';
 import { lndError } from '../../src/activities/lightning-deps.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
-import { SimNetwork } from '../../src/lnsim/network.js';
-import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
-import { startLnurlServer, type LnurlServer } from '../../src/lnsim/lnurl-server.js';
-import { encodeBolt11 } from '../../src/lnsim/bolt11.js';
+import { SimNetwork, startSimLnd, type SimLndServer, startLnurlServer, type LnurlServer, encodeBolt11 } from '@mostro/lnsim';
 
 const net = new SimNetwork('regtest');
 net.addNode('mostro');

@@ -11,11 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ln from 'lightning';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startLnsim, type Lnsim } from '../../src/lnsim/embedded.js';
-import { FileJournal } from '../../src/lnsim/journal.js';
-import { SimNetwork } from '../../src/lnsim/network.js';
+import { startLnsim, type Lnsim, FileJournal, SimNetwork } from '@mostro/lnsim';
 import type { Logger } from '../../src/log.js';
-import { spawnTs } from '../helpers/process.js';
+import { spawnTs } from '../../support/process.js';
 
 const tmpDir = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `lnsim-${name}-`));
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -286,9 +284,9 @@ describe('the journal', () => {
 describe('npm run lnsim -- serve', () => {
   it('keeps an accepted hold invoice and the payment in flight across a kill -9', async () => {
     const dir = tmpDir('serve');
-    const serve = () => spawnTs('src/lnsim/cli.ts', ['serve', '--dir', dir, '--grpc-port', '0', '--control-port', '0', '--lnurl-port', '0']);
+    const serve = () => spawnTs('packages/lnsim/src/cli.ts', ['serve', '--dir', dir, '--grpc-port', '0', '--control-port', '0', '--lnurl-port', '0']);
     const cli = async (...args: string[]) => {
-      const p = spawnTs('src/lnsim/cli.ts', [...args, '--dir', dir]);
+      const p = spawnTs('packages/lnsim/src/cli.ts', [...args, '--dir', dir]);
       expect(await p.exited, p.output()).toBe(0);
       return JSON.parse(p.output().slice(p.output().indexOf('{'))) as Record<string, unknown>;
     };

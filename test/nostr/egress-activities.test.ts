@@ -6,7 +6,7 @@ import { createNostrActivities } from '../../src/activities/nostr.js';
 import { NostrEgress } from '../../src/nostr/egress.js';
 import { startLocalRelay, type LocalRelay } from '../../src/nostr/local-relay.js';
 import { RelayPool, type RelayEvent } from '../../src/nostr/relay-pool.js';
-import { parseArrayElements, type NostrEvent } from '../../src/protocol/index.js';
+import { parseArrayElements, type NostrEvent } from '@mostro/protocol';
 import { cliKeys, cliUnwrap, pubOf } from '../helpers/mostro-cli.js';
 
 let relay: LocalRelay;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { RelayPool, type RelayEvent } from '../../src/nostr/relay-pool.js';
-import { repoRoot, spawnTs, type Spawned } from '../helpers/process.js';
+import { repoRoot, spawnTs, type Spawned } from '../../support/process.js';
 
 /** strace must exist and be allowed to trace (some containers forbid ptrace). `.ci/run` installs it. */
 function straceWorks(): boolean {

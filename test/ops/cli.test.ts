@@ -1,6 +1,6 @@
 /** The `mostro` command line: usage, bad input answered with exit code 2 and what is wrong, `temporal:dev`. */
 import { describe, expect, it } from 'vitest';
-import { spawnTs } from '../helpers/process.js';
+import { spawnTs } from '../../support/process.js';
 
 describe('mostro command line', () => {
   it('lists every command on --help', async () => {

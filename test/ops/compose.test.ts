@@ -11,8 +11,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadSettings } from '../../src/config/settings.js';
-import { startLnsim } from '../../src/lnsim/embedded.js';
-import { repoRoot } from '../helpers/process.js';
+import { startLnsim } from '@mostro/lnsim';
+import { repoRoot } from '../../support/process.js';
 
 interface Service {
   image?: string;

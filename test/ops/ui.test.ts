@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevServer, type DevServer } from '../../src/devserver/server.js';
+import { startDevServer, type DevServer } from '@mostro/temporal-devserver';
 import { installHint, tool } from '../../src/tools.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 
 const ui = tool('temporal-ui-server');
 if (!ui.installed && process.env.CI === 'true') throw new Error(`CI: ${installHint(ui)}`);

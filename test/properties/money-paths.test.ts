@@ -16,15 +16,14 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { message, serializeMessage } from '../../src/protocol/index.js';
-import type { Action } from '../../src/protocol/schema.js';
+import { message, serializeMessage } from '@mostro/protocol';
+import type { Action, OrderStatus } from '@mostro/protocol/schema';
 import type { BondSettings } from '../../src/domain/bond-policy.js';
 import type { InboundMessage } from '../../src/domain/messages.js';
 import { type OrderSettings } from '../../src/domain/order-settings.js';
 import { type SupportAction } from '../../src/domain/support.js';
 import { orderDriver, type OrderDriver } from '../../src/workflows/order/driver.js';
 import { isFinal } from '../../src/workflows/order/model.js';
-import type { OrderStatus } from '../../src/protocol/schema.js';
 import { TEST_ORDER_SETTINGS } from '../helpers/orders.js';
 import { testBondSettings } from '../helpers/bonds.js';
 import { World, type PayOutcome, type SentMessage } from '../helpers/trade-model.js';

@@ -18,9 +18,9 @@ import invoices from 'invoices';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MostroTrader } from '../../src/client/trader.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import type { Action, Payload } from '../../src/protocol/index.js';
+import type { Action, Payload } from '@mostro/protocol';
 import { escrowRequest, killDaemon, lnsim, startDaemon, whereIs } from '../helpers/npm-start.js';
-import type { Spawned } from '../helpers/process.js';
+import type { Spawned } from '../../support/process.js';
 import { realServerAddress } from '../helpers/temporal.js';
 
 const REPLY_MS = 90_000;

@@ -6,7 +6,7 @@ import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import * as nip44 from 'nostr-tools/nip44';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { libsecp256k1Backend } from '../../src/nostr/fast-crypto.js';
-import { nobleBackend, setCryptoBackend, unwrapMessage } from '../../src/protocol/index.js';
+import { nobleBackend, setCryptoBackend, unwrapMessage } from '@mostro/protocol';
 import { cliKeys, cliWrap } from '../helpers/mostro-cli.js';
 
 afterEach(() => setCryptoBackend(nobleBackend));

@@ -16,7 +16,7 @@ import {
   wrapMessage,
   type NostrEvent,
   type Transport,
-} from '../../src/protocol/index.js';
+} from '@mostro/protocol';
 import { cliKeys, cliUnwrap, cliWrap, pubOf, secretOf, sign } from '../helpers/mostro-cli.js';
 
 const mostroSk = generateSecretKey();

@@ -11,10 +11,10 @@ import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MostroTrader } from '../../src/client/trader.js';
 import { RelayPool } from '../../src/nostr/relay-pool.js';
-import type { Payload } from '../../src/protocol/index.js';
+import type { Payload } from '@mostro/protocol';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 import { escrowRequest, killDaemon, lnsim, startDaemon, whereIs } from '../helpers/npm-start.js';
-import type { Spawned } from '../helpers/process.js';
+import type { Spawned } from '../../support/process.js';
 import { startRealTemporal, type RealTemporal } from '../helpers/real-temporal.js';
 
 const REPLY_MS = 60_000;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestDaemon, holdInvoiceOf, openOrder } from '../helpers/daemon.js';
 import { LABS, type LightningLab } from '../helpers/lightning-lab.js';
 import { ORDER_WORKFLOWS_PATH } from '../helpers/order-worker.js';
-import { spawnTs, type Spawned } from '../helpers/process.js';
+import { spawnTs, type Spawned } from '../../support/process.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
 const WORKER = 'test/e2e/crash/worker-main.ts';

@@ -1,5 +1,5 @@
 /**
- * The regtest network of test/helpers/regtest.ts — btcd and three real LND nodes — is what it claims to be: synced
+ * The regtest network of support/regtest.ts — btcd and three real LND nodes — is what it claims to be: synced
  * nodes, active announced channels seller ⇄ mostro ⇄ buyer, payments over mostro both ways, a hold invoice on the
  * mostro node that is held and then settled (also across a restart of that node), a restart that keeps the data and
  * ports, and a teardown that leaves no process and no directory.
@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import * as ln from 'lightning';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHANNEL_CAPACITY, NODE_NAMES, processAlive, regtestAvailable, startRegtest, type RegtestNetwork } from '../helpers/regtest.js';
+import { CHANNEL_CAPACITY, NODE_NAMES, processAlive, regtestAvailable, startRegtest, type RegtestNetwork } from '../../support/regtest.js';
 
 const avail = regtestAvailable();
 if (!avail.ok && process.env.CI === 'true') throw new Error(`CI: the regtest network needs btcd and LND. ${avail.reason}`);

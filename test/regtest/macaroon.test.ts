@@ -20,7 +20,7 @@ import type { Logger } from '../../src/log.js';
 import { tool } from '../../src/tools.js';
 import type { HoldInvoiceUpdate } from '../../src/workflows/shared/hold-invoice.js';
 import { LABS } from '../helpers/lightning-lab.js';
-import type { RegtestNetwork } from '../helpers/regtest.js';
+import type { RegtestNetwork } from '../../support/regtest.js';
 import { startRegtestLab } from '../helpers/lightning-lab.js';
 
 const regtest = LABS.find((l) => l.name === 'regtest')!;

@@ -1,5 +1,5 @@
 /**
- * Trades end to end on a real Lightning network (btcd and three LND nodes on regtest, test/helpers/regtest.ts) and,
+ * Trades end to end on a real Lightning network (btcd and three LND nodes on regtest, support/regtest.ts) and,
  * the same way, on the simulated one: traders send real Nostr messages to the daemon, the seller's wallet pays the
  * escrow hold invoice over its channel to the daemon's node, the buyer's wallet is paid over the daemon's channel to
  * it — balances read from the wallets' nodes. A cooperative cancel gives the HTLC back; a payout to a wallet that is

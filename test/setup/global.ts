@@ -5,7 +5,7 @@
  * Vitest runs this once per project; the PostgreSQL server is started once and shared by both.
  */
 import type { TestProject } from 'vitest/node';
-import { haveServerBinaries, startThrowawayPostgres } from '../helpers/postgres.js';
+import { haveServerBinaries, startThrowawayPostgres } from '../../support/postgres.js';
 import { startRealTemporal, type RealTemporal } from '../helpers/real-temporal.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 

@@ -1,7 +1,7 @@
 /** The determinism rules for workflow code must keep firing: Node APIs, Date.now, Math.random, timers. */
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../helpers/process.js';
+import { repoRoot } from '../../support/process.js';
 
 // Type-aware linting builds the project's whole TypeScript program first: seconds on an idle machine, more than a
 // minute when the cores are shared with a second suite.

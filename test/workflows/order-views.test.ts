@@ -3,7 +3,7 @@
  * amounts they imply: amount 7,890 and fee 40 give 7,930 to lock and 7,850 to receive).
  */
 import { describe, expect, it } from 'vitest';
-import { message, serializeMessage, serializeSmallOrder } from '../../src/protocol/index.js';
+import { message, serializeMessage, serializeSmallOrder } from '@mostro/protocol';
 import { orderState } from '../helpers/orders.js';
 import { addInvoiceOrder, escrowLockedOrder, payInvoiceOrder, publicOrder } from '../../src/workflows/order/views.js';
 

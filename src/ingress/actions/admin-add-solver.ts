@@ -7,7 +7,7 @@
  */
 import { nip19 } from 'nostr-tools';
 import type { Db } from '../../db/database.js';
-import { message } from '../../protocol/index.js';
+import { message } from '@mostro/protocol';
 import { CantDoError, type ActionHandler } from '../dispatch.js';
 
 export const SOLVER_READ = 1;

@@ -2,7 +2,7 @@
  * `last-trade-index` (MostroP2P/mostro `src/app/last_trade_index.rs`): a client restoring its keys asks for the last
  * trade index the daemon knows for its identity. The answer travels in the MessageKind's `trade_index`.
  */
-import { message } from '../../protocol/index.js';
+import { message } from '@mostro/protocol';
 import type { TradeIndexStore } from '../../db/trade-index-store.js';
 import { CantDoError, type ActionHandler } from '../dispatch.js';
 

@@ -4,7 +4,7 @@
  * Both are reads across orders, so the ingress answers them; the order workflows stay the source of truth.
  */
 import type { Db } from '../../db/database.js';
-import { message, type OrderStatus, type SmallOrder } from '../../protocol/index.js';
+import { message, type OrderStatus, type SmallOrder } from '@mostro/protocol';
 import { CantDoError, type ActionHandler } from '../dispatch.js';
 
 /**

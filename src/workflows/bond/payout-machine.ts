@@ -6,7 +6,7 @@
  * Differences from the reference, on purpose (bonds.md §20): the recipient is recorded at slash time (the reference
  * re-derives it and loses it on timeout slashes); the node share is frozen at slash time and never re-read.
  */
-import type { CantDoReason, SmallOrder } from '../../protocol/schema.js';
+import type { CantDoReason, SmallOrder } from '@mostro/protocol/schema';
 import { cantDoMessage, orderMessage, type Outbound, type Rid } from '../../domain/messages.js';
 import type { BondPayout, PayoutSettings } from '../../domain/bond.js';
 

@@ -12,7 +12,7 @@
  *   order and is settled once, when the range closes, if any slice was slashed.
  * - No bond may reach its CLTV expiry still held: `bondGuardAt` / `bondGuard` release it deliberately before.
  */
-import type { BondResolution, CantDoReason } from '../../protocol/schema.js';
+import type { BondResolution, CantDoReason } from '@mostro/protocol/schema';
 import { computeBondAmount, computeNodeShare, rangeSliceSlash } from '../../domain/bond-math.js';
 import { newPayout } from '../bond/payout-machine.js';
 import { timeoutSlashArmed } from '../../domain/bond-policy.js';

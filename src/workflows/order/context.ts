@@ -20,7 +20,7 @@ import type { OrderState } from '../../domain/order.js';
 import type { OrderSettings } from '../../domain/order-settings.js';
 import type { SupportRequest } from '../../domain/support.js';
 import type { PriceQuote } from '../../price/manager.js';
-import type { CantDoReason } from '../../protocol/schema.js';
+import type { CantDoReason } from '@mostro/protocol/schema';
 import type { HoldInvoiceExpiring, HoldInvoiceUpdate } from '../shared/hold-invoice.js';
 import type { NewOrderInput } from './contract.js';
 import type { Clock, Decision, Trade } from './model.js';

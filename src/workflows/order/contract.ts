@@ -4,7 +4,7 @@
  * workflow code and by the ingress alike, so it holds no I/O.
  */
 import { defineQuery, defineSignal, type SignalDefinition } from '@temporalio/workflow';
-import type { Action } from '../../protocol/schema.js';
+import type { Action } from '@mostro/protocol/schema';
 import type { InboundMessage } from '../../domain/messages.js';
 import type { OrderSettings } from '../../domain/order-settings.js';
 import type { SupportRequest } from '../../domain/support.js';
@@ -19,7 +19,6 @@ export const ORDER_ACTIONS = [
   'take-sell',
   'take-buy',
   'add-invoice',
-  'add-bond-invoice',
   'fiat-sent',
   'release',
   'cancel',
@@ -36,9 +35,20 @@ export type OrderAction = (typeof ORDER_ACTIONS)[number];
 
 export const isOrderAction = (a: string): a is OrderAction => (ORDER_ACTIONS as readonly string[]).includes(a);
 
+/**
+ * Signals ingresses sent to order workflows before slashed bonds had a payout workflow of their own: no ingress sends
+ * them now (`add-bond-invoice` goes to the payout), but the order workflow still answers them (`invalid_action`) so
+ * the histories of workflows that received one replay.
+ */
+export const LEGACY_ORDER_SIGNALS = ['add-bond-invoice'] as const satisfies readonly Action[];
+
+/** Every signal name an order workflow's inbox takes: the order actions and the legacy ones. */
+export type InboxAction = OrderAction | (typeof LEGACY_ORDER_SIGNALS)[number];
+export const INBOX_ACTIONS: readonly InboxAction[] = [...ORDER_ACTIONS, ...LEGACY_ORDER_SIGNALS];
+
 /** The signal for each order action; its name is the protocol action. */
-export const orderSignals = Object.fromEntries(ORDER_ACTIONS.map((a) => [a, defineSignal<[InboundMessage]>(a)])) as Record<
-  OrderAction,
+export const orderSignals = Object.fromEntries(INBOX_ACTIONS.map((a) => [a, defineSignal<[InboundMessage]>(a)])) as Record<
+  InboxAction,
   SignalDefinition<[InboundMessage]>
 >;
 

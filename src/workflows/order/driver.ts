@@ -16,15 +16,15 @@ import { cantDoMessage, readInbound, type InboundMessage, type Rid } from '../..
 import type { OrderSettings } from '../../domain/order-settings.js';
 import type { SupportRequest } from '../../domain/support.js';
 import type { PriceQuote } from '../../price/manager.js';
-import type { CantDoReason } from '../../protocol/schema.js';
-import { unstorableTextAt } from '../../protocol/text.js';
+import type { CantDoReason } from '@mostro/protocol/schema';
+import { unstorableTextAt } from '@mostro/protocol/text';
 import { onExpiring, onHoldReport } from './actions/hold-invoice.js';
 import { ORDER_ACTION_HANDLERS } from './actions/index.js';
 import { onNewOrder, openChildOrder } from './actions/new-order.js';
 import { onSupport, supportApplies } from './actions/support.js';
 import { onDue } from './actions/timers.js';
 import { bondsOf } from './bonds.js';
-import { orderWorkflowId, type OrderAction } from './contract.js';
+import { orderWorkflowId, type InboxAction } from './contract.js';
 import { stuck, type OrderContext, type OrderInput, type OrderPorts, type OrderWorkflowInput } from './context.js';
 import { orderEffects, UndoStep, type OrderMemory } from './effects.js';
 import type { Clock, Trade } from './model.js';
@@ -126,7 +126,7 @@ export function orderDriver(input: OrderWorkflowInput, settings: OrderSettings, 
     const inbound = readInbound(m.messageJson);
     // Text the database cannot keep is refused before anything about the trade changes.
     if (unstorableTextAt(inbound.kind.payload) !== null && ctx.patched('unstorable-text')) return reply(m.sender, inbound.rid, 'invalid_payload');
-    const handler = ORDER_ACTION_HANDLERS[m.action as OrderAction];
+    const handler = ORDER_ACTION_HANDLERS[m.action as InboxAction];
     if (!handler) return reply(m.sender, inbound.rid, 'invalid_action');
     return handler(ctx, m, inbound);
   }

@@ -9,7 +9,7 @@ import { type Outbound, type Rid, cantDoMessage } from '../../domain/messages.js
 import type { OrderState } from '../../domain/order.js';
 import type { OrderSettings } from '../../domain/order-settings.js';
 import { publishedStatus } from '../../nostr/events.js';
-import type { BondResolution, CantDoReason, OrderStatus } from '../../protocol/schema.js';
+import type { BondResolution, CantDoReason, OrderStatus } from '@mostro/protocol/schema';
 
 export interface Trade {
   order: OrderState;

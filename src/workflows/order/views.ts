@@ -2,7 +2,7 @@
  * The SmallOrder each message carries, field for field as the reference builds it (which amount — gross, net or
  * plain —, which keys, whether the invoice and `expires_at` are present). Pure; serialized by the protocol library.
  */
-import type { SmallOrder, SolverDisputeInfo, UserInfo } from '../../protocol/schema.js';
+import type { SmallOrder, SolverDisputeInfo, UserInfo } from '@mostro/protocol/schema';
 import type { OrderEventInput } from '../../nostr/events.js';
 import type { OrderState } from '../../domain/order.js';
 

@@ -38,7 +38,7 @@ import { workflowNow } from '../shared/time.js';
 import { PAYOUT_TRACKER_PATCH, payoutInFlight } from './actions/payout.js';
 import { clockWork } from './actions/timers.js';
 import { bondViews, type BondView } from './bonds.js';
-import { ORDER_ACTIONS, messageOutcomeQuery, orderSignals, orderWorkflowId, supportSignal } from './contract.js';
+import { INBOX_ACTIONS, messageOutcomeQuery, orderSignals, orderWorkflowId, supportSignal } from './contract.js';
 import type { OrderPorts, OrderWorkflowInput } from './context.js';
 import { orderDriver } from './driver.js';
 
@@ -141,7 +141,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   const holdReports: HoldInvoiceUpdate[] = [];
   const supportRequests: SupportRequest[] = [];
 
-  for (const action of ORDER_ACTIONS) {
+  for (const action of INBOX_ACTIONS) {
     setHandler(orderSignals[action], (m) => {
       // The same Nostr event can arrive through two relays: one delivery counts.
       if (seen.has(m.eventId)) return;

@@ -1,7 +1,7 @@
 /** `add-invoice`: the buyer's payout invoice — before the escrow (sell), after it (buy), or a new one after failed payouts. */
 import { type Rid, orderMessage } from '../../../domain/messages.js';
 import type { OrderState } from '../../../domain/order.js';
-import type { UserInfo } from '../../../protocol/schema.js';
+import type { UserInfo } from '@mostro/protocol/schema';
 import { reputationNotice } from './hold-invoice.js';
 import { type Clock, type Decision, type Guard, type Trade, allow, deny, moveTo, refuse, send } from '../model.js';
 import { escrowLockedOrder } from '../views.js';

@@ -1,7 +1,7 @@
 /** Solvers and the admin (§24.2–24.3): `admin-take-dispute`, `admin-settle`, `admin-cancel`. */
 import type { DisputeRole } from '../../../domain/dispute.js';
 import { type Rid, orderMessage } from '../../../domain/messages.js';
-import type { BondResolution, CantDoReason, SolverDisputeInfo } from '../../../protocol/schema.js';
+import type { BondResolution, CantDoReason, SolverDisputeInfo } from '@mostro/protocol/schema';
 import { type Clock, type Decision, type DisputeState, type Trade, closeDispute, moveTo, send } from '../model.js';
 import type { InboundMessage } from '../../../domain/messages.js';
 import { disputeSlashTargets, slash, type SlashTarget } from '../bonds.js';

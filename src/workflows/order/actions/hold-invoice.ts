@@ -5,7 +5,7 @@
  */
 import { orderMessage } from '../../../domain/messages.js';
 import type { OrderState } from '../../../domain/order.js';
-import type { UserInfo } from '../../../protocol/schema.js';
+import type { UserInfo } from '@mostro/protocol/schema';
 import { type Clock, type Decision, type Effect, type Trade, closeDispute, moveTo, send } from '../model.js';
 import { addInvoiceOrder, escrowLockedOrder, payInvoiceOrder } from '../views.js';
 import { bondsOf, makerBondCanceled, makerBondLocked, takerBondCanceled, takerBondLocked } from '../bonds.js';

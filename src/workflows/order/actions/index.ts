@@ -2,7 +2,7 @@
  * The order's actions: one handler per protocol action a trade's workflow receives, each in its own file with its
  * guards, decision and handling. Adding an order action is one new file here and one line in this table.
  */
-import type { OrderAction } from '../contract.js';
+import type { InboxAction } from '../contract.js';
 import type { MessageHandler } from '../context.js';
 import { onAddInvoice } from './add-invoice.js';
 import { onSolverAction } from './admin.js';
@@ -14,14 +14,13 @@ import { onRelease } from './release.js';
 import { onTake } from './take.js';
 import { onTradePubkey } from './trade-pubkey.js';
 
-/** `add-bond-invoice` goes to the slashed bond's payout workflow; an order's workflow answers it as unknown. */
+/** A legacy signal (`LEGACY_ORDER_SIGNALS`): not an order's action, answered as unknown. */
 const notAnOrderAction: MessageHandler = (ctx, m, { rid }) => ctx.reply(m.sender, rid, 'invalid_action');
 
-export const ORDER_ACTION_HANDLERS: Record<OrderAction, MessageHandler> = {
+export const ORDER_ACTION_HANDLERS: Record<InboxAction, MessageHandler> = {
   'take-sell': onTake,
   'take-buy': onTake,
   'add-invoice': onAddInvoice,
-  'add-bond-invoice': notAnOrderAction,
   'fiat-sent': onFiatSent,
   release: onRelease,
   cancel: onCancel,
@@ -31,4 +30,5 @@ export const ORDER_ACTION_HANDLERS: Record<OrderAction, MessageHandler> = {
   'admin-take-dispute': onSolverAction,
   'admin-settle': onSolverAction,
   'admin-cancel': onSolverAction,
+  'add-bond-invoice': notAnOrderAction,
 };

@@ -5,7 +5,7 @@
  * range) within [min_payment_amount, max_order_amount] —; the order's creation, the maker's bond where makers post
  * one, and a range remainder's start as an order of its own.
  */
-import type { CantDoReason, SmallOrder } from '../../../protocol/schema.js';
+import type { CantDoReason, SmallOrder } from '@mostro/protocol/schema';
 import type { PriceQuote } from '../../../price/manager.js';
 import { marketSats, quoteInRange } from '../amounts.js';
 import type { TakerBond } from '../../../domain/bond.js';
@@ -17,7 +17,7 @@ import { publicOrder } from '../views.js';
 import { computeBondAmount, makerBondNotionalSats } from '../../../domain/bond-math.js';
 import { makerBondRequired } from '../../../domain/bond-policy.js';
 import { readInbound } from '../../../domain/messages.js';
-import { unstorableTextAt } from '../../../protocol/text.js';
+import { unstorableTextAt } from '@mostro/protocol/text';
 import { bondInvoiceKey, bondInvoiceMemo, makerBondRequested } from '../bonds.js';
 import { stuck, type OrderContext } from '../context.js';
 import type { NewOrderInput } from '../contract.js';

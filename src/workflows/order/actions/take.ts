@@ -3,7 +3,7 @@
  * `pending_order_exists` check and before invoice validation — kind, status, take window, not the maker, the range
  * fiat amount, the market quote with fee and dev fee —, the take's decision, and its handling.
  */
-import type { CantDoReason, OrderStatus } from '../../../protocol/schema.js';
+import type { CantDoReason, OrderStatus } from '@mostro/protocol/schema';
 import type { PriceQuote } from '../../../price/manager.js';
 import { devFee, marketSats, perPartyFee } from '../amounts.js';
 import { type Rid, orderMessage } from '../../../domain/messages.js';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import type { Logger } from '../log.js';
+import type { Logger } from './logger.js';
 import { startControlServer } from './control.js';
 import { FileJournal, writeFileDurably } from './journal.js';
 import { startSimLnd, type LndCredentials } from './lnd-grpc.js';

@@ -11,7 +11,7 @@ import {
   verifyMessageSignature,
   verifyShape,
   type Message,
-} from '../../src/protocol/index.js';
+} from '../src/index.js';
 import { GOLDEN, REJECTED } from './golden.js';
 
 describe('canonical JSON', () => {
@@ -23,7 +23,7 @@ describe('canonical JSON', () => {
   });
 
   it('covers every action', async () => {
-    const { ACTIONS } = await import('../../src/protocol/index.js');
+    const { ACTIONS } = await import('../src/index.js');
     const covered = new Set(GOLDEN.map((g) => (parseMessage(g.json) as { ok: true; value: Message }).value).map((m) => messageKind(m).action));
     expect(ACTIONS.filter((a) => !covered.has(a))).toEqual([]);
   });

@@ -23,8 +23,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bech32, bech32m } from '@scure/base';
 import * as ln from 'lightning';
-import { freePort } from '../../src/free-port.js';
-import { installHint, tool } from '../../src/tools.js';
+import { freePort } from '../src/free-port.js';
+import { installHint, tool } from '../src/tools.js';
 
 export type NodeName = 'mostro' | 'buyer' | 'seller';
 export const NODE_NAMES: readonly NodeName[] = ['mostro', 'buyer', 'seller'];

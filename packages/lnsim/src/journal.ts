@@ -12,8 +12,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DirInUseError, lockDirectory } from '../dir-lock.js';
-import type { Logger } from '../log.js';
+import { DirInUseError, lockDirectory } from '@mostro/dir-lock';
+import type { Logger } from './logger.js';
 import type { NetworkJournal, NetworkRecord } from './changes.js';
 import type { SimNetwork } from './network.js';
 

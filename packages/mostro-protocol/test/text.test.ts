@@ -1,6 +1,6 @@
 /** Text the daemon refuses to keep: NUL and lone surrogates, found anywhere in a message payload, by path. */
 import { describe, expect, it } from 'vitest';
-import { isStorableText, unstorableTextAt } from '../../src/protocol/text.js';
+import { isStorableText, unstorableTextAt } from '../src/text.js';
 
 describe('storable text', () => {
   it('accepts ordinary text, emoji (surrogate pairs) and the empty string', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, parseQuery, sortRows, type SaType } from '../../src/devserver/visibility.js';
+import { evaluate, parseQuery, sortRows, type SaType } from '../src/visibility.js';
 
 const types: Record<string, SaType> = {
   WorkflowType: 'Keyword',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/devserver/clock.js';
+import { VirtualClock } from '../src/clock.js';
 
 const clock = (opts: { autoSkip?: boolean; idle?: () => boolean } = {}) =>
   new VirtualClock({

@@ -1,5 +1,5 @@
 /** What the parts of the engine share, so that each depends on these and its declared collaborators only. */
-import type { Logger } from '../log.js';
+import type { Logger } from './logger.js';
 import type { VirtualClock } from './clock.js';
 import type { Run } from './run.js';
 

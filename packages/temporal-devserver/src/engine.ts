@@ -37,7 +37,7 @@ import { TaskQueues, type TaskRef } from './task-queues.js';
 import { WorkflowTasks } from './workflow-tasks.js';
 import { WorkflowTimers } from './workflow-timers.js';
 
-import type { Logger } from '../log.js';
+import type { Logger } from './logger.js';
 
 export type { Logger };
 

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import crypto from 'node:crypto';
 import * as ln from 'lightning';
-import { SimNetwork } from '../../src/lnsim/network.js';
-import { startSimLnd, type SimLndServer } from '../../src/lnsim/lnd-grpc.js';
+import { SimNetwork } from '../src/network.js';
+import { startSimLnd, type SimLndServer } from '../src/lnd-grpc.js';
 
 const net = new SimNetwork('regtest');
 net.addNode('mostro');

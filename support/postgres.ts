@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { freePort } from '../../src/free-port.js';
+import { freePort } from '../src/free-port.js';
 
 function pgBin(): string {
   const root = '/usr/lib/postgresql';

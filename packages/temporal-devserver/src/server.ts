@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { lockDirectory } from '../dir-lock.js';
+import { lockDirectory } from '@mostro/dir-lock';
 import { Engine, type Logger } from './engine.js';
 import { RpcError } from './errors.js';
 import { operatorServiceHandlers, testServiceHandlers, workflowServiceHandlers, type Handler } from './handlers.js';
