@@ -1,8 +1,9 @@
 /**
  * Ingress throughput: messages per second fully verified (outer event, inner trade signature, identity proof),
  * decrypted and validated, on both transports, built like mostro-cli builds them (reputation mode, a fresh trade key
- * per message: no NIP-44 conversation-key cache hits). Compared in the same run with the naive nostr-tools path.
- * Results and the machine are reported in docs/benchmarks.md.
+ * per message: no NIP-44 conversation-key cache hits). Compared in the same run with the naive nostr-tools path, and
+ * with libsecp256k1 native (the addon of packages/secp256k1-native) beside WebAssembly. Results and the machine are
+ * reported in docs/benchmarks.md.
  *
  *   npm run bench:ingress -- [--messages 3000] [--threads 2] [--per-key 1]
  */
@@ -88,19 +89,30 @@ async function main(): Promise<void> {
     for (const e of slice) ok += naive(e, transport) ? 1 : 0;
     console.log(`  naive nostr-tools, 1 thread:        ${rate(slice.length, performance.now() - t)} [${ok} ok]`);
 
-    const single = new Intake({ transport, mostroKey: mostroSk, pow: 0, tradeIndex: new MemoryTradeIndexStore(), ...fresh });
-    t = performance.now();
-    for (const e of events) await single.process(e);
-    console.log(`  this intake, 1 thread:              ${rate(N, performance.now() - t)} [${single.stats().accepted} accepted]`);
+    for (const path of ['native', 'wasm'] as const) {
+      // The intake's worker threads copy the environment when they start: they pick the same backend.
+      if (path === 'wasm') process.env.MOSTRO_CRYPTO = 'wasm';
+      else delete process.env.MOSTRO_CRYPTO;
+      const used = useFastCrypto();
+      if (path === 'native' && used.fallbackReason) {
+        console.log(`  (native libsecp256k1 not available: ${used.fallbackReason})`);
+        continue;
+      }
+      const label = path === 'native' ? 'native libsecp256k1' : 'WebAssembly libsecp256k1';
+      const single = new Intake({ transport, mostroKey: mostroSk, pow: 0, tradeIndex: new MemoryTradeIndexStore(), ...fresh });
+      t = performance.now();
+      for (const e of events) await single.process(e);
+      console.log(`  this intake, ${label}, 1 thread: ${rate(N, performance.now() - t)} [${single.stats().accepted} accepted]`);
 
-    const parallel = new ParallelIntake({ transport, mostroKey: mostroSk, pow: 0, tradeIndex: new MemoryTradeIndexStore(), threads: THREADS, ...fresh });
-    await parallel.process(events[0]); // warm the workers up (loader, WASM)
-    const rest = events.slice(1);
-    t = performance.now();
-    const gated = rest.map((e) => parallel.gate(e));
-    for (const g of gated) await parallel.admit(await g);
-    console.log(`  this intake, ${THREADS} worker threads:     ${rate(rest.length, performance.now() - t)} [${parallel.stats().accepted} accepted]`);
-    await parallel.close();
+      const parallel = new ParallelIntake({ transport, mostroKey: mostroSk, pow: 0, tradeIndex: new MemoryTradeIndexStore(), threads: THREADS, ...fresh });
+      await parallel.process(events[0]); // warm the workers up (loader, WASM)
+      const rest = events.slice(1);
+      t = performance.now();
+      const gated = rest.map((e) => parallel.gate(e));
+      for (const g of gated) await parallel.admit(await g);
+      console.log(`  this intake, ${label}, ${THREADS} worker threads: ${rate(rest.length, performance.now() - t)} [${parallel.stats().accepted} accepted]`);
+      await parallel.close();
+    }
   }
 }
 

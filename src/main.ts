@@ -142,7 +142,9 @@ async function run(roles: { worker: boolean; ingress: boolean }, argv: string[])
   for (const w of settingsWarnings(o.settings)) log.warn(w);
   // The SDK's own records (worker, workflow and activity logs) join the daemon's JSON log, ids as fields.
   Runtime.install({ logger: temporalLogger(log.child({ component: 'temporal-sdk' }), o.logLevel === 'debug' ? 'DEBUG' : 'INFO') });
-  useFastCrypto(); // libsecp256k1 for signatures: several times faster than the pure-JS path
+  // libsecp256k1 for signatures and NIP-44: native when its addon was built, else WebAssembly.
+  const crypto = useFastCrypto();
+  if (crypto.fallbackReason) log.info(`crypto: ${crypto.backend}; native libsecp256k1 not used: ${crypto.fallbackReason}`);
   let daemon: RunningDaemon | undefined;
   let stopping = false;
   const stop = async (signal: string) => {

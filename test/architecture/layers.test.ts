@@ -187,7 +187,7 @@ describe('architecture', () => {
     const seen = new Set(edges.map((e) => `${folderOf(e.from)}→${folderOf(e.to)}`));
     expect(seen).toContain('activities→db');
     expect(seen).toContain('workflows/order→workflows/bond');
-    expect(packages.map((p) => p.manifest.name).sort()).toEqual(['@mostro/dir-lock', '@mostro/lnsim', '@mostro/protocol', '@mostro/temporal-devserver']);
+    expect(packages.map((p) => p.manifest.name).sort()).toEqual(['@mostro/dir-lock', '@mostro/lnsim', '@mostro/protocol', '@mostro/secp256k1-native', '@mostro/temporal-devserver']);
     expect(specifiersOf(path.join(packagesDir, 'lnsim', 'src', 'journal.ts'))).toContain('@mostro/dir-lock');
     const g = new Map([
       ['a', new Set(['b'])],

@@ -1,15 +1,23 @@
-/** The portable (noble) and fast (libsecp256k1 WASM) crypto backends give the same answers. */
+/**
+ * The portable (noble) and fast crypto backends — libsecp256k1 as WebAssembly and native through this project's addon
+ * — give the same answers. The native one is required under CI=true (its machine installs libsecp256k1-dev).
+ */
 import { afterEach, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import * as nip44 from 'nostr-tools/nip44';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { libsecp256k1Backend } from '../../src/nostr/fast-crypto.js';
+import { libsecp256k1Backend, nativeBackend, useFastCrypto } from '../../src/nostr/fast-crypto.js';
 import { nobleBackend, setCryptoBackend, unwrapMessage } from '@mostro/protocol';
 import { cliKeys, cliWrap } from '../helpers/mostro-cli.js';
 
 afterEach(() => setCryptoBackend(nobleBackend));
+
+const native = nativeBackend();
+if (!native.ok && process.env.CI === 'true') throw new Error(`CI: the native secp256k1 backend is required: ${native.reason}`);
+/** The fast backends this machine has (the native one when its addon was built). */
+const fast = native.ok ? [libsecp256k1Backend, native.backend] : [libsecp256k1Backend];
 
 describe('crypto backends', () => {
   it('agree on BIP-340 verification, including invalid signatures and keys', () => {
@@ -20,7 +28,7 @@ describe('crypto backends', () => {
       const sig = schnorr.sign(digest, sk);
       const bad = sig.slice();
       bad[i % 64]! ^= 1;
-      for (const b of [nobleBackend, libsecp256k1Backend]) {
+      for (const b of [nobleBackend, ...fast]) {
         expect(b.verifySchnorr(sig, digest, pk)).toBe(true);
         expect(b.verifySchnorr(bad, digest, pk)).toBe(false);
         expect(b.verifySchnorr(sig, sha256(digest), pk)).toBe(false);
@@ -35,15 +43,14 @@ describe('crypto backends', () => {
       const a = generateSecretKey();
       const b = getPublicKey(generateSecretKey());
       const x1 = nobleBackend.sharedX(a, hexToBytes(b));
-      const x2 = libsecp256k1Backend.sharedX(a, hexToBytes(b));
-      expect(Buffer.from(x2).toString('hex')).toBe(Buffer.from(x1).toString('hex'));
+      for (const f of fast) expect(Buffer.from(f.sharedX(a, hexToBytes(b))).toString('hex')).toBe(Buffer.from(x1).toString('hex'));
     }
-    expect(() => libsecp256k1Backend.sharedX(generateSecretKey(), new Uint8Array(32).fill(0xff))).toThrow();
+    for (const f of fast) expect(() => f.sharedX(generateSecretKey(), new Uint8Array(32).fill(0xff))).toThrow();
     expect(nip44.v2.utils.getConversationKey).toBeTypeOf('function');
   });
 
-  it('unwraps mostro-cli messages with libsecp256k1 on both transports', async () => {
-    setCryptoBackend(libsecp256k1Backend);
+  it.each(fast.map((b) => ({ name: b.name, b })))('unwraps mostro-cli messages with $name on both transports', async ({ b }) => {
+    setCryptoBackend(b);
     const mostroSk = generateSecretKey();
     const json = '{"order":{"version":2,"request_id":1,"trade_index":null,"id":"7dd204d2-d06c-4406-a3d9-4415f4a8b9c9","action":"release","payload":null}}';
     for (const transport of ['nip44', 'gift-wrap'] as const) {
@@ -52,6 +59,31 @@ describe('crypto backends', () => {
       expect(r.ok && r.value.signatureOver).toBe('raw');
       const tampered = { ...ev, sig: ev.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
       if (transport === 'nip44') expect(unwrapMessage(tampered, mostroSk, transport).ok).toBe(false);
+    }
+  });
+
+  it('signs what the others verify: events signed natively check out on noble and the other way round', () => {
+    for (const f of fast) {
+      for (let i = 0; i < 20; i++) {
+        const sk = generateSecretKey();
+        const digest = sha256(new TextEncoder().encode(`s${i}`));
+        const aux = crypto.getRandomValues(new Uint8Array(32));
+        expect(f.xOnlyPublicKey(sk)).toEqual(nobleBackend.xOnlyPublicKey(sk));
+        expect(f.signSchnorr(digest, sk, aux)).toEqual(nobleBackend.signSchnorr(digest, sk, aux));
+        expect(nobleBackend.verifySchnorr(f.signSchnorr(digest, sk), digest, f.xOnlyPublicKey(sk))).toBe(true);
+      }
+    }
+  });
+
+  it('the daemon picks the native backend when its addon is built, and says why not otherwise', () => {
+    const picked = useFastCrypto();
+    if (native.ok) expect(picked).toEqual({ backend: 'libsecp256k1 (native)' });
+    else expect(picked).toEqual({ backend: 'libsecp256k1 (WebAssembly)', fallbackReason: native.reason });
+    process.env.MOSTRO_CRYPTO = 'wasm';
+    try {
+      expect(useFastCrypto()).toEqual({ backend: 'libsecp256k1 (WebAssembly)', fallbackReason: 'MOSTRO_CRYPTO=wasm' });
+    } finally {
+      delete process.env.MOSTRO_CRYPTO;
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The elliptic-curve operations the protocol needs — BIP-340 verification and the ECDH behind NIP-44 — behind a
  * small interface. The default is pure JavaScript (@noble/curves), which runs anywhere a TypeScript client does; the
- * daemon switches to libsecp256k1 compiled to WebAssembly (`src/nostr/fast-crypto.ts`), 6–12× faster.
+ * daemon switches to libsecp256k1, native or compiled to WebAssembly (its `src/nostr/fast-crypto.ts`), 6–12× faster.
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { hmac } from '@noble/hashes/hmac.js';
