@@ -9,6 +9,7 @@
  * published → the reply to that client received) p50/p99, and each process's RSS with `--open` more pending orders.
  *
  *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000]
+ *   npm run bench:trades -- --vs-mostrod …   the same trades through mostrod and this daemon (bench/vs-mostrod.ts)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,12 @@ import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from
 import { freshDatabaseUrl, startThrowawayPostgres } from '../support/postgres.js';
 import { spawnTs } from '../support/process.js';
 import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
+
+// `--vs-mostrod`: the same trades through mostrod and this daemon, side by side (bench/vs-mostrod.ts).
+if (process.argv.includes('--vs-mostrod')) {
+  await import('./vs-mostrod.js');
+  process.exit(0);
+}
 
 const { values } = parseArgs({
   options: {

@@ -32,7 +32,7 @@ import type { LightningLab } from './lightning-lab.js';
 import * as rn from '@rust-nostr/nostr-sdk';
 import { cliKeys, cliUnwrap, cliWrap, pubOf } from './mostro-cli.js';
 import { TEST_ORDER_SETTINGS } from './orders.js';
-import { storedEvents } from './relay-query.js';
+import { storedEvents } from '../../support/relay-query.js';
 import { ORDER_WORKFLOWS_PATH, orderWorkerActivities, type OrderWorkerConfig } from './order-worker.js';
 import { createTemporalTestEnv, uid, workflowBundle, type TemporalTestEnv } from './temporal.js';
 

@@ -15,7 +15,7 @@ import type { Payload } from '@mostro/protocol';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 import { escrowRequest, killDaemon, lnsim, startDaemon, whereIs } from '../helpers/npm-start.js';
 import type { Spawned } from '../../support/process.js';
-import { startRealTemporal, type RealTemporal } from '../helpers/real-temporal.js';
+import { startRealTemporal, type RealTemporal } from '../../support/real-temporal.js';
 
 const REPLY_MS = 60_000;
 const sellOrder = {

@@ -6,7 +6,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { haveServerBinaries, startThrowawayPostgres } from '../../support/postgres.js';
-import { startRealTemporal, type RealTemporal } from '../helpers/real-temporal.js';
+import { startRealTemporal, type RealTemporal } from '../../support/real-temporal.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/shared/search-attributes.js';
 
 declare module 'vitest' {

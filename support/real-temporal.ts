@@ -6,8 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
-import { freePort } from '../../src/free-port.js';
-import { tool, installHint } from '../../src/tools.js';
+import { freePort } from '../src/free-port.js';
+import { tool, installHint } from '../src/tools.js';
 
 export interface RealTemporal {
   address: string;
