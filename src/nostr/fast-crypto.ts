@@ -3,11 +3,28 @@
  * (`@mostro/secp256k1-native`, ~40 µs a BIP-340 verification), else libsecp256k1 compiled to WebAssembly (the
  * tiny-secp256k1 package, ~190 µs) — both several times faster than the pure-JavaScript default.
  */
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import * as ecc from 'tiny-secp256k1';
 import { concat02, setCryptoBackend, type CryptoBackend } from '@mostro/protocol/crypto';
 import { loadNative } from '@mostro/secp256k1-native';
 
+const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
+
+/** SHA-256, HMAC and ChaCha20 through Node's OpenSSL: event ids, message digests and NIP-44's symmetric part. */
+export const opensslSymmetric: Pick<CryptoBackend, 'sha256' | 'hmacSha256' | 'chacha20'> = {
+  sha256: (data) => bytes(createHash('sha256').update(data).digest()),
+  hmacSha256: (key, data) => bytes(createHmac('sha256', key).update(data).digest()),
+  chacha20: (key, nonce, data) => {
+    // OpenSSL's chacha20 takes a 16-byte IV: the 32-bit block counter (little-endian, 0 here) then the 12-byte nonce.
+    const iv = new Uint8Array(16);
+    iv.set(nonce, 4);
+    const c = createCipheriv('chacha20', key, iv);
+    return bytes(Buffer.concat([c.update(data), c.final()]));
+  },
+};
+
 export const libsecp256k1Backend: CryptoBackend = {
+  ...opensslSymmetric,
   name: 'libsecp256k1 (WebAssembly)',
   verifySchnorr: (sig, digest, pk) => {
     try {
@@ -35,6 +52,7 @@ export function nativeBackend(): { ok: true; backend: CryptoBackend } | { ok: fa
   return {
     ok: true,
     backend: {
+      ...opensslSymmetric,
       name: 'libsecp256k1 (native)',
       // Wrong lengths are a failed verification here, as on the other backends (the addon throws a TypeError).
       verifySchnorr: (sig, digest, pk) => sig.length === 64 && pk.length === 32 && digest.length === 32 && lib.verifySchnorr(sig, digest, pk),

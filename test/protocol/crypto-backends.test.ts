@@ -9,7 +9,9 @@ import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import * as nip44 from 'nostr-tools/nip44';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { libsecp256k1Backend, nativeBackend, useFastCrypto } from '../../src/nostr/fast-crypto.js';
-import { nobleBackend, setCryptoBackend, unwrapMessage } from '@mostro/protocol';
+import { conversationKeyFromSharedX, nip44Decrypt, nip44Encrypt, nobleBackend, setCryptoBackend, unwrapMessage } from '@mostro/protocol';
+import { chacha20 } from '@noble/ciphers/chacha.js';
+import { hmac } from '@noble/hashes/hmac.js';
 import { cliKeys, cliWrap } from '../helpers/mostro-cli.js';
 
 afterEach(() => setCryptoBackend(nobleBackend));
@@ -72,6 +74,29 @@ describe('crypto backends', () => {
         expect(f.signSchnorr(digest, sk, aux)).toEqual(nobleBackend.signSchnorr(digest, sk, aux));
         expect(nobleBackend.verifySchnorr(f.signSchnorr(digest, sk), digest, f.xOnlyPublicKey(sk))).toBe(true);
       }
+    }
+  });
+
+  it("run NIP-44's symmetric part on OpenSSL with the results of @noble and nostr-tools", () => {
+    for (const f of fast) {
+      for (const n of [0, 1, 63, 64, 65, 1000]) {
+        const data = crypto.getRandomValues(new Uint8Array(n));
+        const key = crypto.getRandomValues(new Uint8Array(32));
+        const nonce = crypto.getRandomValues(new Uint8Array(12));
+        expect(f.sha256!(data)).toEqual(sha256(data));
+        expect(f.hmacSha256!(key, data)).toEqual(hmac(sha256, key, data));
+        expect(f.chacha20!(key, nonce, data)).toEqual(chacha20(key, nonce, data));
+      }
+      setCryptoBackend(f);
+      const a = generateSecretKey();
+      const b = getPublicKey(generateSecretKey());
+      const key = conversationKeyFromSharedX(f.sharedX(a, hexToBytes(b)));
+      expect(key).toEqual(nip44.v2.utils.getConversationKey(a, b));
+      const nonce = crypto.getRandomValues(new Uint8Array(32));
+      const plaintext = `{"order":{"action":"release","pm":"${'x'.repeat(300)}"}}`;
+      expect(nip44Encrypt(plaintext, key, nonce)).toBe(nip44.v2.encrypt(plaintext, key, nonce));
+      expect(nip44Decrypt(nip44.v2.encrypt(plaintext, key), key)).toBe(plaintext);
+      setCryptoBackend(nobleBackend);
     }
   });
 

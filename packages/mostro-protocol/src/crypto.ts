@@ -3,6 +3,7 @@
  * small interface. The default is pure JavaScript (@noble/curves), which runs anywhere a TypeScript client does; the
  * daemon switches to libsecp256k1, native or compiled to WebAssembly (its `src/nostr/fast-crypto.ts`), 6–12× faster.
  */
+import { chacha20 } from '@noble/ciphers/chacha.js';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -18,6 +19,14 @@ export interface CryptoBackend {
   signSchnorr(digest: Uint8Array, secretKey: Uint8Array, aux?: Uint8Array): Uint8Array;
   /** The x-only public key of a secret key. */
   xOnlyPublicKey(secretKey: Uint8Array): Uint8Array;
+  /**
+   * The symmetric primitives (event ids, message digests, NIP-44's HKDF, MAC and cipher), when the backend has
+   * faster ones than the pure-JavaScript defaults (the daemon: Node's OpenSSL).
+   */
+  sha256?(data: Uint8Array): Uint8Array;
+  hmacSha256?(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** ChaCha20 (RFC 8439: 12-byte nonce, block counter from 0) of `data`. */
+  chacha20?(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array;
 }
 
 export const nobleBackend: CryptoBackend = {
@@ -51,6 +60,19 @@ export function cryptoBackend(): CryptoBackend {
   return backend;
 }
 
+/** SHA-256 through the current backend (or @noble/hashes). */
+export const sha256Of = (data: Uint8Array): Uint8Array => (backend.sha256 ? backend.sha256(data) : sha256(data));
+/** HMAC-SHA256 through the current backend (or @noble/hashes). */
+export const hmacSha256Of = (key: Uint8Array, data: Uint8Array): Uint8Array => (backend.hmacSha256 ? backend.hmacSha256(key, data) : hmac(sha256, key, data));
+/** ChaCha20 (RFC 8439) through the current backend (or @noble/ciphers). */
+export const chacha20Of = (key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array =>
+  backend.chacha20 ? backend.chacha20(key, nonce, data) : chacha20(key, nonce, data);
+
+/** The NIP-01 id of an event: sha256 of `[0, pubkey, created_at, kind, tags, content]`, hex. */
+export function eventHash(e: { pubkey: string; created_at: number; kind: number; tags: string[][]; content: string }): string {
+  return bytesToHex(sha256Of(utf8ToBytes(JSON.stringify([0, e.pubkey, e.created_at, e.kind, e.tags, e.content]))));
+}
+
 const pubkeys = new WeakMap<Uint8Array, string>();
 
 /** Hex x-only public key of a secret key, remembered per key object (the daemon's key signs every reply). */
@@ -70,7 +92,7 @@ export function finalizeWith<T extends { kind: number; created_at: number; tags:
   random?: RandomSource,
 ): T & { id: string; pubkey: string; sig: string } {
   const pubkey = publicKeyHex(secretKey);
-  const id = bytesToHex(sha256(utf8ToBytes(JSON.stringify([0, pubkey, t.created_at, t.kind, t.tags, t.content]))));
+  const id = eventHash({ ...t, pubkey });
   const sig = bytesToHex(backend.signSchnorr(hexToBytes(id), secretKey, random?.(32)));
   return { ...t, id, pubkey, sig };
 }

@@ -9,3 +9,4 @@ export * from './transport.js';
 export { serializePayload, serializeSmallOrder, serializeMessageKind, serializePeer } from './serialize.js';
 export { JsonFloat, JsonSyntaxError, parseJson, parseArrayElements, type JsonValue } from './json.js';
 export { setCryptoBackend, cryptoBackend, nobleBackend, type CryptoBackend } from './crypto.js';
+export { nip44Encrypt, nip44Decrypt, conversationKeyFromSharedX, paddedLength as nip44PaddedLength } from './nip44.js';

@@ -2,10 +2,9 @@
  * Messages: parsing from JSON text, construction, the `MessageKind::verify` shape rules, and signatures
  * (BIP-340 Schnorr over sha256 of the message JSON).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { z } from 'zod';
-import { cryptoBackend } from './crypto.js';
+import { cryptoBackend, sha256Of } from './crypto.js';
 import { JsonSyntaxError, parseJson, type JsonValue } from './json.js';
 import {
   MessageSchema,
@@ -175,13 +174,13 @@ const HEX128 = /^[0-9a-f]{128}$/i;
 
 /** `Message::sign`: BIP-340 over sha256(UTF-8 of `text`), hex. */
 export function signText(text: string, secretKey: Uint8Array): string {
-  return bytesToHex(cryptoBackend().signSchnorr(sha256(utf8ToBytes(text)), secretKey));
+  return bytesToHex(cryptoBackend().signSchnorr(sha256Of(utf8ToBytes(text)), secretKey));
 }
 
 /** `Message::verify_signature` over sha256(`text`); malformed inputs simply do not verify. */
 export function verifyTextSignature(text: string, signatureHex: string, pubkeyHex: string): boolean {
   if (!HEX128.test(signatureHex) || !HEX64.test(pubkeyHex)) return false;
-  return cryptoBackend().verifySchnorr(hexToBytes(signatureHex), sha256(utf8ToBytes(text)), hexToBytes(pubkeyHex));
+  return cryptoBackend().verifySchnorr(hexToBytes(signatureHex), sha256Of(utf8ToBytes(text)), hexToBytes(pubkeyHex));
 }
 
 export function signMessage(msg: Message, secretKey: Uint8Array): string {

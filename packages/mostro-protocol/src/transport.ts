@@ -10,12 +10,10 @@
  *
  * Full privacy: no identity key; v1 seals with the trade key, v2 carries no identity proof.
  */
-import * as nip44 from 'nostr-tools/nip44';
-import { extract as hkdfExtract } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { generateSecretKey, getEventHash } from 'nostr-tools/pure';
-import { cryptoBackend, finalizeWith, publicKeyHex, type RandomSource } from './crypto.js';
+import { generateSecretKey } from 'nostr-tools/pure';
+import { cryptoBackend, eventHash, finalizeWith, publicKeyHex, type RandomSource } from './crypto.js';
+import { conversationKeyFromSharedX, nip44Decrypt, nip44Encrypt } from './nip44.js';
 import { z } from 'zod';
 import { parseArrayElements, type JsonValue } from './json.js';
 import {
@@ -79,7 +77,7 @@ const RumorSchema = z.object({
 /** Verifies an event's id (sha256 of its NIP-01 serialization) and its signature over that id. */
 export function verifyEventSignature(event: NostrEvent): boolean {
   try {
-    if (getEventHash(event) !== event.id) return false;
+    if (eventHash(event) !== event.id) return false;
     return cryptoBackend().verifySchnorr(hexToBytes(event.sig), hexToBytes(event.id), hexToBytes(event.pubkey));
   } catch {
     return false;
@@ -123,7 +121,7 @@ export function signEvent(t: Template, secretKey: Uint8Array, pow = 0, random?: 
     const nonceTag = tags[tags.length - 1]!;
     for (let n = 0; ; n++) {
       nonceTag[1] = String(n);
-      const id = getEventHash({ ...t, tags, pubkey });
+      const id = eventHash({ ...t, tags, pubkey });
       if (powBits(id) >= pow) break;
     }
     return finalizeWith({ ...t, tags }, secretKey, random) as NostrEvent;
@@ -139,7 +137,6 @@ export function signEvent(t: Template, secretKey: Uint8Array, pow = 0, random?: 
  * are cached per (own key, peer key), bounded, least recently used evicted.
  */
 const CONVERSATION_CACHE_SIZE = 8192;
-const NIP44_SALT = new TextEncoder().encode('nip44-v2');
 const conversationKeys = new Map<string, Uint8Array>();
 const keyIds = new WeakMap<Uint8Array, string>();
 
@@ -155,7 +152,7 @@ function conversationKey(secretKey: Uint8Array, pubkeyHex: string): Uint8Array {
     conversationKeys.delete(id);
   } else {
     // NIP-44 v2: HKDF-extract(sha256, ECDH x coordinate, salt "nip44-v2").
-    k = hkdfExtract(sha256, cryptoBackend().sharedX(secretKey, hexToBytes(pubkeyHex)), NIP44_SALT);
+    k = conversationKeyFromSharedX(cryptoBackend().sharedX(secretKey, hexToBytes(pubkeyHex)));
     if (conversationKeys.size >= CONVERSATION_CACHE_SIZE) {
       conversationKeys.delete(conversationKeys.keys().next().value!);
     }
@@ -165,11 +162,11 @@ function conversationKey(secretKey: Uint8Array, pubkeyHex: string): Uint8Array {
 }
 
 function encrypt(plaintext: string, secretKey: Uint8Array, pubkeyHex: string, random?: RandomSource): string {
-  return nip44.v2.encrypt(plaintext, conversationKey(secretKey, pubkeyHex), random?.(32));
+  return nip44Encrypt(plaintext, conversationKey(secretKey, pubkeyHex), random?.(32));
 }
 
 function decrypt(payload: string, secretKey: Uint8Array, pubkeyHex: string): string {
-  return nip44.v2.decrypt(payload, conversationKey(secretKey, pubkeyHex));
+  return nip44Decrypt(payload, conversationKey(secretKey, pubkeyHex));
 }
 
 /** A timestamp randomly 0–2 days in the past, as nostr-sdk tweaks seal and wrap timestamps. */
@@ -240,7 +237,7 @@ export function wrapMessage(o: WrapOptions): NostrEvent {
     );
   }
   const rumorBase = { pubkey: tradePub, created_at: now, kind: KIND_RUMOR, tags: o.rumorTags ?? [], content: tuple };
-  const rumor = { id: getEventHash(rumorBase), ...rumorBase };
+  const rumor = { id: eventHash(rumorBase), ...rumorBase };
   const seal = finalizeWith(
     {
       kind: KIND_SEAL,
