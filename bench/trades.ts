@@ -8,7 +8,7 @@
  * Reports: complete trades per second with `--concurrency` trades in flight, the latency of each step (client event
  * published → the reply to that client received) p50/p99, and each process's RSS with `--open` more pending orders.
  *
- *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000]
+ *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000] [--server embedded|real]
  *   npm run bench:trades -- --vs-mostrod …   the same trades through mostrod and this daemon (bench/vs-mostrod.ts)
  */
 import fs from 'node:fs';
@@ -25,6 +25,7 @@ import { RelayPool } from '../src/nostr/relay-pool.js';
 import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '@mostro/protocol';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../support/postgres.js';
 import { spawnTs } from '../support/process.js';
+import { startRealTemporal } from '../support/real-temporal.js';
 import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
 
 // `--vs-mostrod`: the same trades through mostrod and this daemon, side by side (bench/vs-mostrod.ts).
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     db: { type: 'string', default: 'postgres' },
     /** Workflows kept in the worker's cache (the rest are replayed from history when they wake up). */
     cache: { type: 'string', default: '1000' },
+    /** `embedded`: this project's server (packages/temporal-devserver); `real`: `temporal server start-dev` (SQLite file). */
+    server: { type: 'string', default: 'embedded' },
   },
 });
 const TRADES = Number(values.trades);
@@ -50,16 +53,20 @@ const OPEN = Number(values.open);
 useFastCrypto();
 console.log(machineLine());
 
-const server = spawnTs(
-  'packages/temporal-devserver/src/cli.ts',
-  ['--port', '0', '--log-level', 'error'],
-  process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {},
-  // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS)
-  process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean),
-);
-const temporalAddress = await server.line('address');
+const benchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-trades-'));
+const server =
+  values.server === 'real'
+    ? await startRealTemporal({ dbFile: path.join(benchDir, 'temporal.db') })
+    : spawnTs(
+        'packages/temporal-devserver/src/cli.ts',
+        ['--port', '0', '--log-level', 'error'],
+        process.env.SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS } : {},
+        // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS)
+        process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean),
+      );
+const temporalAddress = 'address' in server ? server.address : await server.line('address');
 const relay = await startLocalRelay();
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-trades-'));
+const dir = benchDir;
 const lnsim = await startLnsim({ dir: path.join(dir, 'lnsim') });
 let stopPg: (() => Promise<void>) | undefined;
 let databaseUrl: string | undefined;
@@ -254,6 +261,8 @@ if (OPEN > 0) {
         parties.delete(p.pk);
       }),
     );
+    // The scale figures (issue 19): RSS with every 10,000 more pending orders.
+    if ((i + BATCH) % 10_000 === 0 && i + BATCH < OPEN) console.log(`  ${i + BATCH} pending orders: ${rssLine()}`);
   }
   const openSecs = (performance.now() - t1) / 1000;
   await new Promise((r) => setTimeout(r, 2000));
@@ -265,7 +274,8 @@ if (OPEN > 0) {
 }
 daemon.child.kill('SIGTERM');
 await daemon.exited;
-server.child.kill('SIGTERM');
+if ('stop' in server) await server.stop();
+else server.child.kill('SIGTERM');
 pool.close();
 await lnsim.close();
 await relay.close();
