@@ -22,11 +22,11 @@ import { startLnsim } from '@mostro/lnsim';
 import { useFastCrypto } from '../src/nostr/fast-crypto.js';
 import { startLocalRelay } from '../src/nostr/local-relay.js';
 import { RelayPool } from '../src/nostr/relay-pool.js';
-import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '@mostro/protocol';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../support/postgres.js';
 import { spawnTs } from '../support/process.js';
 import { startRealTemporal } from '../support/real-temporal.js';
 import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
+import { TradeClient } from './trade-client.js';
 
 // `--vs-mostrod`: the same trades through mostrod and this daemon, side by side (bench/vs-mostrod.ts).
 if (process.argv.includes('--vs-mostrod')) {
@@ -112,110 +112,14 @@ const pool = new RelayPool([relay.url], { backoffMinMs: 20, backoffMaxMs: 100 })
 await pool.ready(5000);
 console.log(`daemon up (${values.db}); mostro ${mostroPubkey}`);
 
-// ---- a light client: one subscription for every reply from the daemon, routed by recipient -------------------
-
-interface Party {
-  sk: Uint8Array;
-  pk: string;
-  inbox: { action: string; kind: Record<string, unknown> }[];
-  wake?: () => void;
-}
-const parties = new Map<string, Party>();
-const party = (): Party => {
-  const sk = generateSecretKey();
-  const p: Party = { sk, pk: getPublicKey(sk), inbox: [] };
-  parties.set(p.pk, p);
-  return p;
-};
-pool.subscribe({
-  filters: () => [{ kinds: [14], authors: [mostroPubkey], limit: 0 }],
-  onEvent: (ev) => {
-    const to = (ev as NostrEvent).tags.find((t) => t[0] === 'p')?.[1];
-    const p = to ? parties.get(to) : undefined;
-    if (!p) return;
-    const r = unwrapMessage(ev as NostrEvent, p.sk, 'nip44');
-    if (!r.ok) return;
-    const { kind } = unwrapKind(r.value.message);
-    p.inbox.push({ action: kind.action, kind: kind as never });
-    p.wake?.();
-  },
-});
+const client = new TradeClient({ pool, mostroPubkey, net: lnsim.net, fee: 0.006 });
 await new Promise((r) => setTimeout(r, 100));
-
-async function next(p: Party, action: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const i = p.inbox.findIndex((m) => m.action === action);
-    if (i >= 0) return p.inbox.splice(i, 1)[0]!.kind;
-    if (Date.now() > deadline) throw new Error(`no ${action} (inbox: ${p.inbox.map((m) => m.action).join(',')})`);
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, 1000);
-      p.wake = () => {
-        clearTimeout(t);
-        r();
-      };
-    });
-  }
-}
-
-async function send(p: Party, f: Parameters<typeof message>[0]): Promise<void> {
-  const ev = wrapMessage({ transport: 'nip44', message: message(f), tradeKey: p.sk, receiver: mostroPubkey });
-  const r = await pool.publish(ev);
-  if (r.accepted.length === 0) throw new Error('relay refused');
-}
-
-const steps: Record<string, number[]> = {};
-async function timed(step: string, fn: () => Promise<unknown>): Promise<void> {
-  const t0 = performance.now();
-  await fn();
-  (steps[step] ??= []).push(performance.now() - t0);
-}
-
-const order = (amount: number) => ({
-  order: { kind: 'sell' as const, status: 'pending' as const, amount, fiat_code: 'USD', fiat_amount: Math.max(1, Math.round(amount / 1000)), payment_method: 'bank', premium: 0, created_at: 0, expires_at: null },
-});
-
-async function trade(n: number): Promise<void> {
-  const seller = party(); // full privacy: the trade key is the identity
-  const buyer = party();
-  const amount = 10_000 + n;
-  let id = '';
-  await timed('new-order → new-order', async () => {
-    await send(seller, { action: 'new-order', payload: order(amount) });
-    id = String((await next(seller, 'new-order')).id);
-  });
-  const fee = Math.round((0.006 * amount) / 2);
-  const inv = lnsim.net.createInvoice({ node: 'buyer', valueSats: amount - fee, expirySecs: 7200 });
-  let hold = '';
-  await timed('take-sell → waiting-seller-to-pay', async () => {
-    await send(buyer, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
-    await next(buyer, 'waiting-seller-to-pay');
-  });
-  hold = ((await next(seller, 'pay-invoice')).payload as { payment_request: [unknown, string] }).payment_request[1];
-  await timed('seller pays → buyer-took-order', async () => {
-    lnsim.net.pay('seller', hold);
-    await next(seller, 'buyer-took-order');
-  });
-  await next(buyer, 'hold-invoice-payment-accepted');
-  await timed('fiat-sent → fiat-sent-ok', async () => {
-    await send(buyer, { action: 'fiat-sent', id });
-    await next(buyer, 'fiat-sent-ok');
-  });
-  await next(seller, 'fiat-sent-ok');
-  const t0 = performance.now();
-  await timed('release → hold-invoice-payment-settled', async () => {
-    await send(seller, { action: 'release', id });
-    await next(seller, 'hold-invoice-payment-settled');
-  });
-  await next(buyer, 'purchase-completed');
-  (steps['release → purchase-completed (payout)'] ??= []).push(performance.now() - t0);
-  parties.delete(seller.pk);
-  parties.delete(buyer.pk);
-}
+const { steps } = client;
+const trade = (n: number) => client.trade(10_000 + n, Math.max(1, Math.round((10_000 + n) / 1000)));
 
 // Warm-up (bundle caches, JIT, connection pools), not measured.
 for (let i = 0; i < 5; i++) await trade(-i - 1);
-for (const k of Object.keys(steps)) delete steps[k];
+for (const k of Object.keys(steps)) delete steps[k]; // the same object: client.steps
 
 const cpu0 = { daemon: cpuSecs(daemon.child.pid!), server: cpuSecs(server.child.pid!), bench: cpuSecs(process.pid) };
 const t0 = performance.now();
@@ -252,13 +156,13 @@ if (OPEN > 0) {
   let acked = 0;
   const BATCH = 200;
   for (let i = 0; i < OPEN; i += BATCH) {
-    const batch = Array.from({ length: Math.min(BATCH, OPEN - i) }, () => party());
+    const batch = Array.from({ length: Math.min(BATCH, OPEN - i) }, () => client.party());
     await Promise.all(
       batch.map(async (p, j) => {
-        await send(p, { action: 'new-order', payload: order(20_000 + i + j) });
-        await next(p, 'new-order', 300_000);
+        await client.send(p, { action: 'new-order', payload: TradeClient.sellOrder(20_000 + i + j, 20) });
+        await client.next(p, 'new-order', 300_000);
         acked++;
-        parties.delete(p.pk);
+        client.parties.delete(p.pk);
       }),
     );
     // The scale figures (issue 19): RSS with every 10,000 more pending orders.

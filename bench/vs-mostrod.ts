@@ -13,14 +13,13 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
-import { message, unwrapKind, unwrapMessage, wrapMessage, type NostrEvent } from '@mostro/protocol';
 import { useFastCrypto } from '../src/nostr/fast-crypto.js';
 import { RelayPool } from '../src/nostr/relay-pool.js';
 import { tool } from '../src/tools.js';
 import { startMostrod, startThisDaemon, startWorld, type DaemonUnderTest, type World } from '../support/daemons.js';
 import { startRealTemporal } from '../support/real-temporal.js';
 import { machineLine, pct } from './stats.js';
+import { TradeClient } from './trade-client.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,13 +58,6 @@ const cpuOf = (pid: number) =>
   }, 0);
 const rssOf = (pid: number) => processesOf(pid).reduce((s, p) => s + Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]) / 1024, 0);
 
-interface Party {
-  sk: Uint8Array;
-  pk: string;
-  inbox: { action: string; kind: Record<string, unknown> }[];
-  wake?: () => void;
-}
-
 interface Result {
   daemon: string;
   seq: { secs: number; steps: Record<string, number[]> };
@@ -76,97 +68,18 @@ interface Result {
 async function measure(world: World, d: DaemonUnderTest, label: string, serverPid?: number): Promise<Result> {
   const pool = new RelayPool([world.relay.url], { backoffMinMs: 20, backoffMaxMs: 100 });
   await pool.ready(5000);
-  const parties = new Map<string, Party>();
-  const party = (): Party => {
-    const sk = generateSecretKey();
-    const p: Party = { sk, pk: getPublicKey(sk), inbox: [] };
-    parties.set(p.pk, p);
-    return p;
-  };
-  pool.subscribe({
-    filters: () => [{ kinds: [14], authors: [d.pubkey], limit: 0 }],
-    onEvent: (ev) => {
-      const to = (ev as NostrEvent).tags.find((t) => t[0] === 'p')?.[1];
-      const p = to ? parties.get(to) : undefined;
-      if (!p) return;
-      const r = unwrapMessage(ev as NostrEvent, p.sk, 'nip44');
-      if (!r.ok) return;
-      const { kind } = unwrapKind(r.value.message);
-      p.inbox.push({ action: kind.action, kind: kind as never });
-      p.wake?.();
-    },
-  });
-  await new Promise((r) => setTimeout(r, 200));
-  const next = async (p: Party, action: string, timeoutMs = 120_000): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = p.inbox.findIndex((m) => m.action === action);
-      if (i >= 0) return p.inbox.splice(i, 1)[0]!.kind;
-      if (Date.now() > deadline) throw new Error(`${d.name}: no ${action} (inbox: ${p.inbox.map((m) => m.action).join(',')})\n${d.output().slice(-3000)}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        p.wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-  };
-  const send = async (p: Party, f: Parameters<typeof message>[0]) => {
-    const r = await pool.publish(wrapMessage({ transport: 'nip44', message: message(f), tradeKey: p.sk, receiver: d.pubkey }));
-    if (r.accepted.length === 0) throw new Error('relay refused');
-  };
-  let steps: Record<string, number[]> = {};
-  const timed = async (step: string, fn: () => Promise<unknown>) => {
-    const t0 = performance.now();
-    await fn();
-    (steps[step] ??= []).push(performance.now() - t0);
-  };
-
   // The conformance settings: fee 0, so the buyer's invoice is for the order's amount.
-  const trade = async (n: number) => {
-    const seller = party(); // full privacy: the trade key is the identity
-    const buyer = party();
-    const amount = 10_000 + n;
-    let id = '';
-    await timed('new-order → new-order', async () => {
-      await send(seller, { action: 'new-order', payload: { order: { kind: 'sell', status: 'pending', amount, fiat_code: 'USD', fiat_amount: 10, payment_method: 'bank transfer', premium: 0, created_at: 0 } } });
-      id = String((await next(seller, 'new-order')).id);
-    });
-    const inv = world.net.createInvoice({ node: 'buyer', valueSats: amount, expirySecs: 7200 });
-    await timed('take-sell → waiting-seller-to-pay', async () => {
-      await send(buyer, { action: 'take-sell', id, payload: { payment_request: [null, inv.request, null] } });
-      await next(buyer, 'waiting-seller-to-pay');
-    });
-    const hold = ((await next(seller, 'pay-invoice')).payload as { payment_request: [unknown, string] }).payment_request[1];
-    await timed('seller pays → buyer-took-order', async () => {
-      world.net.pay('seller', hold);
-      await next(seller, 'buyer-took-order');
-    });
-    await next(buyer, 'hold-invoice-payment-accepted');
-    await timed('fiat-sent → fiat-sent-ok', async () => {
-      await send(buyer, { action: 'fiat-sent', id });
-      await next(buyer, 'fiat-sent-ok');
-    });
-    await next(seller, 'fiat-sent-ok');
-    const t0 = performance.now();
-    await timed('release → hold-invoice-payment-settled', async () => {
-      await send(seller, { action: 'release', id });
-      await next(seller, 'hold-invoice-payment-settled');
-    });
-    await next(buyer, 'purchase-completed');
-    (steps['release → purchase-completed (payout)'] ??= []).push(performance.now() - t0);
-    parties.delete(seller.pk);
-    parties.delete(buyer.pk);
-  };
+  const client = new TradeClient({ pool, mostroPubkey: d.pubkey, net: world.net, fee: 0, describe: () => `${d.name}:\n${d.output().slice(-3000)}` });
+  await new Promise((r) => setTimeout(r, 200));
+  const trade = (n: number) => client.trade(10_000 + n, 10);
 
   for (let i = 0; i < 3; i++) await trade(-i - 1); // warm-up, not measured
-  steps = {};
+  client.resetSteps();
   let t0 = performance.now();
   for (let i = 0; i < SEQUENTIAL; i++) await trade(i);
-  const seq = { secs: (performance.now() - t0) / 1000, steps };
+  const seq = { secs: (performance.now() - t0) / 1000, steps: client.steps };
 
-  steps = {};
+  client.resetSteps();
   const cpuNow = () => cpuOf(d.pid) + (serverPid ? cpuOf(serverPid) : 0);
   const cpu0 = cpuNow();
   t0 = performance.now();
@@ -176,7 +89,7 @@ async function measure(world: World, d: DaemonUnderTest, label: string, serverPi
       while (started < TRADES) await trade(1000 + started++);
     }),
   );
-  const conc = { secs: (performance.now() - t0) / 1000, steps, cpuMsPerTrade: ((cpuNow() - cpu0) / TRADES) * 1000 };
+  const conc = { secs: (performance.now() - t0) / 1000, steps: client.steps, cpuMsPerTrade: ((cpuNow() - cpu0) / TRADES) * 1000 };
   const rssMb = rssOf(d.pid) + (serverPid ? rssOf(serverPid) : 0);
   pool.close();
   return { daemon: label, seq, conc, rssMb };
