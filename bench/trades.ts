@@ -25,7 +25,7 @@ import { RelayPool } from '../src/nostr/relay-pool.js';
 import { freshDatabaseUrl, startThrowawayPostgres } from '../support/postgres.js';
 import { spawnTs } from '../support/process.js';
 import { startRealTemporal } from '../support/real-temporal.js';
-import { cpuSecs, machineLine, pct, rssMb } from './stats.js';
+import { cpuByThread, cpuSecs, machineLine, pct, rssMb, threadBreakdown } from './stats.js';
 import { TradeClient } from './trade-client.js';
 
 // `--vs-mostrod`: the same trades through mostrod and this daemon, side by side (bench/vs-mostrod.ts).
@@ -122,6 +122,7 @@ for (let i = 0; i < 5; i++) await trade(-i - 1);
 for (const k of Object.keys(steps)) delete steps[k]; // the same object: client.steps
 
 const cpu0 = { daemon: cpuSecs(daemon.child.pid!), server: cpuSecs(server.child.pid!), bench: cpuSecs(process.pid) };
+const threads0 = { daemon: cpuByThread(daemon.child.pid!), server: cpuByThread(server.child.pid!) };
 const t0 = performance.now();
 let started = 0;
 let done = 0;
@@ -141,6 +142,8 @@ console.log(
   `CPU during the run: daemon ${cpu(daemon.child.pid!, cpu0.daemon)}, Temporal server ${cpu(server.child.pid!, cpu0.server)}, ` +
     `relay + simulated LND + clients ${cpu(process.pid, cpu0.bench)}; per trade ${(((cpuSecs(daemon.child.pid!) - cpu0.daemon) / done) * 1000).toFixed(0)} ms daemon CPU`,
 );
+console.log(`  daemon by thread, ms per trade: ${threadBreakdown(threads0.daemon, cpuByThread(daemon.child.pid!), done)}`);
+console.log(`  server by thread, ms per trade: ${threadBreakdown(threads0.server, cpuByThread(server.child.pid!), done)}`);
 console.log('step (client event published → reply received)       p50 ms   p99 ms');
 for (const [k, xs] of Object.entries(steps)) console.log(`${k.padEnd(52)} ${pct(xs, 50).toFixed(1).padStart(7)} ${pct(xs, 99).toFixed(1).padStart(8)}`);
 

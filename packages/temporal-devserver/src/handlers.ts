@@ -9,6 +9,7 @@ import { RpcError, failedPrecondition, invalidArgument } from './errors.js';
 import { countRuns, describeRun, executionInfo, listRuns } from './views.js';
 import { durationToMs, msToDuration, msToTimestamp, timestampToMs, type Msg } from './proto-util.js';
 import { SYSTEM_ATTRIBUTES, saTypeFromEnum, saTypeToEnum, type SaType } from './visibility.js';
+import { EncodedEvents } from './history.js';
 
 export interface CallContext {
   signal: PollSignal;
@@ -194,10 +195,10 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
         await engine.waitForHistory(run, start, opts.historyLongPollMs, ctx.signal);
       }
       const pageSize = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
-      const events = run.history.slice(start, start + pageSize);
+      const events = run.history.encodedSlice(start, start + pageSize);
       const next = start + events.length;
       const more = next < run.history.length || (req.waitNewEvent && run.running);
-      return { history: { events }, nextPageToken: more ? pageToken(next) : undefined };
+      return { history: new EncodedEvents(events), nextPageToken: more ? pageToken(next) : undefined };
     },
 
     GetWorkflowExecutionHistoryReverse: (req) => {
@@ -206,8 +207,8 @@ export function workflowServiceHandlers(engine: Engine, opts: { historyLongPollM
       const tok = req.nextPageToken?.length ? readPageToken(req.nextPageToken) : run.history.length;
       const pageSize = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
       const from = Math.max(0, tok - pageSize);
-      const events = run.history.slice(from, tok).reverse();
-      return { history: { events }, nextPageToken: from > 0 ? pageToken(from) : undefined };
+      const events = run.history.encodedSlice(from, tok).reverse();
+      return { history: new EncodedEvents(events), nextPageToken: from > 0 ? pageToken(from) : undefined };
     },
 
     RequestCancelWorkflowExecution: (req) => {

@@ -31,7 +31,8 @@ function historyEventType(): protobuf.Type {
 /** The same object shape @grpc/proto-loader produces for the services (camelCase, longs as numbers, enum names). */
 const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: false, oneofs: true };
 
-function encode(ev: Msg): Uint8Array {
+/** One event, protobuf-encoded in its own exact-size buffer. */
+export function encodeEvent(ev: Msg): Uint8Array {
   const t = historyEventType();
   const bytes = t.encode(t.fromObject(ev)).finish();
   // Own, exact-size memory: the writer's buffer may be a slice of a shared pool.
@@ -59,7 +60,7 @@ export class History {
   }
 
   push(ev: Msg): void {
-    this.events.push(encode(ev));
+    this.events.push(encodeEvent(ev));
   }
 
   /** The event at 0-based position `i`. */
@@ -77,11 +78,25 @@ export class History {
     return this.events.slice(from, to).map(decode);
   }
 
+  /** Events in [from, to) as they are stored, for a response that carries them without decoding (EncodedEvents). */
+  encodedSlice(from = 0, to = this.events.length): Uint8Array[] {
+    return this.events.slice(from, to);
+  }
+
   /** Re-stamps an event (transient workflow-task events get their original times when they are written). */
   setEventTime(i: number, eventTime: Msg): void {
     const ev = this.get(i);
     if (!ev) return;
     ev.eventTime = eventTime;
-    this.events[i] = encode(ev);
+    this.events[i] = encodeEvent(ev);
   }
+}
+
+/**
+ * A response's `history` whose events stay encoded: the server writes them into the response as they are
+ * (server.ts, `withEncodedHistory`) instead of decoding each event to an object for grpc-js to encode again — most of
+ * what a workflow task costs the server.
+ */
+export class EncodedEvents {
+  constructor(readonly events: Uint8Array[]) {}
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { lockDirectory } from '@mostro/dir-lock';
 import { Engine, type Logger } from './engine.js';
+import { withEncodedHistory } from './encoded-history.js';
 import { RpcError } from './errors.js';
 import { operatorServiceHandlers, testServiceHandlers, workflowServiceHandlers, type Handler } from './handlers.js';
 import { loadServices } from './protos.js';
@@ -182,7 +183,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
           );
       };
     }
-    server.addService(tolerant(def), impl);
+    server.addService(tolerant(withEncodedHistory(def)), impl);
   };
   bind('WorkflowService', services.workflowService, workflowServiceHandlers(engine, { historyLongPollMs }));
   bind('OperatorService', services.operatorService, operatorServiceHandlers(engine));

@@ -11,6 +11,7 @@ import { isCloseCommand, type Commands } from './commands.js';
 import type { EngineContext } from './engine-context.js';
 import { invalidArgument, notFound } from './errors.js';
 import type { HistoryWriter } from './history-writer.js';
+import { EncodedEvents, encodeEvent } from './history.js';
 import { durationToMs, msToDuration, msToTimestamp, type Msg } from './proto-util.js';
 import type { Queries } from './queries.js';
 import type { BufferedEvent, Run, WftState } from './run.js';
@@ -190,7 +191,7 @@ export class WorkflowTasks {
     w.startedTime = now;
     w.identity = identity;
     w.requestId = randomUUID();
-    let events: Msg[];
+    let events: Uint8Array[];
     if (w.transient) {
       w.scheduledId = run.history.length + 1;
       w.startedId = run.history.length + 2;
@@ -200,12 +201,12 @@ export class WorkflowTasks {
       const started = this.deps.history.nextEvent(run, 'WorkflowTaskStarted', this.startedAttrs(run));
       started.eventId = w.startedId;
       started.taskId = w.startedId;
-      events = [...run.history.slice(), scheduled, started];
+      events = [...run.history.encodedSlice(), encodeEvent(scheduled), encodeEvent(started)];
     } else {
       w.startedId = this.deps.history.append(run, 'WorkflowTaskStarted', this.startedAttrs(run));
       // A sticky worker has the run cached: it gets only what happened since its last task, as from a Temporal
       // server (events after previousStartedEventId). On a cache miss sdk-core fetches the full history itself.
-      events = run.history.slice(sticky && run.m.lastStartedId > 0 ? run.m.lastStartedId : 0);
+      events = run.history.encodedSlice(sticky && run.m.lastStartedId > 0 ? run.m.lastStartedId : 0);
     }
     this.ctx.clock.set(this.timerKey(run, 'wft'), now + run.m.wftTimeoutMs, () => {
       this.timedOut(run, seq);
@@ -220,7 +221,7 @@ export class WorkflowTasks {
       startedEventId: w.startedId,
       attempt: w.attempt,
       backlogCountHint: 0,
-      history: { events },
+      history: new EncodedEvents(events),
       workflowExecutionTaskQueue: { name: run.m.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
       scheduledTime: msToTimestamp(w.scheduledTime),
       startedTime: msToTimestamp(now),
