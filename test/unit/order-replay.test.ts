@@ -6,7 +6,7 @@
  * fiat-sent → release → payout), each recorded by the code of its name's time; order-history-bonds.json, a sell order
  * under `apply_to = "both"` (maker bond, taker bond, dispute, admin-cancel slashing the buyer, linger, close) and
  * bond-payout-history.json, the payout of that slashed bond (request, the seller's invoice, payment);
- * order-history-local-checks.json (test/e2e/order-history-shape.test.ts records it with RECORD_ORDER_HISTORY=1);
+ * order-history-local-activities.json (test/e2e/order-history-shape.test.ts records it with RECORD_ORDER_HISTORY=1);
  * order-history-payout-in-flight.json, a payout held in flight, rechecked on the 30-s clock, a new invoice refused.
  */
 import fs from 'node:fs';
@@ -23,7 +23,7 @@ describe('order workflow histories replay against the current code', () => {
   it.each([
     { name: 'before-one-commit', what: 'recorded before decisions were committed in one activity', has: 'projectOrder', lacks: 'commitDecision' },
     { name: 'one-commit', what: 'recorded with one commit per decision, the taker’s checks as activities', has: 'pendingOrderExists', lacks: 'projectOrder' },
-    { name: 'local-checks', what: 'recorded by the current code (the taker’s checks as local activities)', has: 'commitDecision', lacks: 'pendingOrderExists' },
+    { name: 'local-activities', what: 'recorded by the current code (checks and the escrow’s calls as local activities)', has: 'commitDecision', lacks: 'createHoldInvoice' },
   ])('one $what', async ({ name, has, lacks }) => {
     const history = fixture(`order-history-${name}.json`);
     const types = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);

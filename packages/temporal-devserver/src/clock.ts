@@ -13,12 +13,23 @@ interface Entry {
 
 const MAX_DELAY = 2 ** 31 - 1;
 
+/** A key's first `|`-separated segment. */
+const groupOf = (key: string): string => {
+  const i = key.indexOf('|');
+  return i < 0 ? key : key.slice(0, i);
+};
+
 export class VirtualClock {
   offset = 0;
   /** Time-skipping lock counter of the test service; skipping is allowed only at 0 (or in autoSkip mode). */
   lockCount = 1;
   private heap: Entry[] = [];
   private byKey = new Map<string, Entry>();
+  /**
+   * Keys by their first segment (a run's id: keys are `runId|…`), so cancelling a run's or an activity's timers
+   * looks at that run's few timers, not at every timer of every open workflow.
+   */
+  private byGroup = new Map<string, Set<string>>();
   private realTimer: NodeJS.Timeout | undefined;
   private realAt = Infinity;
   private skipScheduled = false;
@@ -53,6 +64,10 @@ export class VirtualClock {
     this.cancel(key);
     const e: Entry = { key, at, fn, dead: false };
     this.byKey.set(key, e);
+    const g = groupOf(key);
+    let keys = this.byGroup.get(g);
+    if (!keys) this.byGroup.set(g, (keys = new Set()));
+    keys.add(key);
     this.push(e);
     if (at < this.realAt) this.arm();
     this.requestSkipCheck();
@@ -62,17 +77,21 @@ export class VirtualClock {
     const e = this.byKey.get(key);
     if (!e) return;
     e.dead = true;
+    this.forget(key);
+  }
+
+  private forget(key: string): void {
     this.byKey.delete(key);
+    const g = groupOf(key);
+    const keys = this.byGroup.get(g);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byGroup.delete(g);
   }
 
   /** Cancels every timer whose key starts with `prefix` (all timers of a run). */
   cancelPrefix(prefix: string): void {
-    for (const [k, e] of this.byKey) {
-      if (k.startsWith(prefix)) {
-        e.dead = true;
-        this.byKey.delete(k);
-      }
-    }
+    const candidates = prefix.includes('|') ? [...(this.byGroup.get(groupOf(prefix)) ?? [])] : [...this.byKey.keys()];
+    for (const k of candidates) if (k.startsWith(prefix)) this.cancel(k);
   }
 
   lock(): void {
@@ -126,7 +145,7 @@ export class VirtualClock {
       const top = this.peek();
       if (!top || top.at > this.now()) break;
       this.pop();
-      this.byKey.delete(top.key);
+      this.forget(top.key);
       top.dead = true;
       try {
         top.fn();

@@ -53,4 +53,23 @@ describe('virtual clock', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(95);
     c.close();
   });
+
+  it("cancels a run's timers by prefix, and only those, whether or not others of its run already fired", async () => {
+    const c = clock();
+    const fired: string[] = [];
+    const far = c.now() + 3600_000;
+    for (const k of ['r1|act|5|timeout', 'r1|act|5|retry', 'r1|act|50|timeout', 'r1|wft', 'r2|act|5|timeout', 'r10|act|5|timeout']) c.set(k, far, () => fired.push(k));
+    c.set('r1|soon', c.now(), () => fired.push('r1|soon'));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(fired).toEqual(['r1|soon']);
+    c.cancelPrefix('r1|act|5|');
+    expect(['r1|act|5|timeout', 'r1|act|5|retry', 'r1|act|50|timeout', 'r1|wft', 'r2|act|5|timeout', 'r10|act|5|timeout'].map((k) => c.has(k))).toEqual([false, false, true, true, true, true]);
+    c.cancelPrefix('r1|');
+    expect(c.size).toBe(2);
+    c.set('r1|again', far, () => undefined);
+    expect(c.has('r1|again')).toBe(true);
+    c.cancelPrefix('r');
+    expect(c.size).toBe(0);
+    c.close();
+  });
 });

@@ -60,8 +60,10 @@ function activities(heartbeatSecs: number) {
     // Follows a payment in flight for as long as LND keeps it so (until its HTLCs time out, days at worst).
     lnTrack: proxyActivities<LightningActivities>(opts('30 days')),
     price: proxyActivities<PriceActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout, retry: { maximumAttempts: 3 } }),
-    // Read-only checks run inside the workflow task that asked for them: no server round trip, no extra task.
-    checks: proxyLocalActivities<Pick<DatabaseActivities, 'pendingOrderExists'> & Pick<LightningActivities, 'validateInvoice'>>({
+    // Short, idempotent calls run inside the workflow task that asked for them: no server round trip, no extra task.
+    local: proxyLocalActivities<
+      Pick<DatabaseActivities, 'pendingOrderExists'> & Pick<LightningActivities, 'validateInvoice' | 'createHoldInvoice' | 'settleHoldInvoice'>
+    >({
       startToCloseTimeout: '60 seconds',
       retry: { maximumInterval: '30 seconds' },
     }),
@@ -69,11 +71,16 @@ function activities(heartbeatSecs: number) {
 }
 
 /**
- * A taker's and a buyer's checks (is another order waiting on this identity, is the invoice payable) as local
- * activities: they read and change nothing, so running again in a retried workflow task is harmless, and they
- * spare a trade two activities and two workflow tasks. Histories recorded before run them as activities.
+ * Local activities: a taker's and a buyer's checks (is another order waiting on this identity, is the invoice
+ * payable), which read and change nothing, and the escrow's creation and settlement, which LND makes idempotent (the
+ * invoice's hash and preimage derive from its key: a second create hands out the same invoice, a second settle finds
+ * it settled). A worker dying after one ran but before its workflow task completed runs it again in the retried task,
+ * harmlessly; payments stay regular activities (their purpose is recorded before dispatch). Each spares a trade an
+ * activity task and a workflow task: four per trade. Histories recorded before run them as activities.
  */
-export const LOCAL_CHECKS_PATCH = 'local-checks';
+export const LOCAL_ACTIVITIES_PATCH = 'local-activities';
+
+type LnInput<K extends 'validateInvoice' | 'createHoldInvoice' | 'settleHoldInvoice'> = Parameters<LightningActivities[K]>[0];
 
 /** Activity stubs with some replaced (the SDK's stubs are a proxy: spreading it would drop the others). */
 function overriding<T extends object, R extends Partial<Record<keyof T, unknown>>>(stubs: T, replaced: R): T {
@@ -98,8 +105,15 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   let repairable: CancellationScope | undefined;
   const ports: OrderPorts = {
     ...acts,
-    db: overriding(acts.db, { pendingOrderExists: (i: Parameters<DatabaseActivities['pendingOrderExists']>[0]) => (patched(LOCAL_CHECKS_PATCH) ? acts.checks : acts.db).pendingOrderExists(i) }),
-    ln: overriding(acts.ln, { validateInvoice: (i: Parameters<LightningActivities['validateInvoice']>[0]) => (patched(LOCAL_CHECKS_PATCH) ? acts.checks : acts.ln).validateInvoice(i) }),
+    // Decided per call (Temporal's patched): a history recorded before replays with the regular activities.
+    db: overriding(acts.db, {
+      pendingOrderExists: (i: Parameters<DatabaseActivities['pendingOrderExists']>[0]) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.db).pendingOrderExists(i),
+    }),
+    ln: overriding(acts.ln, {
+      validateInvoice: (i: LnInput<'validateInvoice'>) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.ln).validateInvoice(i),
+      createHoldInvoice: (i: LnInput<'createHoldInvoice'>) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.ln).createHoldInvoice(i),
+      settleHoldInvoice: (i: LnInput<'settleHoldInvoice'>) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.ln).settleHoldInvoice(i),
+    }),
     async startBondPayout(payout) {
       await startChild(bondPayoutWorkflow, {
         workflowId: bondPayoutWorkflowId(payout.bondId),
