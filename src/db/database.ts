@@ -14,6 +14,47 @@ import { applyMigrations, type SqlSession } from './migrate.js';
 
 export type Db = PrismaClient;
 
+/**
+ * Plain SQL on the connections Prisma uses, for the few statements every message or trade runs (the ingress journal,
+ * the orders projection, trade indexes, the invoice watcher): ~0.1 ms of CPU each against ~0.3–0.5 ms through
+ * Prisma's client and query compiler. Statements must be fixed text (values only as parameters): each is prepared
+ * once per connection under a name.
+ */
+export interface Sql {
+  query<T>(text: string, params?: unknown[]): Promise<T[]>;
+  /** The number of rows the statement changed. */
+  execute(text: string, params?: unknown[]): Promise<number>;
+}
+
+const sqlOfClient = new WeakMap<PrismaClient, Sql>();
+
+/** The plain-SQL side of a database opened by {@link openDatabase}. */
+export function sqlOf(db: Db): Sql {
+  const sql = sqlOfClient.get(db);
+  if (!sql) throw new Error('sqlOf: not a client from openDatabase');
+  return sql;
+}
+
+function pgSql(pool: pg.Pool): Sql {
+  const names = new Map<string, string>();
+  const statement = (text: string, values: unknown[]) => {
+    let name = names.get(text);
+    if (!name) names.set(text, (name = `mostro_${names.size}`));
+    return { name, text, values };
+  };
+  return {
+    query: async <T>(text: string, params: unknown[] = []) => (await pool.query(statement(text, params))).rows as T[],
+    execute: async (text, params = []) => (await pool.query(statement(text, params))).rowCount ?? 0,
+  };
+}
+
+function pgliteSql(db: PGlite): Sql {
+  return {
+    query: async <T>(text: string, params: unknown[] = []) => (await db.query<T>(text, params)).rows,
+    execute: async (text, params = []) => (await db.query(text, params)).affectedRows ?? 0,
+  };
+}
+
 export interface Database {
   prisma: PrismaClient;
   kind: 'postgresql' | 'pglite';
@@ -79,6 +120,7 @@ export async function openDatabase(where: DatabaseLocation): Promise<Database> {
       throw err;
     }
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    sqlOfClient.set(prisma, pgSql(pool));
     return {
       prisma,
       kind: 'postgresql',
@@ -94,6 +136,7 @@ export async function openDatabase(where: DatabaseLocation): Promise<Database> {
   await applyMigrations(pgliteSession(db));
   if (dir) ownerOnly(dir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  sqlOfClient.set(prisma, pgliteSql(db));
   return {
     prisma,
     kind: 'pglite',

@@ -5,7 +5,7 @@
  * of statements a second. Calls made in the same event-loop turn therefore share one statement per kind (a lookup of
  * many ids, one multi-row insert), each caller still resolving only once its own row is read or written.
  */
-import type { Db } from './database.js';
+import { sqlOf, type Db } from './database.js';
 
 export type IngressEventState = 'admitting' | 'done';
 
@@ -67,21 +67,26 @@ export class DbIngressJournal implements IngressJournal {
     private readonly pubkey: string,
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
   ) {
+    const sql = sqlOf(db);
+    // Fixed statements (arrays as parameters): prepared once, whatever the batch size.
     this.lookups = new Batcher(async (ids) => {
-      const rows = await this.db.ingressEvent.findMany({ where: { eventId: { in: [...new Set(ids)] } }, select: { eventId: true, done: true } });
-      const byId = new Map(rows.map((r) => [r.eventId, r.done ? ('done' as const) : ('admitting' as const)]));
+      const rows = await sql.query<{ event_id: string; done: boolean }>('SELECT "event_id", "done" FROM "ingress_events" WHERE "event_id" = ANY($1::text[])', [[...new Set(ids)]]);
+      const byId = new Map(rows.map((r) => [r.event_id, r.done ? ('done' as const) : ('admitting' as const)]));
       return ids.map((id) => byId.get(id) ?? null);
     });
     this.begins = new Batcher(async (rows) => {
-      await this.db.ingressEvent.createMany({ data: rows.map((r) => ({ eventId: r.eventId, createdAt: BigInt(r.createdAt) })), skipDuplicates: true });
+      await sql.execute(
+        'INSERT INTO "ingress_events" ("event_id", "created_at", "done") SELECT e, c, false FROM unnest($1::text[], $2::bigint[]) AS t(e, c) ON CONFLICT ("event_id") DO NOTHING',
+        [rows.map((r) => r.eventId), rows.map((r) => r.createdAt)],
+      );
       return rows.map(() => undefined);
     });
     this.finishes = new Batcher(async (rows) => {
+      // One row per event: ON CONFLICT cannot update the same row twice in a statement.
       const unique = [...new Map(rows.map((r) => [r.eventId, r])).values()];
-      const values = unique.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
-      await this.db.$executeRawUnsafe(
-        `INSERT INTO "ingress_events" ("event_id", "created_at", "done") VALUES ${values} ON CONFLICT ("event_id") DO UPDATE SET "done" = true`,
-        ...unique.flatMap((r) => [r.eventId, BigInt(r.createdAt)]),
+      await sql.execute(
+        'INSERT INTO "ingress_events" ("event_id", "created_at", "done") SELECT e, c, true FROM unnest($1::text[], $2::bigint[]) AS t(e, c) ON CONFLICT ("event_id") DO UPDATE SET "done" = true',
+        [unique.map((r) => r.eventId), unique.map((r) => r.createdAt)],
       );
       return rows.map(() => undefined);
     });

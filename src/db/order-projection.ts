@@ -5,7 +5,7 @@
  * writing the same state twice is a no-op.
  */
 import type { OrderState } from '../domain/order.js';
-import type { Db } from './database.js';
+import { sqlOf, type Db } from './database.js';
 
 const big = (n: number) => BigInt(n);
 const bigOrNull = (n: number | null) => (n === null ? null : BigInt(n));
@@ -66,8 +66,8 @@ let upsertSql: { sql: string; fields: string[] } | undefined;
 
 /**
  * One statement: insert the row, or overwrite it only when this state is newer —
- * `INSERT … ON CONFLICT (id) DO UPDATE … WHERE orders.version < EXCLUDED.version`. A raw statement built once skips
- * Prisma's query compiler and a second round trip (this runs for every decision of every trade).
+ * `INSERT … ON CONFLICT (id) DO UPDATE … WHERE orders.version < EXCLUDED.version`. Plain SQL built once (database.ts,
+ * `Sql`) skips Prisma's client and a second round trip (this runs for every decision of every trade).
  */
 function upsertStatement(fields: string[]): string {
   if (upsertSql && upsertSql.fields.join() === fields.join()) return upsertSql.sql;
@@ -84,6 +84,6 @@ function upsertStatement(fields: string[]): string {
 export async function projectOrder(db: Db, o: OrderState, seq: number, now = Math.floor(Date.now() / 1000)): Promise<boolean> {
   const row: Record<string, unknown> = { id: o.id, ...columns(o, now), version: seq };
   const fields = Object.keys(row);
-  const written = await db.$executeRawUnsafe(upsertStatement(fields), ...fields.map((f) => row[f]));
+  const written = await sqlOf(db).execute(upsertStatement(fields), fields.map((f) => row[f]));
   return written === 1;
 }

@@ -3,7 +3,7 @@
  * atomic), and a handler that accepted a trade advances the index with a compare-and-set — a concurrent message with
  * the same or a lower index loses, as it must.
  */
-import type { Db } from './database.js';
+import { sqlOf, type Db } from './database.js';
 
 /** Users' trade indexes, by identity pubkey. Implementations must make `createUser` insert-if-absent atomic. */
 export interface TradeIndexStore {
@@ -20,8 +20,9 @@ export class DbTradeIndexStore implements TradeIndexStore {
   ) {}
 
   async lastTradeIndex(identity: string): Promise<number | null> {
-    const u = await this.db.user.findUnique({ where: { pubkey: identity }, select: { lastTradeIndex: true } });
-    return u ? Number(u.lastTradeIndex) : null;
+    // Read for most messages a trade sends: plain SQL (database.ts, `Sql`).
+    const [u] = await sqlOf(this.db).query<{ last_trade_index: string | number | bigint }>('SELECT "last_trade_index" FROM "users" WHERE "pubkey" = $1', [identity]);
+    return u ? Number(u.last_trade_index) : null;
   }
 
   async createUser(identity: string, lastTradeIndex: number): Promise<boolean> {
