@@ -34,6 +34,11 @@ export interface LightningDeps {
   /** LNURL / Lightning Address resolution (SSRF guard stays on unless a test allows private hosts). */
   lnurl?: LnurlOptions;
   now?: () => number;
+  /**
+   * Told when a hold invoice was created: an invoice watcher in the same process follows it at once instead of at
+   * its next scan (up to `pollMs` later), so a seller who pays immediately is heard immediately.
+   */
+  onHoldInvoiceCreated?: () => void;
 }
 
 /** The dependencies with their defaults filled in, and what the groups share: made once per set of activities. */

@@ -46,6 +46,7 @@ export function createHoldInvoiceActivities(c: LightningContext) {
           expires_at: new Date((now() + settings.holdInvoiceExpirySecs) * 1000).toISOString(),
           cltv_delta: settings.holdInvoiceCltvDelta,
         });
+        c.onHoldInvoiceCreated?.();
         return { hash: id, request: inv.request };
       } catch (err) {
         // Created by an earlier attempt: hand out that invoice again.

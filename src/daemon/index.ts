@@ -195,7 +195,10 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
     credentials = lnsim.credentials;
   }
   const lnd = connectLnd(credentials);
+  // Worker and ingress in one process: a new hold invoice is followed at once (ingress/lightning.ts, `nudge`).
+  let holdInvoiceCreated: (() => void) | undefined;
   const lightningDeps = {
+    onHoldInvoiceCreated: () => holdInvoiceCreated?.(),
     lnd,
     db: db.prisma,
     preimageSecret: preimageSecretOf(mostroKey),
@@ -283,6 +286,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       orderSettings,
     });
     parts.add('ingress', () => ingress.stop());
+    holdInvoiceCreated = () => ingress.invoices?.nudge();
     if (s.rpc.enabled) {
       const port = o.ports === 'ephemeral' ? 0 : s.rpc.port;
       const label = setting(s, 'rpc', 'port', `${s.rpc.listen_address}:${port}`);

@@ -95,6 +95,8 @@ export class InvoiceWatcher {
   private readonly finished = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
+  /** A nudge came while a scan was running: scan once more when it ends. */
+  private rescan = false;
   private stopped = true;
   private scans = 0;
   private heightTimer: NodeJS.Timeout | undefined;
@@ -133,6 +135,16 @@ export class InvoiceWatcher {
     return this.watched.size;
   }
 
+  /**
+   * A hold invoice was just created (in this process): look at recent invoices now rather than at the next scan. A
+   * scan already running may have read the table before the new row: then one more follows it.
+   */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.scanning) this.rescan = true;
+    else void this.scan(false);
+  }
+
   /** One pass over `hold_invoices` (recent ones only unless `full`): follow what is not followed yet. */
   scan(full = true): Promise<void> {
     this.scanning ??= (async () => {
@@ -155,6 +167,10 @@ export class InvoiceWatcher {
         this.opts.log.warn('invoice watcher: scan failed', { error: (err as Error).message });
       } finally {
         this.scanning = undefined;
+        if (this.rescan) {
+          this.rescan = false;
+          void this.scan(false);
+        }
       }
     })();
     return this.scanning;

@@ -28,9 +28,11 @@ export async function startLightningWorld(o: {
   workflowsUrl: string;
   /** Replace or wrap activities before the worker gets them (fault injection). */
   wrap?: (real: LightningActivities) => object;
+  /** The activities' hook for a new hold invoice (the daemon nudges its invoice watcher with it). */
+  onHoldInvoiceCreated?: () => void;
 }): Promise<LightningWorld> {
   const db = await openDatabase({ memory: true });
-  const activities = createLightningActivities({ lnd: o.lab.lnd(), db: db.prisma, preimageSecret: crypto.randomBytes(32), settings: o.lab.settings });
+  const activities = createLightningActivities({ lnd: o.lab.lnd(), db: db.prisma, preimageSecret: crypto.randomBytes(32), settings: o.lab.settings, onHoldInvoiceCreated: o.onHoldInvoiceCreated });
   const env = await createTemporalTestEnv();
   const worker: Worker = await env.worker({
     taskQueue: o.taskQueue,

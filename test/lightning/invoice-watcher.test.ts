@@ -19,12 +19,18 @@ const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 describe.each(LABS)('invoice watcher on $name', ({ start, skip }) => {
   const taskQueue = uid('hold');
   let world: LightningWorld;
+  let holdInvoiceCreated: (() => void) | undefined;
 
   beforeAll(async () => {
     if (skip) return;
     const lab = await start();
     // A world that fails to start must not leave the lab's processes running.
-    world = await startLightningWorld({ lab, taskQueue, workflowsUrl: new URL('./workflows/hold-invoice-owner.ts', import.meta.url).href }).catch(async (err: unknown) => {
+    world = await startLightningWorld({
+      lab,
+      taskQueue,
+      workflowsUrl: new URL('./workflows/hold-invoice-owner.ts', import.meta.url).href,
+      onHoldInvoiceCreated: () => holdInvoiceCreated?.(),
+    }).catch(async (err: unknown) => {
       await lab.close();
       throw err;
     });
@@ -64,6 +70,21 @@ describe.each(LABS)('invoice watcher on $name', ({ start, skip }) => {
       const signals = (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes.signalName] : []));
       expect(signals).toEqual(['hold-invoice-accepted', 'hold-invoice-settled']);
     } finally {
+      await w.stop();
+    }
+  }, 60_000);
+
+  it.skipIf(skip)('follows a new hold invoice as soon as it is created (nudged), not at its next scan', async () => {
+    // Scans ten minutes apart: only the nudge from the activity that created the invoice can get it followed in time.
+    const w = new InvoiceWatcher({ lnd: world.lab.lnd(), db: world.db.prisma, gateway: new TemporalHoldInvoiceGateway(world.env.plainClient), log: quiet, pollMs: 600_000, retryMs: 100 });
+    await w.start();
+    holdInvoiceCreated = () => w.nudge();
+    try {
+      const { handle, request } = await startOwner(12_000, true);
+      await world.lab.pay('seller', request);
+      expect(await handle.result()).toEqual(['accepted:12000', 'settled:12000']);
+    } finally {
+      holdInvoiceCreated = undefined;
       await w.stop();
     }
   }, 60_000);
