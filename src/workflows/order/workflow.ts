@@ -103,16 +103,15 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderWor
   const settings = 'child' in input ? input.settings : (input.settings ?? (await config.orderSettings()));
   const acts = activities(settings.activityHeartbeatTimeoutSecs);
   let repairable: CancellationScope | undefined;
+  // Decided per call (Temporal's patched): a history recorded before replays with the regular activities.
+  const localOr = <T,>(regular: T) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : regular);
   const ports: OrderPorts = {
     ...acts,
-    // Decided per call (Temporal's patched): a history recorded before replays with the regular activities.
-    db: overriding(acts.db, {
-      pendingOrderExists: (i: Parameters<DatabaseActivities['pendingOrderExists']>[0]) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.db).pendingOrderExists(i),
-    }),
+    db: overriding(acts.db, { pendingOrderExists: (i: Parameters<DatabaseActivities['pendingOrderExists']>[0]) => localOr(acts.db).pendingOrderExists(i) }),
     ln: overriding(acts.ln, {
-      validateInvoice: (i: LnInput<'validateInvoice'>) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.ln).validateInvoice(i),
-      createHoldInvoice: (i: LnInput<'createHoldInvoice'>) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.ln).createHoldInvoice(i),
-      settleHoldInvoice: (i: LnInput<'settleHoldInvoice'>) => (patched(LOCAL_ACTIVITIES_PATCH) ? acts.local : acts.ln).settleHoldInvoice(i),
+      validateInvoice: (i: LnInput<'validateInvoice'>) => localOr(acts.ln).validateInvoice(i),
+      createHoldInvoice: (i: LnInput<'createHoldInvoice'>) => localOr(acts.ln).createHoldInvoice(i),
+      settleHoldInvoice: (i: LnInput<'settleHoldInvoice'>) => localOr(acts.ln).settleHoldInvoice(i),
     }),
     async startBondPayout(payout) {
       await startChild(bondPayoutWorkflow, {
