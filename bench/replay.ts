@@ -4,25 +4,31 @@
  * again in one worker, timed. The number that changes when the workflow's code or the SDK's sandbox does — stable
  * to a few percent, unlike a whole-daemon benchmark on a shared machine.
  *
- *   npm run bench:replay -- [--replays 300] [--history test/fixtures/order-history-local-activities.json]
+ *   npm run bench:replay -- [--replays 300] [--history test/fixtures/order-history-local-activities.json] [--stack-traces]
+ *
+ * `--stack-traces`: with the SDK's per-promise stack recording on (`[temporal] workflow_stack_traces = true`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { setWorkflowStackTraces } from '../src/workers/worker.js';
 import { machineLine } from './stats.js';
 
 const { values } = parseArgs({
   options: {
     replays: { type: 'string', default: '300' },
     history: { type: 'string', default: 'test/fixtures/order-history-local-activities.json' },
+    'stack-traces': { type: 'boolean', default: false },
   },
 });
+// Read when the replay worker's sandbox starts, as the daemon's worker threads do (src/workers/worker.ts).
+setWorkflowStackTraces(values['stack-traces']);
 const REPLAYS = Number(values.replays);
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
-console.log(machineLine());
+console.log(`${machineLine()}; workflow stack traces ${values['stack-traces'] ? 'on' : 'off'}`);
 const history = historyFromJSON(JSON.parse(fs.readFileSync(path.resolve(values.history), 'utf8')));
 const tasks = (history.events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length;
 const workflowBundle = await bundleWorkflowCode({ workflowsPath: path.resolve('src/workflows/index.ts'), logger: new DefaultLogger('WARN') });

@@ -154,6 +154,8 @@ const temporal = z.strictObject({
   max_concurrent_workflow_tasks: int(2).optional(),
   max_concurrent_activities: int(1).optional(),
   workflow_thread_pool_size: int(1).max(64).optional(),
+  /** The Web UI's Stack Trace tab (where each workflow waits): off, it costs about half the workflows' CPU. */
+  workflow_stack_traces: z.boolean().default(false),
 });
 
 /** mostrod's admin gRPC service (`mostro.admin.v1.AdminService`): off by default, loopback when on. */

@@ -253,6 +253,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       maxConcurrentWorkflowTaskExecutions: s.temporal.max_concurrent_workflow_tasks,
       maxConcurrentActivityTaskExecutions: s.temporal.max_concurrent_activities,
       workflowThreadPoolSize: s.temporal.workflow_thread_pool_size,
+      workflowStackTraces: s.temporal.workflow_stack_traces,
     }));
     parts.add('worker connection', () => native.close());
     const running = worker.run();

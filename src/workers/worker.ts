@@ -10,20 +10,33 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 /** Identifies this process in workflow histories (who ran an activity) and in the Web UI's worker list. */
 export const workerIdentity = (): string => `mostro-worker@${os.hostname()}/${process.pid}`;
 
-/** Connects and creates the worker (not yet running); the caller runs it and closes the connection after. */
 /** Worker tuning from `[temporal]`; unset values keep the SDK's defaults. */
 export interface WorkerTuning {
   maxCachedWorkflows?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
   maxConcurrentActivityTaskExecutions?: number;
   workflowThreadPoolSize?: number;
+  /** `[temporal] workflow_stack_traces`: see {@link setWorkflowStackTraces}. Default off. */
+  workflowStackTraces?: boolean;
 }
 
+/**
+ * Whether the SDK records where each workflow waits, for the `__stack_trace` query (the Web UI's Stack Trace tab).
+ * Recording captures a source-mapped stack for every promise a workflow creates: about half the order workflow's CPU,
+ * so the daemon leaves it off unless asked. The switch is an environment variable that the SDK's workflow threads read
+ * when they start (a patch of ours, scripts/patch-dependencies.mjs): set it before creating a worker.
+ */
+export function setWorkflowStackTraces(on: boolean): void {
+  process.env.TEMPORAL_WORKFLOW_STACK_TRACES = on ? 'on' : 'off';
+}
+
+/** Connects and creates the worker (not yet running); the caller runs it and closes the connection after. */
 export async function createWorker(
   target: TemporalTarget,
   deps: Omit<ActivityDeps, 'identity'>,
-  tuning: WorkerTuning = {},
+  { workflowStackTraces = false, ...tuning }: WorkerTuning = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
+  setWorkflowStackTraces(workflowStackTraces);
   const connection = await connectNative(target);
   try {
     const identity = workerIdentity();
