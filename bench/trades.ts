@@ -8,7 +8,7 @@
  * Reports: complete trades per second with `--concurrency` trades in flight, the latency of each step (client event
  * published → the reply to that client received) p50/p99, and each process's RSS with `--open` more pending orders.
  *
- *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000] [--server embedded|real]
+ *   npm run bench:trades -- [--trades 200] [--concurrency 40] [--open 10000] [--db postgres|pglite] [--cache 1000] [--server embedded|real] [--hold 0]
  *   npm run bench:trades -- --vs-mostrod …   the same trades through mostrod and this daemon (bench/vs-mostrod.ts)
  */
 import fs from 'node:fs';
@@ -44,6 +44,8 @@ const { values } = parseArgs({
     cache: { type: 'string', default: '1000' },
     /** `embedded`: this project's server (packages/temporal-devserver); `real`: `temporal server start-dev` (SQLite file). */
     server: { type: 'string', default: 'embedded' },
+    /** Keep everything running this long after the last figure (to inspect the processes: heap snapshots, /proc). */
+    hold: { type: 'string', default: '0' },
   },
 });
 const TRADES = Number(values.trades);
@@ -177,7 +179,15 @@ if (OPEN > 0) {
   console.log(`${acked} more orders opened in ${openSecs.toFixed(1)} s (${(acked / openSecs).toFixed(0)}/s)`);
   const daemonRss = rssMb(daemon.child.pid!);
   const serverRss = rssMb(server.child.pid!);
-  console.log(`RSS: ${rssLine()}; daemon + server ${(daemonRss + serverRss).toFixed(0)} MB`);
+  console.log(`RSS right after: ${rssLine()}; daemon + server ${(daemonRss + serverRss).toFixed(0)} MB`);
+  // What the orders hold, apart from the garbage of opening them at full speed: V8 gives idle heap back once the
+  // process has been quiet for a while (its memory reducer), within a minute.
+  await new Promise((r) => setTimeout(r, 60_000));
+  console.log(`RSS after 60 s idle: ${rssLine()}; daemon + server ${(rssMb(daemon.child.pid!) + rssMb(server.child.pid!)).toFixed(0)} MB`);
+}
+if (Number(values.hold) > 0) {
+  console.log(`holding ${values.hold} s: daemon pid ${daemon.child.pid}, server pid ${server.child.pid}`);
+  await new Promise((r) => setTimeout(r, Number(values.hold) * 1000));
 }
 daemon.child.kill('SIGTERM');
 await daemon.exited;

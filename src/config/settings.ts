@@ -149,8 +149,12 @@ const temporal = z.strictObject({
   activity_heartbeat_timeout_seconds: int(2).default(10),
   /** How long a finished order's workflow stays open to answer late messages (ratings, cancels) from memory. */
   finished_order_linger_seconds: int(0).default(3600),
-  /** Worker tuning (unset: the SDK's defaults): workflows kept in memory, concurrent tasks, sandbox threads. */
-  max_cached_workflows: int(0).optional(),
+  /**
+   * Open workflows kept in the worker's memory (~0.3 MB each); the others replay their history when they wake (a
+   * pending order's is a few events: milliseconds). The SDK's own default grows with the heap limit (~2,300).
+   */
+  max_cached_workflows: int(0).default(500),
+  /** Worker tuning (unset: the SDK's defaults): concurrent tasks, sandbox threads. */
   max_concurrent_workflow_tasks: int(2).optional(),
   max_concurrent_activities: int(1).optional(),
   workflow_thread_pool_size: int(1).max(64).optional(),

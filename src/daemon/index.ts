@@ -233,7 +233,7 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
     const priceTimer = setInterval(() => void refresh(), s.price.update_interval_seconds * 1000);
     parts.add('price refresh', async () => clearInterval(priceTimer));
 
-    const { worker, connection: native } = await step(`${setting(s, 'temporal', 'namespace', namespace)}, task_queue = ${target.taskQueue}: the worker could not start`, () => createWorker(target, {
+    const { worker, connection: native, bundle } = await step(`${setting(s, 'temporal', 'namespace', namespace)}, task_queue = ${target.taskQueue}: the worker could not start`, () => createWorker(target, {
       db: db.prisma,
       lightning: lightningDeps,
       nostr: {
@@ -264,7 +264,12 @@ async function assemble(o: DaemonOptions, parts: Parts, port: (p: number) => num
       await running.catch(() => undefined);
     });
     checks.worker = () => worker.getState() === 'RUNNING';
-    log.info('worker started', { component: 'worker', taskQueue: target.taskQueue, identity: worker.options.identity });
+    log.info('worker started', {
+      component: 'worker',
+      taskQueue: target.taskQueue,
+      identity: worker.options.identity,
+      workflowBundle: `${bundle.built ? 'built' : 'cached'}: ${bundle.codePath}`,
+    });
   }
 
   let rpcAddress: string | undefined;

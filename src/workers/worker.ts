@@ -3,6 +3,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { workflowBundlePath } from './bundle.js';
 import { connectNative, type TemporalTarget } from '../temporal/connect.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -35,8 +36,9 @@ export async function createWorker(
   target: TemporalTarget,
   deps: Omit<ActivityDeps, 'identity'>,
   { workflowStackTraces = false, ...tuning }: WorkerTuning = {},
-): Promise<{ worker: Worker; connection: NativeConnection }> {
+): Promise<{ worker: Worker; connection: NativeConnection; bundle: { codePath: string; built: boolean } }> {
   setWorkflowStackTraces(workflowStackTraces);
+  const bundle = await workflowBundlePath(workflowsPath);
   const connection = await connectNative(target);
   try {
     const identity = workerIdentity();
@@ -45,11 +47,11 @@ export async function createWorker(
       namespace: target.namespace,
       taskQueue: target.taskQueue,
       identity,
-      workflowsPath,
+      workflowBundle: { codePath: bundle.codePath },
       activities: createActivities({ identity, ...deps }),
       ...Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)),
     });
-    return { worker, connection };
+    return { worker, connection, bundle };
   } catch (err) {
     await connection.close();
     throw err;
