@@ -153,7 +153,7 @@ const temporal = z.strictObject({
    * Open workflows kept in the worker's memory (~0.3 MB each); the others replay their history when they wake (a
    * pending order's is a few events: milliseconds). The SDK's own default grows with the heap limit (~2,300).
    */
-  max_cached_workflows: int(0).default(500),
+  max_cached_workflows: int(0).default(250),
   /** Worker tuning (unset: the SDK's defaults): concurrent tasks, sandbox threads. */
   max_concurrent_workflow_tasks: int(2).optional(),
   max_concurrent_activities: int(1).optional(),
