@@ -10,8 +10,21 @@ import { loadNative } from '@mostro/secp256k1-native';
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
-/** SHA-256, HMAC and ChaCha20 through Node's OpenSSL: event ids, message digests and NIP-44's symmetric part. */
-export const opensslSymmetric: Pick<CryptoBackend, 'sha256' | 'hmacSha256' | 'chacha20'> = {
+/**
+ * Node's base64 decoder skips what it does not understand (other characters, missing padding, base64url); the
+ * protocol must refuse those payloads as @scure/base does. A payload is canonical exactly when encoding its bytes
+ * gives it back, so that is the check (~1 µs against ~34 µs for @scure/base's decoder on a 1-KB payload).
+ */
+function strictBase64Decode(text: string): Uint8Array {
+  const b = Buffer.from(text, 'base64');
+  if (b.toString('base64') !== text) throw new Error('invalid base64');
+  return bytes(b);
+}
+
+/** SHA-256, HMAC, ChaCha20 and base64 through Node's OpenSSL: event ids, message digests, NIP-44's symmetric part. */
+export const opensslSymmetric: Pick<CryptoBackend, 'sha256' | 'hmacSha256' | 'chacha20' | 'base64Encode' | 'base64Decode'> = {
+  base64Encode: (data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+  base64Decode: strictBase64Decode,
   sha256: (data) => bytes(createHash('sha256').update(data).digest()),
   hmacSha256: (key, data) => bytes(createHmac('sha256', key).update(data).digest()),
   chacha20: (key, nonce, data) => {

@@ -13,6 +13,8 @@ import { conversationKeyFromSharedX, nip44Decrypt, nip44Encrypt, nobleBackend, s
 import { chacha20 } from '@noble/ciphers/chacha.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { cliKeys, cliWrap } from '../helpers/mostro-cli.js';
+import { base64 } from '@scure/base';
+import fc from 'fast-check';
 
 afterEach(() => setCryptoBackend(nobleBackend));
 
@@ -98,6 +100,35 @@ describe('crypto backends', () => {
       expect(nip44Decrypt(nip44.v2.encrypt(plaintext, key), key)).toBe(plaintext);
       setCryptoBackend(nobleBackend);
     }
+  });
+
+  it("decode NIP-44's base64 exactly as strictly as @scure/base: the same bytes, the same refusals", () => {
+    const decoders = fast.map((f) => f.base64Decode!);
+    const outcome = (decode: (t: string) => Uint8Array, text: string): string => {
+      try {
+        return Buffer.from(decode(text)).toString('hex');
+      } catch {
+        return 'refused';
+      }
+    };
+    // Valid payloads, and each mutated the ways a lenient decoder would accept: other characters, base64url,
+    // whitespace, missing or extra padding, non-zero trailing bits.
+    const mutated = fc.tuple(fc.uint8Array({ maxLength: 200 }), fc.nat(), fc.constantFrom('', '-', '_', ' ', '\n', '=', '==', '!', 'A', '%')).map(([data, at, insert]) => {
+      const text = base64.encode(data);
+      const i = text.length === 0 ? 0 : at % (text.length + 1);
+      const kinds = [text, text.slice(0, i) + insert + text.slice(i), text.replace(/=+$/, ''), text.slice(0, i) + text.slice(i + 1)];
+      // Non-zero trailing bits: the last character before the padding bumped by one.
+      const pad = text.indexOf('=');
+      if (pad > 0) kinds.push(text.slice(0, pad - 1) + (text[pad - 1] === 'A' ? 'B' : 'A') + text.slice(pad));
+      return kinds;
+    });
+    fc.assert(
+      fc.property(mutated, (texts) => {
+        for (const text of texts) for (const d of decoders) expect(outcome(d, text)).toBe(outcome((t) => base64.decode(t), text));
+      }),
+      { numRuns: 500 },
+    );
+    for (const f of fast) for (const n of [0, 1, 2, 3, 100]) expect(f.base64Encode!(new Uint8Array(n).fill(7))).toBe(base64.encode(new Uint8Array(n).fill(7)));
   });
 
   it('the daemon picks the native backend when its addon is built, and says why not otherwise', () => {

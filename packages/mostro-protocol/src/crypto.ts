@@ -8,6 +8,7 @@ import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { base64 } from '@scure/base';
 
 export interface CryptoBackend {
   name: string;
@@ -27,6 +28,12 @@ export interface CryptoBackend {
   hmacSha256?(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** ChaCha20 (RFC 8439: 12-byte nonce, block counter from 0) of `data`. */
   chacha20?(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array;
+  /**
+   * Base64 (RFC 4648, padded) of NIP-44 payloads. Decoding must refuse exactly what @scure/base refuses (anything not
+   * canonical: other characters, missing or extra padding, non-zero trailing bits) and throw.
+   */
+  base64Encode?(data: Uint8Array): string;
+  base64Decode?(text: string): Uint8Array;
 }
 
 export const nobleBackend: CryptoBackend = {
@@ -116,3 +123,7 @@ export function seededRandom(key: Uint8Array, seed: string): RandomSource {
     return out;
   };
 }
+/** Base64 through the current backend (or @scure/base). */
+export const base64EncodeOf = (data: Uint8Array): string => (backend.base64Encode ? backend.base64Encode(data) : base64.encode(data));
+/** Strict base64 decoding through the current backend (or @scure/base): throws on anything not canonical. */
+export const base64DecodeOf = (text: string): Uint8Array => (backend.base64Decode ? backend.base64Decode(text) : base64.decode(text));

@@ -3,8 +3,7 @@
  * runs it on OpenSSL while a client runs it on @noble. Byte for byte what nostr-tools and rust-nostr produce for the
  * same nonce (test/protocol checks it against both); every malformed payload is refused, as they refuse it.
  */
-import { base64 } from '@scure/base';
-import { chacha20Of, hmacSha256Of } from './crypto.js';
+import { base64DecodeOf, base64EncodeOf, chacha20Of, hmacSha256Of } from './crypto.js';
 
 const VERSION = 2;
 const MIN_PLAINTEXT = 1;
@@ -73,14 +72,14 @@ export function nip44Encrypt(plaintext: string, conversationKey: Uint8Array, non
   const k = messageKeys(conversationKey, nonce);
   const ciphertext = chacha20Of(k.key, k.iv, pad(plaintext));
   const mac = hmacSha256Of(k.mac, concat(nonce, ciphertext));
-  return base64.encode(concat(Uint8Array.of(VERSION), nonce, ciphertext, mac));
+  return base64EncodeOf(concat(Uint8Array.of(VERSION), nonce, ciphertext, mac));
 }
 
 export function nip44Decrypt(payload: string, conversationKey: Uint8Array): string {
   const plen = payload.length;
   if (plen === 0 || payload[0] === '#') throw new Error('unknown encryption version');
   if (plen < 132 || plen > 87472) throw new Error(`invalid payload length: ${plen}`);
-  const data = base64.decode(payload);
+  const data = base64DecodeOf(payload);
   const dlen = data.length;
   if (dlen < 99 || dlen > 65603) throw new Error(`invalid data length: ${dlen}`);
   if (data[0] !== VERSION) throw new Error(`unknown encryption version ${data[0]}`);
