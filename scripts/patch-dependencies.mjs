@@ -37,19 +37,27 @@ export const PATCHES = [
 
 const marker = (p) => `mostro-temporal patch ${p.name} `;
 
-/** 'applied' | 'already' | a sentence saying why the patch does not fit the installed package. */
-export function applyPatch(p, { write = true } = {}) {
-  const dir = path.join(root, 'node_modules', p.package);
+/**
+ * 'applied' | 'already' | a sentence saying why the patch does not fit the installed package. Never throws: an
+ * upgraded dependency must not make `npm install` fail. `nodeModules`: where the package is (tests).
+ */
+export function applyPatch(p, { write = true, nodeModules = path.join(root, 'node_modules') } = {}) {
+  const dir = path.join(nodeModules, p.package);
   let version;
   try {
     version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
   } catch {
     return `${p.package} is not installed`;
   }
-  const file = path.join(dir, p.file);
-  const text = fs.readFileSync(file, 'utf8');
-  if (text.includes(marker(p))) return 'already';
   if (version !== p.version) return `${p.package} is ${version}, the patch is for ${p.version}`;
+  const file = path.join(dir, p.file);
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return `${p.package}/${p.file} does not exist`;
+  }
+  if (text.includes(marker(p))) return 'already';
   const at = text.indexOf(p.find);
   if (at < 0 || text.indexOf(p.find, at + 1) >= 0) return `${p.package}/${p.file} does not contain the patched text exactly once`;
   if (write) {
